@@ -1,0 +1,1 @@
+"""Loyalty analytics warehouse: command line, synthetic data, build and publish orchestration."""

@@ -1,0 +1,200 @@
+"""The `loyalty` command. Each command resolves its settings and hands off to the module that owns the work.
+
+Failures print one line (`error: <reason>`) and exit non-zero; set LOYALTY_DEBUG=1 for a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from loyalty.errors import EXIT_REJECTED, LoyaltyError
+from loyalty.settings import load_settings
+
+app = typer.Typer(
+    help="Loyalty analytics warehouse: Voucherify + Segment → DuckDB → dbt marts → dashboards.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+pull_app = typer.Typer(help="Fetch data from a vendor API into the landing folder.", no_args_is_help=True)
+app.add_typer(pull_app, name="pull")
+
+LandingOpt = Annotated[
+    Optional[Path], typer.Option("--landing", help="Landing folder [env LOYALTY_LANDING; default data/landing]")
+]
+WarehouseOpt = Annotated[
+    Optional[Path],
+    typer.Option("--warehouse", help="DuckDB warehouse file [env LOYALTY_WAREHOUSE; default data/warehouse.duckdb]"),
+]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Settings file [env LOYALTY_CONFIG; default ./loyalty.toml]")]
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the landing files and ground truth into")],
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers (members and non-members)")] = 300,
+    days: Annotated[int, typer.Option(min=1, help="Days of activity")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same files")] = 42,
+) -> None:
+    """Generate a synthetic loyalty program in every real source format, plus its ground truth."""
+    from loyalty.generate import generate_world
+
+    generate_world(out=out, customers=customers, days=days, seed=seed)
+
+
+@app.command()
+def ingest(
+    landing: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 3 when any record was rejected")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Load new and changed landing files into the raw schema (idempotent; bad records quarantined)."""
+    from ingest import load_landing
+
+    settings = load_settings(config)
+    report = load_landing(settings.path("landing", landing), settings.path("warehouse", warehouse))
+    if strict and report.rejected_total:
+        raise LoyaltyError(f"{report.rejected_total} record(s) rejected (see raw.rejected_records)", EXIT_REJECTED)
+
+
+@app.command()
+def build(
+    warehouse: WarehouseOpt = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")] = False,
+    docs: Annotated[bool, typer.Option("--docs", help="Also generate dbt docs into target/")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run one `dbt build` (models and tests) against the warehouse file in place."""
+    from loyalty.build import build as dbt_build
+
+    settings = load_settings(config)
+    dbt_build(settings.path("warehouse", warehouse), full_refresh=full_refresh, docs=docs)
+
+
+@app.command()
+def run(
+    landing: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run record as one JSON line on stdout")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Scheduled job: lock, ingest, build, then publish the new warehouse atomically for readers."""
+    from loyalty.run import run as scheduled_run
+
+    settings = load_settings(config)
+    scheduled_run(
+        settings.path("landing", landing),
+        settings.path("warehouse", warehouse),
+        full_refresh=full_refresh,
+        as_json=as_json,
+    )
+
+
+@app.command()
+def serve(
+    warehouse: WarehouseOpt = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="HTTP port [env LOYALTY_PORT; default 8501]")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the dashboards on localhost, reading the published warehouse read-only."""
+    from loyalty.serve import serve as serve_dashboards
+
+    settings = load_settings(config)
+    serve_dashboards(settings.path("warehouse", warehouse), int(settings.get("port", port)))
+
+
+@app.command()
+def demo(
+    port: Annotated[Optional[int], typer.Option("--port", help="HTTP port [env LOYALTY_PORT; default 8501]")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Generate sample data if missing, run the pipeline, and serve the dashboards."""
+    from loyalty.serve import demo as run_demo
+
+    settings = load_settings(config)
+    run_demo(settings.path("landing"), settings.path("warehouse"), int(settings.get("port", port)))
+
+
+@app.command()
+def status(
+    warehouse: WarehouseOpt = None,
+    stale_after_hours: Annotated[
+        Optional[float],
+        typer.Option("--stale-after-hours", help="Exit 5 when a source is older [env LOYALTY_STALE_AFTER_HOURS; default 26]"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Show freshness per source, recent runs and rejected records; exit 5 when data is stale."""
+    from loyalty.status import status as show_status
+
+    settings = load_settings(config)
+    exit_code = show_status(
+        settings.path("warehouse", warehouse),
+        float(settings.get("stale_after_hours", stale_after_hours)),
+        as_json=as_json,
+    )
+    raise typer.Exit(exit_code)
+
+
+@pull_app.command("voucherify")
+def pull_voucherify(
+    landing: LandingOpt = None,
+    base_url: Annotated[
+        Optional[str], typer.Option("--base-url", help="API base URL [env LOYALTY_VOUCHERIFY_BASE_URL]")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Pull exports, redemptions and loyalty transactions from the Voucherify API into the landing folder."""
+    from ingest.voucherify.api import pull
+
+    settings = load_settings(config)
+    pull(settings, landing=settings.path("landing", landing), base_url=settings.get("voucherify_base_url", base_url))
+
+
+@app.command()
+def receive(
+    landing: LandingOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8700,
+    config: ConfigOpt = None,
+) -> None:
+    """Receive signed Voucherify webhooks and append them durably to the landing folder."""
+    from ingest.voucherify.receiver import serve as serve_receiver
+
+    settings = load_settings(config)
+    serve_receiver(settings, landing=settings.path("landing", landing), host=host, port=port)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except LoyaltyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("LOYALTY_DEBUG"):
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

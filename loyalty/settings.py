@@ -1,0 +1,77 @@
+"""Settings: command-line flag, then LOYALTY_* environment variable, then loyalty.toml, then default."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loyalty.errors import LoyaltyError
+
+CONFIG_FILE_ENV = "LOYALTY_CONFIG"
+DEFAULT_CONFIG_FILE = "loyalty.toml"
+
+# key -> (environment variable, default). Keys are also the loyalty.toml keys.
+KNOWN = {
+    "landing": ("LOYALTY_LANDING", "data/landing"),
+    "warehouse": ("LOYALTY_WAREHOUSE", "data/warehouse.duckdb"),
+    "port": ("LOYALTY_PORT", 8501),
+    "stale_after_hours": ("LOYALTY_STALE_AFTER_HOURS", 26),
+    "voucherify_base_url": ("LOYALTY_VOUCHERIFY_BASE_URL", "https://api.voucherify.io"),
+    "voucherify_app_id": ("LOYALTY_VOUCHERIFY_APP_ID", None),
+    "voucherify_app_token": ("LOYALTY_VOUCHERIFY_APP_TOKEN", None),
+    "webhook_secret": ("LOYALTY_WEBHOOK_SECRET", None),
+    "receiver_max_body_bytes": ("LOYALTY_RECEIVER_MAX_BODY_BYTES", 1_048_576),
+}
+
+
+@dataclass
+class Settings:
+    """Resolved settings; `get` applies the precedence for any known key."""
+
+    config_path: Path | None
+    file_values: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, flag_value: Any = None) -> Any:
+        env_name, default = KNOWN[key]
+        if flag_value is not None:
+            return flag_value
+        if env_name in os.environ and os.environ[env_name] != "":
+            return _coerce(os.environ[env_name], default)
+        if key in self.file_values:
+            return self.file_values[key]
+        return default
+
+    def path(self, key: str, flag_value: Path | str | None = None) -> Path:
+        return Path(self.get(key, flag_value)).expanduser()
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise LoyaltyError(f"expected a whole number, got {raw!r}") from exc
+    return raw
+
+
+def load_settings(config_path: Path | None = None) -> Settings:
+    """Read loyalty.toml (or $LOYALTY_CONFIG) when present; a missing default file is fine."""
+    explicit = config_path or (Path(os.environ[CONFIG_FILE_ENV]) if os.environ.get(CONFIG_FILE_ENV) else None)
+    path = explicit or Path(DEFAULT_CONFIG_FILE)
+    if not path.exists():
+        if explicit:
+            raise LoyaltyError(f"config file {path} does not exist")
+        return Settings(config_path=None)
+    try:
+        values = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise LoyaltyError(f"{path}: not valid TOML ({exc})") from exc
+    unknown = sorted(set(values) - set(KNOWN))
+    if unknown:
+        raise LoyaltyError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(KNOWN)}")
+    return Settings(config_path=path, file_values=values)
