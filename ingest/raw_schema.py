@@ -60,6 +60,20 @@ create table if not exists raw.voucherify_exports (
     _ingested_at     timestamptz
 );
 
+-- One row per object pulled from a Voucherify list endpoint (`loyalty pull voucherify`),
+-- landed as <landing>/voucherify/api/<endpoint>/**/*.ndjson, one API object per line.
+create table if not exists raw.voucherify_api_objects (
+    endpoint         varchar,          -- redemptions | loyalty_transactions | …
+    object_id        varchar,          -- the object's id (r_…, vtx_…)
+    object_type      varchar,          -- the object's `object` field
+    created_at       timestamptz,      -- created_at, else date
+    payload          json,             -- the object as the API returned it
+    _file            varchar,
+    _line            bigint,
+    _batch_id        varchar,
+    _ingested_at     timestamptz
+);
+
 -- One row per Segment message: warehouse dump rows and raw-archive messages alike.
 create table if not exists raw.segment_events (
     origin          varchar,           -- warehouse | archive
