@@ -25,13 +25,13 @@ pull_app = typer.Typer(help="Fetch data from a vendor API into the landing folde
 app.add_typer(pull_app, name="pull")
 
 LandingOpt = Annotated[
-    Optional[Path], typer.Option("--landing", help="Landing folder [env LOYALTY_LANDING; default data/landing]")
+    Optional[Path], typer.Option("--landing", help="Landing folder (env LOYALTY_LANDING, default data/landing)")
 ]
 WarehouseOpt = Annotated[
     Optional[Path],
-    typer.Option("--warehouse", help="DuckDB warehouse file [env LOYALTY_WAREHOUSE; default data/warehouse.duckdb]"),
+    typer.Option("--warehouse", help="DuckDB warehouse file (env LOYALTY_WAREHOUSE, default data/warehouse.duckdb)"),
 ]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Settings file [env LOYALTY_CONFIG; default ./loyalty.toml]")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Settings file (env LOYALTY_CONFIG, default ./loyalty.toml)")]
 
 
 @app.command()
@@ -55,9 +55,8 @@ def ingest(
     config: ConfigOpt = None,
 ) -> None:
     """Load new and changed landing files into the raw schema (idempotent; bad records quarantined)."""
-    from ingest import load_landing
-
     settings = load_settings(config)
+    from ingest import load_landing
     report = load_landing(settings.path("landing", landing), settings.path("warehouse", warehouse))
     if strict and report.rejected_total:
         raise LoyaltyError(f"{report.rejected_total} record(s) rejected (see raw.rejected_records)", EXIT_REJECTED)
@@ -71,9 +70,8 @@ def build(
     config: ConfigOpt = None,
 ) -> None:
     """Run one `dbt build` (models and tests) against the warehouse file in place."""
-    from loyalty.build import build as dbt_build
-
     settings = load_settings(config)
+    from loyalty.build import build as dbt_build
     dbt_build(settings.path("warehouse", warehouse), full_refresh=full_refresh, docs=docs)
 
 
@@ -86,9 +84,8 @@ def run(
     config: ConfigOpt = None,
 ) -> None:
     """Scheduled job: lock, ingest, build, then publish the new warehouse atomically for readers."""
-    from loyalty.run import run as scheduled_run
-
     settings = load_settings(config)
+    from loyalty.run import run as scheduled_run
     scheduled_run(
         settings.path("landing", landing),
         settings.path("warehouse", warehouse),
@@ -100,25 +97,23 @@ def run(
 @app.command()
 def serve(
     warehouse: WarehouseOpt = None,
-    port: Annotated[Optional[int], typer.Option("--port", help="HTTP port [env LOYALTY_PORT; default 8501]")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="HTTP port (env LOYALTY_PORT, default 8501)")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Serve the dashboards on localhost, reading the published warehouse read-only."""
-    from loyalty.serve import serve as serve_dashboards
-
     settings = load_settings(config)
+    from loyalty.serve import serve as serve_dashboards
     serve_dashboards(settings.path("warehouse", warehouse), int(settings.get("port", port)))
 
 
 @app.command()
 def demo(
-    port: Annotated[Optional[int], typer.Option("--port", help="HTTP port [env LOYALTY_PORT; default 8501]")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="HTTP port (env LOYALTY_PORT, default 8501)")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Generate sample data if missing, run the pipeline, and serve the dashboards."""
-    from loyalty.serve import demo as run_demo
-
     settings = load_settings(config)
+    from loyalty.serve import demo as run_demo
     run_demo(settings.path("landing"), settings.path("warehouse"), int(settings.get("port", port)))
 
 
@@ -127,15 +122,14 @@ def status(
     warehouse: WarehouseOpt = None,
     stale_after_hours: Annotated[
         Optional[float],
-        typer.Option("--stale-after-hours", help="Exit 5 when a source is older [env LOYALTY_STALE_AFTER_HOURS; default 26]"),
+        typer.Option("--stale-after-hours", help="Exit 5 when a source is older (env LOYALTY_STALE_AFTER_HOURS, default 26)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Show freshness per source, recent runs and rejected records; exit 5 when data is stale."""
-    from loyalty.status import status as show_status
-
     settings = load_settings(config)
+    from loyalty.status import status as show_status
     exit_code = show_status(
         settings.path("warehouse", warehouse),
         float(settings.get("stale_after_hours", stale_after_hours)),
@@ -148,14 +142,13 @@ def status(
 def pull_voucherify(
     landing: LandingOpt = None,
     base_url: Annotated[
-        Optional[str], typer.Option("--base-url", help="API base URL [env LOYALTY_VOUCHERIFY_BASE_URL]")
+        Optional[str], typer.Option("--base-url", help="API base URL (env LOYALTY_VOUCHERIFY_BASE_URL)")
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Pull exports, redemptions and loyalty transactions from the Voucherify API into the landing folder."""
-    from ingest.voucherify.api import pull
-
     settings = load_settings(config)
+    from ingest.voucherify.api import pull
     pull(settings, landing=settings.path("landing", landing), base_url=settings.get("voucherify_base_url", base_url))
 
 
@@ -167,29 +160,22 @@ def receive(
     config: ConfigOpt = None,
 ) -> None:
     """Receive signed Voucherify webhooks and append them durably to the landing folder."""
-    from ingest.voucherify.receiver import serve as serve_receiver
-
     settings = load_settings(config)
+    from ingest.voucherify.receiver import serve as serve_receiver
     serve_receiver(settings, landing=settings.path("landing", landing), host=host, port=port)
 
 
 def main() -> None:
+    # Standalone mode lets Click report usage errors (exit 2); everything else becomes one line.
     try:
-        app(standalone_mode=False)
+        app()
     except LoyaltyError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if os.environ.get("LOYALTY_DEBUG"):
             raise
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
