@@ -1,0 +1,324 @@
+"""`loyalty run`, the scheduled job: lock, ingest, build, publish, and record the run.
+
+    <warehouse>.lock          flock held for the whole run (a second run exits 4 at once)
+    <warehouse>.next          the copy being ingested into and built; renamed over <warehouse> on success
+    <warehouse>.runs.ndjson   the run log: one JSON line per run, succeeded or failed
+
+Every run record goes to the run log. A succeeded run also writes the records into `ops.runs` of the
+build it publishes (failed runs from the log included), so the warehouse carries its own history;
+a failed run never writes the published file, which readers may hold open.
+
+stdout carries only the result (a short summary, or the run record as one JSON line with --json);
+progress, ingest and dbt output go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+
+from loyalty.errors import LoyaltyError
+from loyalty.lock import run_lock
+from loyalty.publish import next_path_for, prepare_next, publish
+
+OPS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.runs (
+    run_id          varchar primary key,   -- <UTC start>-<random>, sorts by start time
+    started_at      timestamptz not null,
+    finished_at     timestamptz,
+    outcome         varchar not null,      -- succeeded | failed
+    full_refresh    boolean not null,
+    rows_loaded     json,                  -- {source: rows loaded by this run}
+    rows_rejected   json,                  -- {source: records quarantined by this run}
+    dbt_results     json,                  -- {elapsed_seconds, counts: {status: n}, problems: [...], nodes: [...]}
+    stage_seconds   json,                  -- {copy, ingest, build, publish}
+    error           varchar,
+    host            varchar,
+    pid             bigint
+);
+"""
+RUN_COLUMNS = (
+    "run_id", "started_at", "finished_at", "outcome", "full_refresh", "rows_loaded", "rows_rejected",
+    "dbt_results", "stage_seconds", "error", "host", "pid",
+)  # fmt: skip
+
+_console = Console(stderr=True, log_path=False)
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    started_at: str
+    full_refresh: bool
+    finished_at: str | None = None
+    outcome: str = "running"
+    rows_loaded: dict[str, int] = field(default_factory=dict)
+    rows_rejected: dict[str, int] = field(default_factory=dict)
+    dbt_results: dict = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+    @classmethod
+    def begin(cls, full_refresh: bool) -> RunRecord:
+        now = datetime.now(timezone.utc)
+        return cls(run_id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", started_at=now.isoformat(), full_refresh=full_refresh)
+
+    def finish(self, outcome: str, error: str | None = None) -> None:
+        self.finished_at = datetime.now(timezone.utc).isoformat()
+        self.outcome = outcome
+        self.error = error
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=False)
+
+
+def run_log_path_for(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".runs.ndjson")
+
+
+def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: bool = False) -> RunRecord:
+    """Ingest `landing` and build into a copy of `warehouse`, then publish it atomically; return the run record.
+
+    Raises RunLockedError (exit 4) when another run holds the lock, LoyaltyError when the run failed;
+    in both cases the published warehouse is untouched.
+    """
+    landing, warehouse = Path(landing), Path(warehouse)
+    with run_lock(warehouse):
+        record = RunRecord.begin(full_refresh)
+        _console.log(f"run {record.run_id}: {landing} → {warehouse}")
+        try:
+            with _stdout_to_stderr():
+                _ingest_build_publish(landing, warehouse, record)
+        except BaseException as exc:
+            reason = str(exc) if isinstance(exc, LoyaltyError) else f"{type(exc).__name__}: {exc}"
+            record.finish("failed", error=reason or type(exc).__name__)
+            _append_run_log(warehouse, record)
+            _report(record, warehouse, as_json)
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt and friends keep their meaning
+            kept = next_path_for(warehouse)
+            kept_note = f" (the failed attempt is kept at {kept} until the next run)" if kept.exists() else ""
+            message = f"run {record.run_id} failed; {warehouse} was left unchanged{kept_note}: {record.error}"
+            raise LoyaltyError(message, getattr(exc, "exit_code", None)) from exc
+        _append_run_log(warehouse, record)
+        _report(record, warehouse, as_json)
+        return record
+
+
+def _ingest_build_publish(landing: Path, warehouse: Path, record: RunRecord) -> None:
+    from ingest import load_landing
+    from loyalty.build import build
+
+    if not landing.is_dir():
+        raise LoyaltyError(f"landing folder {landing} does not exist")
+    with _stage(record, "copy"):
+        next_path = prepare_next(warehouse)
+        batches_before = _batch_ids(next_path)
+    with _stage(record, "ingest"):
+        load_landing(landing, next_path)
+        record.rows_loaded, record.rows_rejected = _loaded_by_source(next_path, batches_before)
+    with _stage(record, "build"):
+        build_started = time.time()
+        try:
+            build(next_path, full_refresh=record.full_refresh)
+        finally:
+            record.dbt_results = _dbt_results(build_started)
+    with _stage(record, "publish"):
+        record.finish("succeeded")
+        _write_ops_runs(next_path, [*_read_run_log(warehouse), record])
+        _refuse_if_still_open(next_path)
+        publish(next_path, warehouse)
+
+
+@contextmanager
+def _stage(record: RunRecord, name: str) -> Iterator[None]:
+    _console.log(f"{name}…")
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        record.stage_seconds[name] = round(time.perf_counter() - started, 3)
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Keep stdout for the result: ingest progress and dbt logs (Python or native writes) go to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _batch_ids(database: Path) -> set[str]:
+    if not database.exists():
+        return set()
+    with duckdb.connect(str(database), read_only=True) as con:
+        if not _table_exists(con, "raw", "ingest_batches"):
+            return set()
+        return {row[0] for row in con.execute("select batch_id from raw.ingest_batches").fetchall()}
+
+
+def _loaded_by_source(database: Path, batches_before: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows loaded and rejected per source by the ingest batches this run added (from the manifest)."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        if not _table_exists(con, "raw", "ingest_files"):
+            return {}, {}
+        rows = con.execute(
+            """
+            select source, sum(rows_loaded)::bigint, sum(rows_rejected)::bigint
+            from raw.ingest_files
+            where not list_contains($before, batch_id)
+            group by source order by source
+            """,
+            {"before": sorted(batches_before)},
+        ).fetchall()
+    return {source: loaded for source, loaded, _ in rows}, {source: rejected for source, _, rejected in rows}
+
+
+def _dbt_results(build_started: float) -> dict:
+    """Summarise dbt's run_results.json of this build (absent when dbt failed before running anything)."""
+    from loyalty import build as build_module
+
+    target = Path(getattr(build_module, "PROJECT_DIR", Path(__file__).resolve().parents[1])) / "target"
+    path = target / "run_results.json"
+    if not path.exists() or path.stat().st_mtime < build_started:
+        return {"counts": {}, "problems": [], "nodes": [], "note": "dbt wrote no run results"}
+    results = json.loads(path.read_text())
+    nodes = [
+        {"node": r["unique_id"], "status": r["status"], "seconds": round(r.get("execution_time") or 0.0, 3)}
+        for r in results.get("results", [])
+    ]
+    counts: dict[str, int] = {}
+    for node in nodes:
+        counts[node["status"]] = counts.get(node["status"], 0) + 1
+    problems = [
+        {"node": r["unique_id"], "status": r["status"], "message": (r.get("message") or "")[:500]}
+        for r in results.get("results", [])
+        if r["status"] in {"error", "fail", "runtime error"}
+    ]
+    return {
+        "elapsed_seconds": round(results.get("elapsed_time") or 0.0, 3),
+        "counts": counts,
+        "problems": problems,
+        "nodes": nodes,
+    }
+
+
+def _write_ops_runs(database: Path, records: list[RunRecord | dict]) -> None:
+    """Insert the run records (new ones only), checkpoint and close, leaving no WAL behind."""
+    rows = []
+    for record in records:
+        values = asdict(record) if isinstance(record, RunRecord) else record
+        rows.append([
+            json.dumps(values.get(c)) if c in {"rows_loaded", "rows_rejected", "dbt_results", "stage_seconds"}
+            else values.get(c)
+            for c in RUN_COLUMNS
+        ])  # fmt: skip
+    placeholders = ", ".join("?" for _ in RUN_COLUMNS)
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(OPS_DDL)
+        con.executemany(f"insert or ignore into ops.runs ({', '.join(RUN_COLUMNS)}) values ({placeholders})", rows)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def _refuse_if_still_open(database: Path) -> None:
+    """A connection still open on the new build (a leaked handle) could write to it after it is published."""
+    fd_dir = Path("/proc/self/fd")
+    if not fd_dir.is_dir():
+        return
+    target = str(database.resolve())
+    for fd in fd_dir.iterdir():
+        try:
+            if os.readlink(fd) == target:
+                raise LoyaltyError(f"{database} is still open in this process (a connection was not closed); not publishing it")
+        except OSError:
+            continue
+
+
+def _append_run_log(warehouse: Path, record: RunRecord) -> None:
+    path = run_log_path_for(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (record.to_json() + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_run_log(warehouse: Path) -> list[dict]:
+    """Run records from the run log; a torn last line (a crash mid-write) is skipped."""
+    path = run_log_path_for(warehouse)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def read_runs(warehouse: Path, con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
+    """Every known run, newest first: the run log, plus ops.runs of the published warehouse (by run_id)."""
+    runs = {r["run_id"]: r for r in _read_run_log(warehouse) if "run_id" in r}
+    if con is not None and _table_exists(con, "ops", "runs"):
+        cursor = con.execute(f"select {', '.join(RUN_COLUMNS)} from ops.runs")
+        for row in cursor.fetchall():
+            values = dict(zip(RUN_COLUMNS, row))
+            for key in ("rows_loaded", "rows_rejected", "dbt_results", "stage_seconds"):
+                values[key] = json.loads(values[key]) if values[key] else {}
+            for key in ("started_at", "finished_at"):
+                if values[key] is not None:
+                    values[key] = values[key].astimezone(timezone.utc).isoformat()
+            runs.setdefault(values["run_id"], values)
+    return sorted(runs.values(), key=lambda r: r.get("started_at") or "", reverse=True)
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchone()[0]
+    )
+
+
+def _report(record: RunRecord, warehouse: Path, as_json: bool) -> None:
+    if as_json:
+        print(record.to_json(), flush=True)
+        return
+    if record.outcome != "succeeded":
+        return  # the CLI prints the one-line reason on stderr
+    seconds = sum(record.stage_seconds.values())
+    loaded = ", ".join(f"{source} {rows:,}" for source, rows in record.rows_loaded.items()) or "nothing new"
+    rejected = sum(record.rows_rejected.values())
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(record.dbt_results.get("counts", {}).items()))
+    print(f"run {record.run_id} succeeded in {seconds:.1f} s; published {warehouse}", flush=True)
+    print(f"  loaded: {loaded}; rejected: {rejected:,}", flush=True)
+    print(f"  dbt build: {counts or 'no results'}", flush=True)
+
