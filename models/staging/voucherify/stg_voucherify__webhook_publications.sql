@@ -1,0 +1,64 @@
+-- Publications (a voucher handed to a customer) carried by webhooks: publication.succeeded,
+-- voucher.published, customer.publication.succeeded, distributions and reward completions.
+-- One row per publication × published voucher per delivery.
+with
+
+deliveries as (
+
+    select * from {{ ref('stg_voucherify__webhook_deliveries') }}
+
+),
+
+publication_objects as (
+
+    select deliveries.*, {{ json_value('data', 'publication') }} as doc, data as context
+    from deliveries
+    where envelope = 'v2024'
+
+    union all
+
+    select deliveries.*, data_object as doc, data_object as context
+    from deliveries
+    where envelope = 'v2018' and data_object_type = 'publication'
+
+),
+
+with_voucher_ids as (
+
+    select
+        publication_objects.*,
+        unnest(
+            case
+                when {{ json_array_size('doc', 'vouchers_id') }} > 0 then {{ json_text_list('doc', 'vouchers_id') }}
+                else [coalesce({{ json_text('doc', 'voucher.id') }}, {{ json_text('context', 'voucher.id') }})]
+            end
+        ) as voucher_id
+    from publication_objects
+    where {{ json_text('doc', 'id') }} is not null
+
+),
+
+renamed as (
+
+    select
+        {{ json_text('doc', 'id') }} as publication_id,
+        voucher_id,
+        {{ to_utc_timestamp(json_text('doc', 'created_at')) }} as published_at,
+        upper({{ json_text('doc', 'result') }}) as result,
+        {{ json_text('doc', 'channel') }} as publication_channel,
+        coalesce({{ json_text('doc', 'customer_id') }}, {{ json_text('doc', 'customer.id') }}) as customer_id,
+        coalesce({{ json_text('doc', 'customer.source_id') }}, {{ json_text('context', 'customer.source_id') }}) as customer_source_id,
+        event_id,
+        webhook_source_id,
+        event_type,
+        event_created_at,
+        _file,
+        _line,
+        _batch_id,
+        _ingested_at
+
+    from with_voucher_ids
+
+)
+
+select * from renamed
