@@ -1,0 +1,42 @@
+"""Campaigns: publication → redemption funnel, discount given and revenue per campaign."""
+
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboards import db, filters, queries, widgets as w
+
+chosen = filters.current()
+params = chosen.params()
+st.title("Campaigns")
+st.caption(
+    f"{chosen.describe()} · publications by publication day, redemptions by redemption day. "
+    "Location and channel filters do not apply to campaign performance."
+)
+
+totals = db.query(queries.CAMPAIGN_TOTALS, params)
+if w.empty(totals):
+    st.stop()
+
+st.subheader("Funnel: publication → redemption")
+funnel = totals[["publications", "converted_publications", "redemption_attempts", "redemptions_succeeded"]].sum()
+fig = go.Figure(go.Funnel(
+    y=["Vouchers published", "Publications later redeemed", "Redemption attempts", "Successful redemptions"],
+    x=funnel.tolist(),
+    textinfo="value+percent initial",
+))
+w.chart(fig, "Count", "Stage")
+
+st.subheader("Per campaign")
+w.table(totals, "Campaign performance", money_columns=["discount_given", "revenue"], percent_columns=["conversion_rate"])
+
+st.subheader("Discount given and revenue per campaign")
+long = totals.melt(id_vars="campaign_name", value_vars=["discount_given", "revenue"], var_name="measure", value_name="amount")
+fig = px.bar(long, x="campaign_name", y="amount", color="measure", barmode="group")
+w.chart(fig, "Campaign", f"Amount ({w.MONEY_UNIT})")
+
+st.subheader("Successful redemptions per day")
+daily = db.query(queries.CAMPAIGN_DAILY, params)
+fig = px.line(daily, x="day", y="redemptions_succeeded", color="campaign_name", markers=True)
+w.chart(fig, w.UTC_DAY, "Successful redemptions (count)")
+w.table(daily, "Campaign performance per day", money_columns=["discount_given", "revenue"])

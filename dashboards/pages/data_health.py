@@ -1,0 +1,45 @@
+"""Data health: freshness per source, the last runs, rows loaded, rejected records, reconciliation mismatches."""
+
+import streamlit as st
+
+from dashboards import db, queries, widgets as w
+
+st.title("Data health")
+st.caption("Not affected by the filters. Times in UTC.")
+
+st.subheader("Freshness per source")
+w.table(db.query(queries.SOURCE_FRESHNESS), "Freshness per source", empty_message="Nothing ingested yet.")
+
+st.subheader("Last runs")
+if db.has_table("ops", "runs"):
+    w.table(db.query(queries.LAST_RUNS), "Runs")
+else:
+    st.info("No run records in this warehouse (it was not published by `loyalty run`).")
+
+st.subheader("Rows loaded")
+w.table(db.query(queries.ROWS_LOADED), "Rows loaded per source", empty_message="No file loaded yet.")
+with st.expander("Latest ingest batches"):
+    w.table(db.query(queries.INGEST_BATCHES), "Ingest batches", empty_message="No ingest batch recorded.")
+
+st.subheader("Rejected records")
+by_reason = db.query(queries.REJECTED_BY_REASON)
+if by_reason.empty:
+    st.success("No record was rejected.")
+else:
+    w.table(by_reason, "Rejected records by reason")
+    w.table(db.query(queries.REJECTED_RECORDS), "Rejected records")
+
+st.subheader("Reconciliation with Voucherify's own totals")
+if not db.has_table("marts", "reconciliation"):
+    st.info("No reconciliation yet: it needs a Voucherify customer export in the landing folder.")
+else:
+    summary = db.query(queries.RECONCILIATION_SUMMARY)
+    if summary.empty:
+        st.info("No customers to reconcile: the latest customer export is empty or missing.")
+    else:
+        mismatches = int(summary["mismatches"].sum())
+        st.metric("Mismatched customer × metric pairs", w.count(mismatches))
+        w.table(summary, "Reconciliation by metric", money_columns=["total_absolute_difference"])
+        if mismatches:
+            w.table(db.query(queries.RECONCILIATION_MISMATCHES), "Reconciliation mismatches",
+                    money_columns=["warehouse_value", "voucherify_value", "difference"])

@@ -1,0 +1,43 @@
+"""Members: tier distribution, computed-trait segments and a member lookup with the member's timeline."""
+
+import plotly.express as px
+import streamlit as st
+
+from dashboards import db, filters, queries, widgets as w
+
+chosen = filters.current()
+params = chosen.params()
+st.title("Members")
+st.caption("Members are customers holding a loyalty card; figures are as of the latest build, all locations.")
+
+st.subheader("Tier distribution")
+tiers = db.query(queries.TIER_DISTRIBUTION)
+if not w.empty(tiers, "No members yet."):
+    fig = px.bar(tiers, x="tier", y="members")
+    w.chart(fig, "Current tier", "Members (count)")
+    w.table(tiers, "Tier distribution", money_columns=["average_lifetime_order_amount"])
+
+st.subheader("Segments (computed traits)")
+sizes = db.query(queries.SEGMENT_SIZES, params).iloc[0]
+row = st.columns(len(queries.SEGMENTS))
+for column, (key, label) in zip(row, queries.SEGMENTS.items()):
+    column.metric(label, w.count(sizes[key]))
+segment = st.selectbox("List the members of", list(queries.SEGMENTS), format_func=queries.SEGMENTS.get, key="segment")
+w.table(db.query(queries.SEGMENT_MEMBERS, {**params, "segment": segment}), "Segment members",
+        money_columns=["lifetime_order_amount"])
+
+st.subheader("Member lookup")
+needle = st.text_input("Customer id or email (or their beginning)", key="member_needle").strip()
+if needle:
+    matches = db.query(queries.MEMBER_SEARCH, {"needle": needle})
+    if w.empty(matches, f"No member matches {needle!r}."):
+        st.stop()
+    customer = st.selectbox("Member", matches["customer_source_id"].tolist(), key="member_pick")
+    profile = db.query(queries.MEMBER_PROFILE, {"customer": customer}).iloc[0]
+    row = st.columns(4)
+    row[0].metric("Current tier", profile["current_tier"] or "No tier")
+    row[1].metric("Points balance", w.count(profile["points_balance"]))
+    row[2].metric("Paid orders", w.count(profile["orders_count"]))
+    row[3].metric("Lifetime order amount", w.money(profile["lifetime_order_amount"]))
+    st.markdown(f"**Timeline of {customer}** (newest first; amounts in {w.MONEY_UNIT}, points signed)")
+    w.table(db.query(queries.MEMBER_TIMELINE, {"customer": customer}), f"Timeline {customer}", money_columns=["amount"])

@@ -1,0 +1,61 @@
+"""Overview: headline KPIs for the chosen period, each with its change against the previous period."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboards import db, filters, queries, widgets as w
+
+chosen = filters.current()
+params = chosen.params()
+st.title("Overview")
+previous = chosen.previous()
+st.caption(
+    f"{chosen.describe()} · compared with {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}. "
+    "Amounts in currency units; orders are paid or fulfilled orders."
+)
+
+
+def by_period(sql: str) -> dict[str, dict]:
+    frame = db.query(sql, params)
+    return {row["period"]: row for row in frame.to_dict("records")}
+
+
+orders = by_period(queries.OVERVIEW_ORDERS)
+redemptions = by_period(queries.OVERVIEW_REDEMPTIONS)
+points = by_period(queries.OVERVIEW_POINTS)
+
+if not orders.get("current") and not redemptions.get("current") and not points.get("current"):
+    st.info(w.EMPTY_MESSAGE)
+    st.stop()
+
+
+def pair(rows: dict[str, dict], column: str) -> tuple:
+    """(current, previous) for a KPI; previous is 0 when that period had no rows (so the delta shows)."""
+    return rows.get("current", {}).get(column, 0), rows.get("previous", {}).get(column, 0)
+
+
+row = st.columns(4)
+w.kpi(row[0], "Revenue", *pair(orders, "revenue"), help="Sum of total_amount of paid orders")
+w.kpi(row[1], "Paid orders", *pair(orders, "paid_orders"), formatter=w.count)
+w.kpi(row[2], "Average order value", *pair(orders, "average_order_value"))
+w.kpi(row[3], "Customers who ordered", *pair(orders, "customers"), formatter=w.count)
+
+row = st.columns(4)
+w.kpi(row[0], "Member share of orders", *pair(orders, "member_share"), formatter=w.percent)
+w.kpi(row[1], "Successful redemptions", *pair(redemptions, "redemptions_succeeded"), formatter=w.count)
+w.kpi(row[2], "Failed redemptions", *pair(redemptions, "redemptions_failed"), formatter=w.count)
+w.kpi(row[3], "Discount given", *pair(redemptions, "discount_given"), help="Discount of succeeded redemptions")
+
+row = st.columns(4)
+w.kpi(row[0], "Rolled-back redemptions", *pair(redemptions, "redemptions_rolled_back"), formatter=w.count)
+w.kpi(row[1], "Redemption failure rate", *pair(redemptions, "failure_rate"), formatter=w.percent)
+w.kpi(row[2], "Points earned", *pair(points, "points_earned"), formatter=w.count)
+w.kpi(row[3], "Points burned", *pair(points, "points_burned"), formatter=w.count)
+
+st.subheader("Revenue per day")
+daily = db.query(queries.OVERVIEW_DAILY, params)
+if not w.empty(daily):
+    fig = go.Figure(go.Bar(x=daily["day"], y=daily["revenue"], name="Revenue",
+                           hovertemplate="%{x|%Y-%m-%d}: %{y:,.2f}<extra></extra>"))
+    w.chart(fig, w.UTC_DAY, f"Revenue ({w.MONEY_UNIT})")
+    w.table(daily, "Revenue per day", money_columns=["revenue"])

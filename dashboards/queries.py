@@ -1,0 +1,458 @@
+"""Every SQL statement the dashboards run, in one place, so the benchmark can time each page's queries.
+
+All statements read the marts (and raw/ops tables on the data-health page), aggregate in SQL and take
+user choices only as named parameters (`$name`), never by string formatting. The global filters bind as:
+
+  $start, $end           TIMESTAMPTZ, the period [start, end) for timestamp columns
+  $start_day, $end_day   DATE, the same period inclusive for the day-grained marts
+  $prev_start            TIMESTAMPTZ, start of the equally long period just before (Overview deltas)
+  $location, $campaign, $channel   text or NULL (NULL = all)
+
+Which filter applies where: redemptions honour all four. Orders honour date and location; a campaign or
+channel filter narrows them to orders behind a succeeded redemption of that campaign/channel. Loyalty
+points and location aggregates honour date and location; campaign performance honours date and campaign.
+"""
+
+from __future__ import annotations
+
+PAID = "('PAID', 'FULFILLED')"
+
+# Orders narrowed by the campaign/channel filters: those with a succeeded redemption matching them.
+_ORDERS_FILTER = """
+    and ($location is null or location_id = $location)
+    and (($campaign is null and $channel is null) or order_id in (
+        select order_id from marts.fct_redemptions
+        where status = 'SUCCEEDED'
+          and ($campaign is null or campaign_name = $campaign)
+          and ($channel is null or channel_type = $channel)))
+"""
+
+_REDEMPTIONS_FILTER = """
+    and ($location is null or location_id = $location)
+    and ($campaign is null or campaign_name = $campaign)
+    and ($channel is null or channel_type = $channel)
+"""
+
+# ── filter choices ──────────────────────────────────────────────────────────────────────────────────
+DATA_RANGE = """
+select min(day) as first_day, max(day) as last_day from (
+    select cast(min(ordered_at) as date) as day from marts.fct_orders
+    union all select cast(max(ordered_at) as date) from marts.fct_orders
+    union all select cast(min(redeemed_at) as date) from marts.fct_redemptions
+    union all select cast(max(redeemed_at) as date) from marts.fct_redemptions
+)
+"""
+LOCATIONS = "select distinct location_id from marts.agg_location_daily where location_id is not null order by 1"
+CAMPAIGNS = "select distinct campaign_name from marts.fct_campaign_performance where campaign_name is not null order by 1"
+CHANNELS = "select distinct channel_type from marts.fct_redemptions where channel_type is not null order by 1"
+
+# ── Overview ────────────────────────────────────────────────────────────────────────────────────────
+OVERVIEW_ORDERS = f"""
+with orders as (
+    select case when ordered_at >= $start then 'current' else 'previous' end as period,
+           total_amount, customer_source_id, is_member
+    from marts.fct_orders
+    where ordered_at >= $prev_start and ordered_at < $end and status in {PAID}
+    {_ORDERS_FILTER}
+)
+select period,
+       count(*) as paid_orders,
+       coalesce(sum(total_amount), 0) as revenue,
+       coalesce(sum(total_amount) / nullif(count(*), 0), 0) as average_order_value,
+       count(distinct customer_source_id) as customers,
+       count(*) filter (where is_member) as member_orders,
+       count(*) filter (where is_member) / nullif(count(*), 0) as member_share
+from orders
+group by period
+"""
+
+OVERVIEW_REDEMPTIONS = f"""
+select case when redeemed_at >= $start then 'current' else 'previous' end as period,
+       count(*) filter (where status = 'SUCCEEDED') as redemptions_succeeded,
+       count(*) filter (where status = 'FAILED') as redemptions_failed,
+       count(*) filter (where status = 'ROLLED_BACK') as redemptions_rolled_back,
+       count(*) filter (where status = 'FAILED') / nullif(count(*), 0) as failure_rate,
+       coalesce(sum(discount_amount) filter (where status = 'SUCCEEDED'), 0) as discount_given
+from marts.fct_redemptions
+where redeemed_at >= $prev_start and redeemed_at < $end
+{_REDEMPTIONS_FILTER}
+group by period
+"""
+
+OVERVIEW_POINTS = """
+select case when occurred_at >= $start then 'current' else 'previous' end as period,
+       coalesce(sum(points) filter (where movement = 'earned'), 0) as points_earned,
+       coalesce(-sum(points) filter (where movement = 'burned'), 0) as points_burned
+from marts.fct_loyalty_points
+where occurred_at >= $prev_start and occurred_at < $end
+  and ($location is null or location_id = $location)
+group by period
+"""
+
+OVERVIEW_DAILY = f"""
+select cast(ordered_at as date) as day,
+       count(*) as paid_orders,
+       sum(total_amount) as revenue
+from marts.fct_orders
+where ordered_at >= $start and ordered_at < $end and status in {PAID}
+{_ORDERS_FILTER}
+group by day
+order by day
+"""
+
+# ── Redemptions ─────────────────────────────────────────────────────────────────────────────────────
+REDEMPTIONS_DAILY = f"""
+select cast(redeemed_at as date) as day, status, count(*) as redemptions
+from marts.fct_redemptions
+where redeemed_at >= $start and redeemed_at < $end
+{_REDEMPTIONS_FILTER}
+group by day, status
+order by day, status
+"""
+
+REDEMPTIONS_TOTALS = f"""
+select status, count(*) as redemptions, sum(discount_amount) as discount_amount
+from marts.fct_redemptions
+where redeemed_at >= $start and redeemed_at < $end
+{_REDEMPTIONS_FILTER}
+group by status
+order by status
+"""
+
+FAILURE_CODES = f"""
+select coalesce(failure_code, '(none)') as failure_code,
+       coalesce(failure_message, '') as failure_message,
+       count(*) as failed_attempts,
+       count(distinct customer_source_id) as customers
+from marts.fct_redemptions
+where redeemed_at >= $start and redeemed_at < $end and status = 'FAILED'
+{_REDEMPTIONS_FILTER}
+group by all
+order by failed_attempts desc, failure_code, failure_message
+"""
+
+ROLLBACKS = f"""
+select redemption_id, redeemed_at, rolled_back_at, customer_source_id, campaign_name, voucher_code,
+       order_id, location_id, channel_type, discount_amount
+from marts.fct_redemptions
+where redeemed_at >= $start and redeemed_at < $end and status = 'ROLLED_BACK'
+{_REDEMPTIONS_FILTER}
+order by coalesce(rolled_back_at, redeemed_at) desc, redemption_id
+limit 1000
+"""
+
+# Many failed attempts by one customer at one location is a fraud signal (code guessing, abuse).
+FAILED_HOT_SPOTS = f"""
+select customer_source_id, coalesce(location_id, '(no location)') as location_id,
+       count(*) as failed_attempts,
+       count(distinct failure_code) as distinct_failure_codes,
+       count(distinct voucher_code) as distinct_vouchers,
+       min(redeemed_at) as first_attempt_at,
+       max(redeemed_at) as last_attempt_at
+from marts.fct_redemptions
+where redeemed_at >= $start and redeemed_at < $end and status = 'FAILED'
+{_REDEMPTIONS_FILTER}
+group by all
+having count(*) >= $min_failed
+order by failed_attempts desc, customer_source_id, location_id
+limit 200
+"""
+
+FAILED_DRILL_DOWN = f"""
+select redemption_id, redeemed_at, failure_code, failure_message, voucher_code, campaign_name,
+       channel_type, order_id, location_id
+from marts.fct_redemptions
+where redeemed_at >= $start and redeemed_at < $end and status = 'FAILED'
+  and customer_source_id = $customer
+  and coalesce(location_id, '(no location)') = $spot_location
+  and ($campaign is null or campaign_name = $campaign)
+  and ($channel is null or channel_type = $channel)
+order by redeemed_at desc, redemption_id
+limit 1000
+"""
+
+# ── Loyalty points ──────────────────────────────────────────────────────────────────────────────────
+POINTS_DAILY = """
+select cast(occurred_at as date) as day, movement, sum(points) as points
+from marts.fct_loyalty_points
+where occurred_at >= $start and occurred_at < $end
+  and ($location is null or location_id = $location)
+group by day, movement
+order by day, movement
+"""
+
+POINTS_TOTALS = """
+select movement, count(*) as transactions, sum(points) as points
+from marts.fct_loyalty_points
+where occurred_at >= $start and occurred_at < $end
+  and ($location is null or location_id = $location)
+group by movement
+order by movement
+"""
+
+# Liability: points held by customers at the end of the period (the ledger's running sum), program-wide.
+POINTS_LIABILITY = """
+with balances as (
+    select customer_source_id, sum(points) as balance
+    from marts.fct_loyalty_points
+    where occurred_at < $end
+    group by customer_source_id
+)
+select coalesce(sum(balance), 0) as outstanding_points,
+       count(*) filter (where balance > 0) as customers_with_points
+from balances
+"""
+
+# ── Locations ───────────────────────────────────────────────────────────────────────────────────────
+LOCATION_RANKING = f"""
+with daily as (
+    select location_id,
+           sum(paid_orders) as paid_orders,
+           sum(revenue) as revenue,
+           sum(member_orders) as member_orders,
+           sum(redemptions_succeeded) as redemptions_succeeded,
+           sum(redemptions_failed) as redemptions_failed,
+           sum(points_earned) as points_earned,
+           sum(points_burned) as points_burned
+    from marts.agg_location_daily
+    where day between $start_day and $end_day
+      and ($location is null or location_id = $location)
+    group by location_id
+),
+customers as (
+    select location_id, count(distinct customer_source_id) as customers
+    from marts.fct_orders
+    where ordered_at >= $start and ordered_at < $end and status in {PAID}
+      and ($location is null or location_id = $location)
+    group by location_id
+)
+select daily.location_id,
+       daily.revenue,
+       daily.paid_orders,
+       coalesce(customers.customers, 0) as customers,
+       daily.member_orders / nullif(daily.paid_orders, 0) as member_share,
+       daily.redemptions_succeeded,
+       daily.redemptions_failed,
+       daily.points_earned,
+       daily.points_burned
+from daily left join customers using (location_id)
+order by daily.revenue desc, daily.location_id
+"""
+
+LOCATION_DAILY = """
+select day, location_id, sum(revenue) as revenue, sum(paid_orders) as paid_orders
+from marts.agg_location_daily
+where day between $start_day and $end_day
+  and ($location is null or location_id = $location)
+group by day, location_id
+order by day, location_id
+"""
+
+# ── Campaigns ───────────────────────────────────────────────────────────────────────────────────────
+# conversion_rate is per publication day, so converted publications = publications × rate, summed.
+CAMPAIGN_TOTALS = """
+select campaign_name,
+       sum(publications) as publications,
+       round(sum(publications * conversion_rate)) as converted_publications,
+       sum(redemptions_succeeded) + sum(redemptions_failed) + sum(redemptions_rolled_back) as redemption_attempts,
+       sum(redemptions_succeeded) as redemptions_succeeded,
+       sum(redemptions_failed) as redemptions_failed,
+       sum(redemptions_rolled_back) as redemptions_rolled_back,
+       sum(discount_given) as discount_given,
+       sum(revenue) as revenue,
+       sum(publications * conversion_rate) / nullif(sum(publications), 0) as conversion_rate
+from marts.fct_campaign_performance
+where day between $start_day and $end_day
+  and ($campaign is null or campaign_name = $campaign)
+group by campaign_name
+order by revenue desc, campaign_name
+"""
+
+CAMPAIGN_DAILY = """
+select day, campaign_name, sum(redemptions_succeeded) as redemptions_succeeded, sum(discount_given) as discount_given,
+       sum(revenue) as revenue
+from marts.fct_campaign_performance
+where day between $start_day and $end_day
+  and ($campaign is null or campaign_name = $campaign)
+group by day, campaign_name
+order by day, campaign_name
+"""
+
+# ── Members ─────────────────────────────────────────────────────────────────────────────────────────
+TIER_DISTRIBUTION = """
+select coalesce(current_tier, 'No tier') as tier,
+       count(*) as members,
+       sum(points_balance) as points_balance,
+       avg(lifetime_order_amount) as average_lifetime_order_amount
+from marts.dim_members
+group by tier
+order by members desc, tier
+"""
+
+# Computed traits: (key, label, predicate) evaluated in SQL; `$end` anchors "lapsed" to the chosen period.
+SEGMENTS = {
+    "multi_store": "Visited 3 or more stores",
+    "frequent": "5 or more paid orders",
+    "high_balance": "1,000 or more points",
+    "lapsed": "No activity in the 30 days before the period end",
+    "no_orders": "Member without a paid order",
+}
+_SEGMENT_PREDICATE = """
+case $segment
+    when 'multi_store' then distinct_locations_visited >= 3
+    when 'frequent' then orders_count >= 5
+    when 'high_balance' then points_balance >= 1000
+    when 'lapsed' then last_activity_at is null or last_activity_at < $end - interval 30 day
+    when 'no_orders' then coalesce(orders_count, 0) = 0
+end
+"""
+
+SEGMENT_SIZES = """
+select count(*) as members,
+       count(*) filter (where distinct_locations_visited >= 3) as multi_store,
+       count(*) filter (where orders_count >= 5) as frequent,
+       count(*) filter (where points_balance >= 1000) as high_balance,
+       count(*) filter (where last_activity_at is null or last_activity_at < $end - interval 30 day) as lapsed,
+       count(*) filter (where coalesce(orders_count, 0) = 0) as no_orders
+from marts.dim_members
+"""
+
+SEGMENT_MEMBERS = f"""
+select customer_source_id, email, current_tier, points_balance, orders_count, lifetime_order_amount,
+       distinct_locations_visited, last_activity_at
+from marts.dim_members
+where {_SEGMENT_PREDICATE}
+order by lifetime_order_amount desc nulls last, customer_source_id
+limit 1000
+"""
+
+MEMBER_SEARCH = """
+select customer_source_id, email, current_tier, points_balance, orders_count
+from marts.dim_members
+where customer_source_id = $needle or lower(email) = lower($needle)
+   or customer_source_id ilike $needle || '%' or email ilike $needle || '%'
+order by customer_source_id
+limit 50
+"""
+
+MEMBER_PROFILE = """
+select customer_source_id, email, current_tier, points_balance, lifetime_points_earned, lifetime_points_burned,
+       lifetime_points_expired, orders_count, lifetime_order_amount, distinct_locations_visited,
+       first_order_at, last_order_at, last_activity_at
+from marts.dim_members
+where customer_source_id = $customer
+"""
+
+MEMBER_TIMELINE = """
+select ordered_at as at, 'order' as kind, status as detail, location_id, total_amount as amount,
+       points_earned as points, order_id as reference
+from marts.fct_orders where customer_source_id = $customer
+union all
+select redeemed_at, 'redemption', status || coalesce(' · ' || failure_code, '') || coalesce(' · ' || campaign_name, ''),
+       location_id, discount_amount, null, redemption_id
+from marts.fct_redemptions where customer_source_id = $customer
+union all
+select occurred_at, 'points', movement || ' · ' || transaction_type, location_id, null, points, transaction_id
+from marts.fct_loyalty_points where customer_source_id = $customer
+order by at desc, kind, reference
+limit 2000
+"""
+
+# ── Data health ─────────────────────────────────────────────────────────────────────────────────────
+SOURCE_FRESHNESS = """
+select 'voucherify_webhooks' as source, count(*) as rows, max(created_at) as latest_event_at, max(_ingested_at) as last_loaded_at
+from raw.voucherify_webhooks
+union all
+select 'voucherify_exports', count(*), null, max(_ingested_at) from raw.voucherify_exports
+union all
+select 'voucherify_api', count(*), max(created_at), max(_ingested_at) from raw.voucherify_api_objects
+union all
+select 'segment_' || coalesce(origin, 'unknown'), count(*), max("timestamp"), max(_ingested_at)
+from raw.segment_events group by origin
+order by source
+"""
+
+ROWS_LOADED = """
+select source, count(*) as files, sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected,
+       max(loaded_at) as last_loaded_at
+from raw.ingest_files
+group by source
+order by source
+"""
+
+INGEST_BATCHES = """
+select batch_id, started_at, finished_at, status, files_loaded, rows_loaded, rows_rejected
+from raw.ingest_batches
+order by started_at desc
+limit 20
+"""
+
+REJECTED_BY_REASON = """
+select source, reason, count(*) as records, max(rejected_at) as last_rejected_at
+from raw.rejected_records
+group by source, reason
+order by records desc, source, reason
+"""
+
+REJECTED_RECORDS = """
+select rejected_at, source, file_path, line, reason, snippet
+from raw.rejected_records
+order by rejected_at desc, file_path, line
+limit 500
+"""
+
+LAST_RUNS = "select * from ops.runs order by 1 desc limit 20"
+
+RECONCILIATION_SUMMARY = """
+select metric, count(*) as customers, count(*) filter (where difference <> 0) as mismatches,
+       sum(abs(difference)) as total_absolute_difference
+from marts.reconciliation
+group by metric
+order by metric
+"""
+
+RECONCILIATION_MISMATCHES = """
+select customer_source_id, metric, warehouse_value, voucherify_value, difference
+from marts.reconciliation
+where difference <> 0
+order by abs(difference) desc, customer_source_id, metric
+limit 1000
+"""
+
+# The queries each page runs, for the benchmark (`bench/`) and for tests that run them all.
+PAGE_QUERIES: dict[str, dict[str, str]] = {
+    "overview": {
+        "orders": OVERVIEW_ORDERS,
+        "redemptions": OVERVIEW_REDEMPTIONS,
+        "points": OVERVIEW_POINTS,
+        "daily": OVERVIEW_DAILY,
+    },
+    "redemptions": {
+        "daily": REDEMPTIONS_DAILY,
+        "totals": REDEMPTIONS_TOTALS,
+        "failure_codes": FAILURE_CODES,
+        "rollbacks": ROLLBACKS,
+        "hot_spots": FAILED_HOT_SPOTS,
+        "drill_down": FAILED_DRILL_DOWN,
+    },
+    "loyalty_points": {"daily": POINTS_DAILY, "totals": POINTS_TOTALS, "liability": POINTS_LIABILITY},
+    "locations": {"ranking": LOCATION_RANKING, "daily": LOCATION_DAILY},
+    "campaigns": {"totals": CAMPAIGN_TOTALS, "daily": CAMPAIGN_DAILY},
+    "members": {
+        "tiers": TIER_DISTRIBUTION,
+        "segment_sizes": SEGMENT_SIZES,
+        "segment_members": SEGMENT_MEMBERS,
+        "search": MEMBER_SEARCH,
+        "profile": MEMBER_PROFILE,
+        "timeline": MEMBER_TIMELINE,
+    },
+    "data_health": {
+        "freshness": SOURCE_FRESHNESS,
+        "rows_loaded": ROWS_LOADED,
+        "batches": INGEST_BATCHES,
+        "rejected_by_reason": REJECTED_BY_REASON,
+        "rejected": REJECTED_RECORDS,
+        "reconciliation_summary": RECONCILIATION_SUMMARY,
+        "reconciliation_mismatches": RECONCILIATION_MISMATCHES,
+    },
+}
