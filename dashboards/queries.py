@@ -401,7 +401,12 @@ order by rejected_at desc, file_path, line
 limit 500
 """
 
-LAST_RUNS = "select * from ops.runs order by 1 desc limit 20"
+LAST_RUNS = """
+select run_id, started_at, finished_at, outcome, full_refresh, rows_loaded, rows_rejected, stage_seconds, error
+from ops.runs
+order by started_at desc
+limit 20
+"""
 
 RECONCILIATION_SUMMARY = """
 select metric, count(*) as customers, count(*) filter (where difference <> 0) as mismatches,

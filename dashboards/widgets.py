@@ -25,20 +25,21 @@ def count(value: Any) -> str:
 
 
 def percent(value: Any) -> str:
-    return "n/a" if _missing(value) else f"{float(value) * 100:.1f}%"
+    return "n/a" if missing(value) else f"{float(value) * 100:.1f}%"
 
 
-def _missing(value: Any) -> bool:
+def missing(value: Any) -> bool:
+    """None, NaN, NA or NaT: a value the warehouse does not have."""
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
 
 
 def _number(value: Any) -> float:
-    return 0.0 if _missing(value) else float(value)
+    return 0.0 if missing(value) else float(value)
 
 
 def delta(current: Any, previous: Any, formatter=money) -> str | None:
     """Change against the previous period, absolute and relative; None when there is nothing to compare."""
-    if _missing(previous):
+    if missing(previous):
         return None
     change = _number(current) - _number(previous)
     if formatter is percent:  # a change of a share is in percentage points
@@ -80,7 +81,7 @@ def table(
     st.dataframe(df, hide_index=True, width="stretch", column_config=config)
     export = df.copy()
     for column in money_columns:
-        export[column] = export[column].map(lambda v: "" if _missing(v) else f"{float(v):.2f}")
+        export[column] = export[column].map(lambda v: "" if missing(v) else f"{float(v):.2f}")
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     st.download_button(
         f"Download {name} (CSV)",

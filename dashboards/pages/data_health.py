@@ -12,7 +12,15 @@ w.table(db.query(queries.SOURCE_FRESHNESS), "Freshness per source", empty_messag
 
 st.subheader("Last runs")
 if db.has_table("ops", "runs"):
-    w.table(db.query(queries.LAST_RUNS), "Runs")
+    runs = db.query(queries.LAST_RUNS)
+    if not runs.empty:
+        last = runs.iloc[0]
+        row = st.columns(3)
+        row[0].metric("Last run", str(last["outcome"]))
+        row[1].metric("Started (UTC)", f"{last['started_at']:%Y-%m-%d %H:%M}")
+        finished = last["finished_at"]
+        row[2].metric("Finished (UTC)", "—" if w.missing(finished) else f"{finished:%Y-%m-%d %H:%M}")
+    w.table(runs, "Runs", empty_message="No run recorded yet.")
 else:
     st.info("No run records in this warehouse (it was not published by `loyalty run`).")
 
