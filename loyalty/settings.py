@@ -24,6 +24,13 @@ KNOWN = {
     "voucherify_app_token": ("LOYALTY_VOUCHERIFY_APP_TOKEN", None),
     "webhook_secret": ("LOYALTY_WEBHOOK_SECRET", None),
     "receiver_max_body_bytes": ("LOYALTY_RECEIVER_MAX_BODY_BYTES", 1_048_576),
+    "receiver_rotate_bytes": ("LOYALTY_RECEIVER_ROTATE_BYTES", 67_108_864),
+    "receiver_rotate_seconds": ("LOYALTY_RECEIVER_ROTATE_SECONDS", 3600),
+    # `loyalty pull voucherify`: exported objects (comma-separated), the first pull's start (ISO date;
+    # empty = everything), and loyalty campaign ids (comma-separated; empty = every LOYALTY_PROGRAM campaign).
+    "voucherify_exports": ("LOYALTY_VOUCHERIFY_EXPORTS", "redemption,voucher_transactions,order,customer,publication"),
+    "voucherify_pull_since": ("LOYALTY_VOUCHERIFY_PULL_SINCE", None),
+    "voucherify_loyalty_campaigns": ("LOYALTY_VOUCHERIFY_LOYALTY_CAMPAIGNS", None),
 }
 
 
