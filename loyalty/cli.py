@@ -40,11 +40,23 @@ def generate(
     customers: Annotated[int, typer.Option(min=1, help="Number of customers (members and non-members)")] = 300,
     days: Annotated[int, typer.Option(min=1, help="Days of activity")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same files")] = 42,
+    end_date: Annotated[
+        Optional[str], typer.Option("--end-date", help="Last day of activity is the day before this UTC date (YYYY-MM-DD; default today)")
+    ] = None,
 ) -> None:
     """Generate a synthetic loyalty program in every real source format, plus its ground truth."""
-    from loyalty.generate import generate_world
+    import time
+    from datetime import date
 
-    generate_world(out=out, customers=customers, days=days, seed=seed)
+    from loyalty.generate import generate_world, print_summary
+
+    try:
+        end = date.fromisoformat(end_date) if end_date else None
+    except ValueError:
+        raise LoyaltyError(f"--end-date must be YYYY-MM-DD, got {end_date!r}") from None
+    started = time.perf_counter()
+    summary = generate_world(out=out, customers=customers, days=days, seed=seed, end_date=end, show_progress=True)
+    print_summary(summary, out, time.perf_counter() - started)
 
 
 @app.command()

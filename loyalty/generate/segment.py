@@ -1,0 +1,201 @@
+"""Segment writers: warehouse dumps (one schema per source, CSV or Parquet, drifting schemas) and the raw S3 archive."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loyalty.generate.util import DAY_MS, Ids, dumps, iso3, iso_offset, snake_case, write_gzip
+
+SOURCE_IDS = {"pos": "Xq3PosSrc01", "mobile_app": "Mb7AppSrc02", "web": "Wb2WebSrc03", "voucherify": "Vc9EvtCloud4"}
+PARQUET_SCHEMAS = {"web"}
+# Tables written as <schema>/<table>.csv instead of <schema>/<table>/<load>.csv.
+SINGLE_FILE_TABLES = {("pos", "identifies"), ("voucherify", "tracks")}
+
+
+def flatten(prefix: str, value, out: dict) -> None:
+    """Segment's warehouse flattening: nested objects → parent_child columns, arrays → one JSON text column."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            flatten(f"{prefix}_{snake_case(key)}" if prefix else snake_case(key), inner, out)
+    elif isinstance(value, list):
+        out[prefix] = dumps(value)
+    elif value is not None:
+        out[prefix] = value
+
+
+class SegmentWriter:
+    """Collects messages per source; every load (a few simulated days) becomes one file per table, and a share of
+    the same messages also goes to the raw archive, grouped by received day."""
+
+    def __init__(self, root: Path, rng: random.Random, ids: Ids):
+        self.root = root / "segment"
+        self.rng, self.ids = rng, ids
+        self.tables: dict[tuple[str, str], list[dict]] = {}
+        self.archive: dict[tuple[str, int], list[dict]] = {}
+        self.load_no = 0
+        self.stats = {"messages": 0, "warehouse_rows": 0, "archive_messages": 0, "duplicates": 0, "by_table": {}}
+        self.single_file_rows: dict[tuple[str, str], list[dict]] = {}
+        self.truncate_products_left = 3
+        self.drift_float = False
+        self.truncated_archives = 0
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    def message(self, schema: str, call: str, t_ms: int, *, user_id: str | None, anonymous_id: str | None,
+                event: str | None = None, properties: dict | None = None, traits: dict | None = None,
+                context: dict | None = None, archive: bool = True) -> str:
+        received = t_ms + self.rng.randint(50, 2500)
+        if self.rng.random() < 0.01:
+            received += self.rng.randint(1, 3) * DAY_MS  # late: an old timestamp arriving in a later load
+        msg = {"messageId": self.ids.uuid(), "type": call, "userId": user_id, "anonymousId": anonymous_id,
+               "timestamp": iso3(t_ms), "originalTimestamp": iso3(t_ms - 35), "receivedAt": iso3(received),
+               "channel": "server" if schema in ("pos", "voucherify") else "client",
+               "projectId": SOURCE_IDS[schema], "version": 2,
+               "context": context or {"library": {"name": "analytics-python", "version": "2.3.2"}}}
+        if self.rng.random() < 0.9:
+            msg["sentAt"] = iso3(t_ms + 20)
+        if event is not None:
+            msg["event"] = event
+        if properties is not None:
+            msg["properties"] = properties
+        if traits is not None:
+            msg["traits"] = traits
+        self.stats["messages"] += 1
+        self._warehouse_rows(schema, msg, received)
+        if archive and schema in ("mobile_app", "web", "pos") and self.rng.random() < 0.5:
+            self.archive.setdefault((schema, received // DAY_MS), []).append(msg)
+        return msg["messageId"]
+
+    def _warehouse_rows(self, schema: str, msg: dict, received_ms: int) -> None:
+        common = {"id": msg["messageId"], "anonymous_id": msg["anonymousId"], "user_id": msg["userId"],
+                  "received_at": iso_offset(received_ms), "sent_at": None, "timestamp": iso_offset_from(msg["timestamp"]),
+                  "original_timestamp": iso_offset_from(msg["originalTimestamp"]),
+                  "uuid_ts": iso_offset(received_ms + 1500)}
+        if "sentAt" in msg:
+            common["sent_at"] = iso_offset_from(msg["sentAt"])
+        flatten("context", msg["context"], common)
+        if msg["type"] == "track":
+            slug = snake_case(msg["event"])
+            common["event"] = slug
+            common["event_text"] = msg["event"]
+            self._add(schema, "tracks", dict(common))
+            row = dict(common)
+            props = dict(msg.get("properties") or {})
+            if "id" in props:
+                props["_id"] = props.pop("id")
+            flatten("", props, row)
+            self._add(schema, slug, row)
+        elif msg["type"] == "identify":
+            row = dict(common)
+            flatten("", msg.get("traits") or {}, row)
+            self._add(schema, "identifies", row)
+            user = {"id": msg["userId"], "received_at": common["received_at"]}
+            flatten("", msg.get("traits") or {}, user)
+            self._add(schema, "users", user)
+        elif msg["type"] == "page":
+            row = dict(common)
+            flatten("", msg.get("properties") or {}, row)
+            self._add(schema, "pages", row)
+
+    def _add(self, schema: str, table: str, row: dict) -> None:
+        self.tables.setdefault((schema, table), []).append({k: v for k, v in row.items() if v is not None})
+
+    # -- files -----------------------------------------------------------------------------------------------
+
+    def flush_load(self) -> None:
+        """Write one load: a file per table. Later loads see new columns and floats where ints were (drift)."""
+        self.load_no += 1
+        for (schema, table), rows in self.tables.items():
+            if not rows:
+                continue
+            if self.load_no > 1 and table in ("order_completed", "order_placed"):
+                for row in rows:
+                    row["load_batch"] = self.load_no  # a column that appears only in later files
+            if self.drift_float and table == "order_completed":
+                for row in rows:
+                    if isinstance(row.get("quantity_total"), int):
+                        row["quantity_total"] = float(row["quantity_total"])
+            if (schema, table) in SINGLE_FILE_TABLES:
+                self.single_file_rows.setdefault((schema, table), []).extend(rows)
+                continue
+            base = self.root / "warehouse" / schema / table / f"load_{self.load_no:03d}"
+            self._write_table(base, schema, rows)
+        self.tables = {}
+        self.drift_float = True
+
+    def _write_table(self, base: Path, schema: str, rows: list[dict]) -> None:
+        columns: dict[str, None] = {}
+        for row in rows:
+            for key in row:
+                columns.setdefault(key, None)
+        names = list(columns)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        self.stats["warehouse_rows"] += len(rows)
+        if schema in PARQUET_SCHEMAS:
+            arrays = {}
+            for name in names:
+                values = [row.get(name) for row in rows]
+                kinds = {type(v) for v in values if v is not None}
+                if len(kinds) > 1 or kinds - {int, float, bool}:
+                    values = [None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in values]
+                    if kinds <= {int, float, bool}:
+                        values = [None if v is None else str(v) for v in values]
+                arrays[name] = values
+            table = pa.table({name: pa.array(vals) for name, vals in arrays.items()})
+            pq.write_table(table, base.with_suffix(".parquet"))
+        else:
+            with base.with_suffix(".csv").open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow(names)
+                for row in rows:
+                    writer.writerow(["" if row.get(n) is None else _csv_value(row.get(n)) for n in names])
+
+    def close(self) -> None:
+        self.flush_load()
+        for (schema, table), rows in self.single_file_rows.items():
+            self._write_table(self.root / "warehouse" / schema / table, schema, rows)
+        self._write_archive()
+
+    def _write_archive(self) -> None:
+        base = self.root / "archive" / "prod-bucket" / "segment-logs"
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "dummy-object.txt").write_text("segment destination check\n")
+        truncated = False
+        for n, ((schema, day), msgs) in enumerate(sorted(self.archive.items())):
+            for msg in msgs[::7]:
+                if msg.get("version") == 2 and self.rng.random() < 0.3:
+                    msg["version"] = "1.1"
+            data = "".join(dumps(m) + "\n" for m in msgs).encode("utf-8")
+            self.stats["archive_messages"] += len(msgs)
+            path = base / SOURCE_IDS[schema] / str(day * DAY_MS) / f"{self.ids.hex('', 32)}.gz"
+            if n % 9 == 4:
+                # Some clients store the object already decompressed despite the .gz name.
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            else:
+                write_gzip(path, data)
+        # The one truncated archive: a copy of messages that exist elsewhere, cut off mid-stream.
+        if self.archive and not truncated:
+            (schema, day), msgs = sorted(self.archive.items())[0]
+            data = "".join(dumps(m) + "\n" for m in msgs).encode("utf-8")
+            path = base / SOURCE_IDS[schema] / str(day * DAY_MS) / f"{self.ids.hex('', 32)}.gz"
+            write_gzip(path, data)
+            blob = path.read_bytes()
+            path.write_bytes(blob[: max(20, len(blob) // 2)])
+            self.truncated_archives += 1
+
+
+def iso_offset_from(iso_z: str) -> str:
+    return iso_z[:-1] + "+00:00"
+
+
+def _csv_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

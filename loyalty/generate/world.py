@@ -1,0 +1,789 @@
+"""The simulation: one retailer's loyalty world, processed as a time-ordered stream of actions.
+
+Every action updates the state, records what it *meant* (ground truth) and hands the same facts to every
+writer (webhooks, exports, Segment). Actions live in one heap keyed by time, so files are written in time order
+and memory holds the state, not the history.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from pathlib import Path
+
+from loyalty.generate import catalog as cat
+from loyalty.generate.segment import SegmentWriter
+from loyalty.generate.state import Customer, Order, Redemption, Voucher
+from loyalty.generate.truth import Truth
+from loyalty.generate.util import DAY_MS, HOUR_MS, MINUTE_MS, Ids, iso3, iso6
+from loyalty.generate.voucherify import (
+    EXPORT_COLUMNS,
+    Webhooks,
+    campaign_obj,
+    customer_obj,
+    order_obj,
+    publication_obj,
+    redemption_obj,
+    rollback_obj,
+    tier_obj,
+    voucher_obj,
+    write_export,
+)
+
+EXPORT_EVERY_DAYS = 7
+EXPORT_WINDOW_DAYS = 10  # > EXPORT_EVERY_DAYS: consecutive exports overlap
+SEGMENT_LOAD_DAYS = 5
+ORDERS_PER_CUSTOMER_DAY = {True: 0.09, False: 0.035}  # member, non-member
+
+
+class World:
+    def __init__(self, out: Path, customers: int, days: int, seed: int, start_ms: int, progress=None):
+        self.out = out
+        self.rng = random.Random(seed)
+        self.ids = Ids(self.rng)
+        self.n_customers, self.days = customers, days
+        self.start_ms, self.end_ms = start_ms, start_ms + days * DAY_MS
+        self.progress = progress
+        self.heap: list = []
+        self.seq = 0
+        self.now = start_ms
+        self.webhooks = Webhooks(out, self.rng, self.ids, legacy_until_ms=start_ms + max(1, days // 6) * DAY_MS,
+                                 end_ms=self.end_ms)
+        self.segment = SegmentWriter(out, self.rng, self.ids)
+        self.truth = Truth(out / "ground_truth")
+        self.customers: list[Customer] = []
+        self.members: list[Customer] = []
+        self.orders: dict[str, Order] = {}
+        self.redemptions: dict[str, Redemption] = {}
+        # Rolling windows of export rows: (created_ms, kind, object)
+        self.export_buffer: dict[str, list] = {k: [] for k in ("redemption", "voucher_transactions", "order", "publication")}
+        self.export_no = 0
+        self.expiry_heap: list = []
+        self.pending_failure_codes = list(cat.REDEMPTION_FAILURE_CODES)
+
+    # ------------------------------------------------------------------------------------------------------
+    # scheduling
+
+    def at(self, t_ms: int, kind: str, *args) -> None:
+        if t_ms < self.end_ms:
+            self.seq += 1
+            heapq.heappush(self.heap, (t_ms, self.seq, kind, args))
+
+    def rand_time(self, lo_ms: int, hi_ms: int) -> int:
+        return self.rng.randint(lo_ms, max(lo_ms, hi_ms - 1))
+
+    def run(self) -> None:
+        self._create_customers()
+        self._plan()
+        task = self.progress.add_task("simulating", total=self.end_ms - self.start_ms) if self.progress else None
+        last = self.start_ms
+        while self.heap:
+            t_ms, _seq, kind, args = heapq.heappop(self.heap)
+            self.now = t_ms
+            getattr(self, "do_" + kind)(t_ms, *args)
+            if task is not None and t_ms - last > HOUR_MS:
+                self.progress.update(task, completed=t_ms - self.start_ms)
+                last = t_ms
+        self.do_export(self.end_ms, True)
+        self.webhooks.close()
+        self.truth.expected_rejection("voucherify_webhooks")  # the one delivery cut off mid-body
+        self.segment.close()
+        if self.segment.truncated_archives:
+            self.truth.expected_rejection("segment_archive", self.segment.truncated_archives)
+        self.truth.finish(self)
+        if task is not None:
+            self.progress.update(task, completed=self.end_ms - self.start_ms)
+
+    # ------------------------------------------------------------------------------------------------------
+    # the cast
+
+    def _create_customers(self) -> None:
+        rng = self.rng
+        phones: set[int] = set()
+        for idx in range(self.n_customers):
+            while True:
+                phone = rng.randrange(2_000_000_000, 9_999_999_999)
+                if phone not in phones:
+                    phones.add(phone)
+                    break
+            first, last = rng.choice(cat.FIRST_NAMES), rng.choice(cat.LAST_NAMES)
+            home = rng.choice(cat.STORES)
+            c = Customer(
+                idx=idx, cust_id=self.ids.alnum("cust_"), source_id=f"+1{phone}", first=first, last=last,
+                name=f"{first} {last}",
+                email=None if rng.random() < 0.12 else f"{first.lower()}.{last.lower()}{idx}@example.com",
+                region=cat.REGIONS[home], home=home, wants_card=rng.random() < 0.6, balance=0, total=0, buckets=[],
+                tier=None, tier_left=False, visited=set(), anon_id=self.ids.uuid(), open_vouchers=[],
+                created_ms=self.start_ms - rng.randint(1, 400) * DAY_MS, announced=False, pos_identified=False,
+                app_identified=False, web_identified=False, pre_window_succeeded=0, pre_window_order_cents=0,
+                pre_window_orders=0,
+            )
+            if rng.random() < 0.25:
+                c.created_ms = self.rand_time(self.start_ms, self.end_ms)  # signs up during the window
+            if rng.random() < 0.04:
+                # Voucherify knows history from before the exported window: the reconciliation's known gaps.
+                c.pre_window_succeeded = rng.randint(1, 3)
+                c.pre_window_orders = rng.randint(1, 2)
+                c.pre_window_order_cents = rng.randint(20_00, 150_00)
+            self.customers.append(c)
+
+    def _plan(self) -> None:
+        rng, start, end = self.rng, self.start_ms, self.end_ms
+        for c in self.customers:
+            first_ms = max(start, c.created_ms)
+            if c.created_ms >= start:
+                self.at(c.created_ms, "customer_created", c)
+            if c.wants_card:
+                self.at(first_ms + rng.randint(0, max(1, (end - first_ms) // 3)), "join", c)
+            rate = ORDERS_PER_CUSTOMER_DAY[bool(c.wants_card)]
+            n_orders = sum(1 for _ in range(self.days) if rng.random() < rate)
+            for _ in range(n_orders):
+                self.at(self.rand_time(first_ms, end), "order", c)
+            if rng.random() < (0.6 if c.wants_card else 0.3):
+                self.at(self.rand_time(first_ms, end - DAY_MS), "publish", c, rng.choice(cat.DISCOUNT_CAMPAIGNS))
+            if rng.random() < 0.05:
+                self.at(self.rand_time(first_ms, end), "failed_attempt", c, None)
+        # Every documented failure code at least once, spread over the window.
+        for code in cat.REDEMPTION_FAILURE_CODES:
+            self.at(self.rand_time(start + HOUR_MS, end - HOUR_MS), "failed_attempt", rng.choice(self.customers), code)
+        for day in range(1, self.days + 1):
+            self.at(start + day * DAY_MS + 2 * HOUR_MS + 17 * MINUTE_MS, "expire_points")
+        for k in range(1, self.days // EXPORT_EVERY_DAYS + 1):
+            self.at(start + k * EXPORT_EVERY_DAYS * DAY_MS + 3 * HOUR_MS, "export", False)
+        for k in range(1, self.days // SEGMENT_LOAD_DAYS + 1):
+            self.at(start + k * SEGMENT_LOAD_DAYS * DAY_MS + 4 * HOUR_MS, "segment_load")
+        # Program operations: transfers, manual adjustments, members leaving their tier.
+        self.at(start + 6 * HOUR_MS, "program_ops")
+
+    # ------------------------------------------------------------------------------------------------------
+    # customers and publications
+
+    def announce(self, c: Customer, t_ms: int) -> None:
+        c.announced = True
+        self.webhooks.project_event("customer.created", t_ms, {"customer": customer_obj(c)}, entity_id=c.cust_id)
+
+    def do_customer_created(self, t_ms: int, c: Customer) -> None:
+        if not c.announced:
+            self.announce(c, t_ms)
+
+    def _publish(self, t_ms: int, v: Voucher, channel: str) -> None:
+        pub_id = self.ids.alnum("pub_")
+        v.publication_id = pub_id
+        pub = publication_obj(pub_id, v, t_ms, channel)
+        camp = campaign_obj(v.campaign)
+        vobj = voucher_obj(v)
+        c = v.holder
+        self.webhooks.project_event("publication.succeeded", t_ms, {
+            "campaign": camp, "customer": customer_obj(c), "vouchers": [vobj], "publication": pub}, entity_id=c.cust_id)
+        if self.rng.random() < 0.7:
+            self.webhooks.project_event("voucher.published", t_ms, {
+                "customer": customer_obj(c), "campaign": camp, "publication": pub, "voucher": vobj,
+                "created_at": iso3(t_ms)}, entity_id=c.cust_id)
+        if self.rng.random() < 0.5:
+            self.webhooks.distribution_event("customer.publication.succeeded", t_ms, {
+                "customer": customer_obj(c), "campaign": camp, "publication": dict(pub, voucher=vobj), "voucher": vobj},
+                entity_id=c.cust_id)
+        if self.rng.random() < 0.5:
+            self.event_cloud("Customer Publication Succeeded", t_ms, c, {
+                "publication": {"id": pub_id, "channel": channel}, "voucher": {"code": v.code, "id": v.id},
+                "campaign": {"id": v.campaign["id"], "name": v.campaign["name"]}})
+        self.export_buffer["publication"].append((t_ms, (pub_id, v, t_ms, channel)))
+        self.truth.publication(pub_id, t_ms, c, v.campaign["name"], v.code, channel)
+
+    def do_join(self, t_ms: int, c: Customer) -> None:
+        code = "".join(self.rng.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(8))
+        card = Voucher(self.ids.alnum("v_", 32), code, cat.LOYALTY_CAMPAIGN, c, "LOYALTY_CARD", t_ms)
+        c.card, c.joined_ms = card, t_ms
+        self.members.append(c)
+        self._publish(t_ms, card, "Automation")
+        self._tier_event(t_ms + 1000, c, "joined", None, 0)
+
+    def do_publish(self, t_ms: int, c: Customer, camp: dict) -> None:
+        code = camp["prefix"] + "".join(self.rng.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(6))
+        v = Voucher(self.ids.alnum("v_", 32), code, camp, c, "DISCOUNT_VOUCHER", t_ms)
+        self._publish(t_ms, v, "voucherify-web-ui" if self.rng.random() < 0.3 else "API")
+        c.open_vouchers.append(v)
+
+    # ------------------------------------------------------------------------------------------------------
+    # orders
+
+    def do_order(self, t_ms: int, c: Customer) -> None:
+        rng = self.rng
+        location = c.home if rng.random() < 0.55 else rng.choice(cat.LOCATIONS)
+        items = []
+        for product in rng.sample(cat.PRODUCTS, rng.randint(1, 3)):
+            items.append((product, rng.randint(1, 3)))
+        amount = sum(p[4] * q for p, q in items)
+        if location in cat.STORES:
+            key = rng.choices(["location_id", "location", None], [0.6, 0.2, 0.2])[0]
+        else:
+            key = "location_id" if rng.random() < 0.8 else "location"
+        o = Order(id=self.ids.hex("ord_"), source_id=f"{location[:3].upper()}-{rng.randrange(10**8):08d}", customer=c,
+                  location=location, location_key=key, created_ms=t_ms, updated_ms=t_ms, status="CREATED",
+                  amount=amount, discount=0, items=items, omit_total=rng.random() < 0.05)
+        self.orders[o.id] = o
+        # Checkout: maybe redeem a published voucher, a promotion, or both stacked; maybe a failed try first.
+        will_pay = not (location == "Web" and rng.random() < 0.12)
+        if rng.random() < 0.05:
+            self.failed_redemption(t_ms - 40_000, c, None, order=o)
+        if will_pay:
+            self.checkout_redemptions(t_ms + 500, o)
+        self.order_event(t_ms, o, "CREATED", "customer.order.created")
+        self.segment_order(t_ms, o)
+        if will_pay:
+            self.at(t_ms + rng.randint(2_000, 90_000), "paid", o)
+        elif rng.random() < 0.5:
+            self.at(t_ms + rng.randint(1, 3) * DAY_MS, "cancel", o, "Abandoned cart")
+
+    def order_event(self, t_ms: int, o: Order, status: str, event_type: str) -> None:
+        o.status, o.updated_ms = status, t_ms
+        o.history.append((status, t_ms))
+        c = o.customer
+        self.webhooks.distribution_event(event_type, t_ms, {
+            "customer": customer_obj(c), "referrer": None, "order": order_obj(o, status, t_ms), "redemption": None},
+            entity_id=c.cust_id)
+        if len(o.history) == 1:
+            self.export_buffer["order"].append((t_ms, o))
+        self.truth.order_changed(o)
+
+    def do_paid(self, t_ms: int, o: Order) -> None:
+        self.order_event(t_ms, o, "PAID", "customer.order.paid")
+        c = o.customer
+        if c.card is not None and c.joined_ms < t_ms:
+            self.earn_points(t_ms + 800, c, o)
+        if o.location in cat.STORES:
+            c.visited.add(o.location)
+        rng = self.rng
+        if rng.random() < 0.06:
+            self.at(t_ms + rng.randint(2, 8) * DAY_MS, "cancel", o, "Returned")
+        elif o.location in cat.DIGITAL and rng.random() < 0.5:
+            self.at(t_ms + rng.randint(20, 60) * HOUR_MS, "fulfill", o)
+
+    def do_fulfill(self, t_ms: int, o: Order) -> None:
+        if o.status == "PAID":
+            self.order_event(t_ms, o, "FULFILLED", "customer.order.updated")
+
+    def do_cancel(self, t_ms: int, o: Order, reason: str) -> None:
+        was_paid = o.status in ("PAID", "FULFILLED")
+        self.order_event(t_ms, o, "CANCELED", "customer.order.canceled")
+        if not was_paid:
+            return
+        # A return: roll back the order's redemptions and take back the points it earned.
+        for rid in o.redemption_ids:
+            r = self.redemptions[rid]
+            if r.result == "SUCCESS" and r.status == "SUCCEEDED":
+                self.rollback(t_ms + 1500, r, "Order returned")
+        c = o.customer
+        if c.card is not None and o.points_earned > 0:
+            take = min(o.points_earned, c.balance)
+            if take > 0:
+                self.ledger(t_ms + 3000, c, "POINTS_REMOVAL", -take, order=o, reason="Order returned",
+                            source="voucherify-web-ui")
+
+    # ------------------------------------------------------------------------------------------------------
+    # redemptions
+
+    def new_redemption(self, t_ms: int, c: Customer, **kw) -> Redemption:
+        success = kw.get("result", "SUCCESS") == "SUCCESS"
+        r = Redemption(id=self.ids.hex("r_" if success else "rf_"), date_ms=t_ms, customer=c,
+                       result="SUCCESS" if success else "FAILURE", status="SUCCEEDED" if success else "FAILED",
+                       failure_code=kw.get("failure_code"), failure_message=kw.get("failure_message"),
+                       campaign=kw.get("campaign"), voucher=kw.get("voucher"), promotion_tier=kw.get("promotion_tier"),
+                       order=kw.get("order"), channel_type=kw.get("channel_type", "API"), discount=kw.get("discount", 0),
+                       rolled_back_ms=None, parent_id=kw.get("parent_id"), is_parent=kw.get("is_parent", False),
+                       reward=kw.get("reward"), points=kw.get("points"), children=[],
+                       tracking_id=c.source_id)
+        self.redemptions[r.id] = r
+        return r
+
+    def checkout_redemptions(self, t_ms: int, o: Order) -> None:
+        rng, c = self.rng, o.customer
+        voucher = c.open_vouchers[0] if c.open_vouchers and rng.random() < 0.75 else None
+        promo = cat.PROMOTION_CAMPAIGN["tier"]
+        use_promo = o.amount >= promo["min_amount"] and rng.random() < (0.5 if voucher else 0.15)
+        parts = []
+        if voucher is not None:
+            c.open_vouchers.pop(0)
+            voucher.redeemed = True
+            d = voucher.campaign["discount"]
+            off = d["amount_off"] if d["type"] == "AMOUNT" else min(o.amount * d["percent_off"] // 100, d["amount_limit"])
+            parts.append(dict(campaign=voucher.campaign, voucher=voucher, discount=min(off, o.amount - 100)))
+        if use_promo:
+            parts.append(dict(campaign=cat.PROMOTION_CAMPAIGN, promotion_tier=promo,
+                              discount=min(promo["amount_off"], o.amount - 100 - sum(p["discount"] for p in parts))))
+        if not parts:
+            return
+        channel = "USER" if o.location in cat.STORES else "API"
+        o.discount = sum(p["discount"] for p in parts)
+        if len(parts) == 1:
+            r = self.new_redemption(t_ms, c, order=o, channel_type=channel, **parts[0])
+            o.redemption_ids.append(r.id)
+            self.emit_redemption(t_ms, r)
+            return
+        parent = self.new_redemption(t_ms, c, order=o, channel_type=channel, is_parent=True, discount=o.discount)
+        for i, part in enumerate(parts):
+            child = self.new_redemption(t_ms + 5 + i, c, order=o, channel_type=channel, parent_id=parent.id, **part)
+            parent.children.append(child.id)
+            o.redemption_ids.append(child.id)
+        for i, cid in enumerate(parent.children):
+            self.emit_redemption(t_ms + 5 + i, self.redemptions[cid])
+        self.emit_redemption(t_ms + 10, parent)
+
+    def redemption_order(self, r: Redemption, status: str | None = None, updated_ms: int | None = None) -> dict | None:
+        o = r.order
+        if o is None:
+            return None
+        own = r.discount if r.parent_id else None
+        return order_obj(o, status or "PAID", updated_ms or o.created_ms, own_discount=own)
+
+    def emit_redemption(self, t_ms: int, r: Redemption) -> None:
+        c = r.customer
+        legacy = self.webhooks.is_legacy(t_ms)
+        order = self.redemption_order(r)
+        status = None if legacy else r.status  # older records carry no status
+        robj = redemption_obj(r, status, order)
+        event_type = "redemption.succeeded" if r.result == "SUCCESS" else "redemption.failed"
+        if legacy:
+            self.webhooks.legacy_event(event_type, t_ms, robj)
+        else:
+            self.webhooks.project_event(event_type, t_ms, {
+                "customer": customer_obj(c), "order": order, "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                "voucher": voucher_obj(r.voucher) if r.voucher else None, "holder": None,
+                "promotion_tier": robj.get("promotion_tier"), "redemption": robj, "created_at": iso3(t_ms)},
+                entity_id=c.cust_id)
+        if r.result == "SUCCESS" and self.rng.random() < 0.4:
+            self.webhooks.distribution_event("customer.redemption.succeeded", t_ms, {
+                "customer": customer_obj(c), "order": order, "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                "voucher": voucher_obj(r.voucher) if r.voucher else None, "holder": None,
+                "promotion_tier": robj.get("promotion_tier"), "redemption": robj}, entity_id=c.cust_id)
+        if not r.is_parent and self.rng.random() < 0.6:
+            self.event_cloud("Customer Redemption Succeeded" if r.result == "SUCCESS" else "Customer Redemption Failed",
+                             t_ms, c, {"redemption": {"id": r.id, "result": r.result, "status": r.status,
+                                                      "failure_code": r.failure_code, "date": iso3(t_ms)},
+                                       "order": {"id": r.order.id, "amount": r.order.amount} if r.order else None,
+                                       "voucher": {"code": r.voucher.code} if r.voucher else None,
+                                       "campaign": {"name": r.campaign_name} if r.campaign else None})
+        self.export_buffer["redemption"].append((t_ms, r))
+        self.truth.redemption_changed(r)
+
+    def failed_redemption(self, t_ms: int, c: Customer, code: str | None, order: Order | None = None) -> None:
+        rng = self.rng
+        if code is None:
+            code = rng.choice(list(cat.REDEMPTION_FAILURE_CODES))
+        campaign = voucher = None
+        if code not in cat.UNRESOLVED_CODES:
+            campaign = rng.choice(cat.DISCOUNT_CAMPAIGNS)
+            voucher = Voucher(self.ids.alnum("v_", 32), campaign["prefix"] + f"{rng.randrange(10**6):06d}", campaign, c,
+                              "DISCOUNT_VOUCHER", t_ms - 30 * DAY_MS)
+        r = self.new_redemption(t_ms, c, result="FAILURE", failure_code=code,
+                                failure_message=cat.REDEMPTION_FAILURE_CODES[code], campaign=campaign, voucher=voucher,
+                                order=order if code not in ("missing_order", "invalid_order") else None)
+        if r.order is not None:
+            r.order.redemption_ids.append(r.id)
+        self.emit_redemption(t_ms, r)
+
+    def do_failed_attempt(self, t_ms: int, c: Customer, code: str | None) -> None:
+        self.failed_redemption(t_ms, c, code)
+
+    def rollback(self, t_ms: int, r: Redemption, reason: str) -> None:
+        rb_id = self.ids.hex("rr_")
+        r.status, r.rolled_back_ms = "ROLLED_BACK", t_ms
+        legacy = self.webhooks.is_legacy(t_ms)
+        o = r.order
+        order_now = order_obj(o, o.status, o.updated_ms) if o else None
+        rb = rollback_obj(rb_id, r, t_ms, order_now, failed=False, reason=reason)
+        if legacy:
+            self.webhooks.legacy_event("redemption.rollback.succeeded", t_ms, rb)
+        else:
+            sent_status = None if self.rng.random() < 0.2 else "SUCCEEDED"
+            robj = redemption_obj(r, sent_status, self.redemption_order(r),
+                                  rollbacks=[rb_id] if sent_status is None else None)
+            self.webhooks.project_event("redemption.rollback.succeeded", t_ms, {
+                "order": order_now, "holder": None, "voucher": voucher_obj(r.voucher) if r.voucher else None,
+                "campaign": campaign_obj(r.campaign) if r.campaign else None, "customer": customer_obj(r.customer),
+                "redemption": robj, "promotion_tier": robj.get("promotion_tier"), "redemption_rollback": rb},
+                entity_id=r.customer.cust_id)
+            if self.rng.random() < 0.3:
+                self.webhooks.distribution_event("customer.redemption.rollback.succeeded", t_ms, {
+                    "customer": customer_obj(r.customer), "order": order_now, "redemption": robj,
+                    "redemption_rollback": rb}, entity_id=r.customer.cust_id)
+        self.event_cloud("Customer Redemption Rollback Succeeded", t_ms, r.customer,
+                         {"redemption": {"id": r.id}, "redemption_rollback": {"id": rb_id, "reason": reason}})
+        self.truth.redemption_changed(r)
+        if r.reward is not None:
+            self.ledger(t_ms + 700, r.customer, "POINTS_REFUND", r.points, redemption=r, rollback_id=rb_id,
+                        source="API")
+        if self.rng.random() < 0.25:
+            self.at(t_ms + self.rng.randint(30_000, 6 * HOUR_MS), "failed_rollback", r)
+
+    def do_failed_rollback(self, t_ms: int, r: Redemption) -> None:
+        rb = rollback_obj(self.ids.hex("rrf_"), r, t_ms, None, failed=True, reason="Duplicate return scan")
+        status = "ROLLED BACK" if self.rng.random() < 0.4 else "ROLLED_BACK"  # the vendor's own alias
+        robj = redemption_obj(r, status, self.redemption_order(r))
+        self.webhooks.project_event("redemption.rollback.failed", t_ms, {
+            "order": None, "holder": None, "voucher": voucher_obj(r.voucher) if r.voucher else None,
+            "campaign": campaign_obj(r.campaign) if r.campaign else None, "customer": customer_obj(r.customer),
+            "redemption": robj, "promotion_tier": robj.get("promotion_tier"), "redemption_rollback": rb},
+            entity_id=r.customer.cust_id)
+        self.truth.count("rollbacks_failed")
+
+    # ------------------------------------------------------------------------------------------------------
+    # loyalty points
+
+    def ledger(self, t_ms: int, c: Customer, tx_type: str, points: int, *, order: Order | None = None,
+               reason: str | None = None, source: str | None = None, rule: dict | None = None,
+               redemption: Redemption | None = None, rollback_id: str | None = None, reward: dict | None = None,
+               related: str | None = None, other_card: Voucher | None = None, tx_id: str | None = None,
+               buckets: list | None = None) -> str:
+        """Apply one loyalty transaction to the card and send it everywhere it goes."""
+        tx_id = tx_id or self.ids.hex("vtx_")
+        old_tier = c.tier
+        c.balance += points
+        if points > 0:
+            c.total += points
+            if tx_type != "POINTS_REFUND" or True:
+                c.buckets.append([self.ids.alnum("lopb_"), points, points, t_ms])
+                heapq.heappush(self.expiry_heap, (t_ms + cat.POINTS_EXPIRY_DAYS * DAY_MS, self.seq, c.idx))
+                self.seq += 1
+        elif tx_type != "POINTS_EXPIRATION":
+            self._consume(c, -points)
+        details = {"balance": {"type": "loyalty_card", "total": c.total, "object": "balance", "points": points,
+                               "balance": c.balance, "related_object": {"id": c.card.id, "type": "voucher"}}}
+        if order is not None:
+            details["order"] = {"id": order.id, "source_id": order.source_id}
+        if rule is not None:
+            details["event"] = {"id": self.ids.hex("evcus_"), "type": "customer.order.paid"}
+            details["earning_rule"] = {"id": rule["id"], "source": {"banner": rule["banner"]}}
+        if redemption is not None:
+            details["redemption"] = {"id": redemption.id}
+        if rollback_id is not None:
+            details["rollback"] = {"id": rollback_id}
+        if reward is not None:
+            details["reward"] = {"id": reward["id"], "name": reward["name"]}
+        if tx_type == "POINTS_TRANSFER_OUT":
+            details["destination_voucher"] = {"id": other_card.id, "code": other_card.code, "type": "LOYALTY_CARD"}
+        if tx_type == "POINTS_TRANSFER_IN":
+            details["source_voucher"] = {"id": other_card.id, "code": other_card.code, "type": "LOYALTY_CARD"}
+        tx = {"id": tx_id, "source_id": None, "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
+              "source": source, "reason": reason, "type": tx_type, "details": details,
+              "related_transaction_id": related, "created_at": iso6(t_ms)}
+        camp = campaign_obj(cat.LOYALTY_CAMPAIGN)
+        card = voucher_obj(c.card, c.balance, c.total)
+        wh = self.webhooks
+        wh.project_event("voucher.loyalty_card.transaction.created", t_ms, {
+            "transaction": tx, "voucher": card, "campaign": camp, "holder": customer_obj(c),
+            "balance": details["balance"], "order": order_obj(order, order.status, order.updated_ms) if order else None,
+            "event": details.get("event"), "earning_rule": None, "redemption": details.get("redemption"),
+            "reward": details.get("reward")}, entity_id=c.cust_id)
+        if tx_type in ("POINTS_ACCRUAL", "POINTS_ADDITION", "PENDING_POINTS_ACTIVATION"):
+            balance = dict(details["balance"], operation_type="AUTOMATIC" if rule else "MANUAL")
+            if self.rng.random() < 0.6:
+                wh.project_event("voucher.loyalty_card.points_added", t_ms, {
+                    "voucher": card, "balance": balance, "campaign": camp, "customer": customer_obj(c),
+                    "transaction": tx}, entity_id=c.cust_id)
+            if self.rng.random() < 0.3:
+                typo = self.rng.random() < 0.2
+                wh.distribution_event("customer.voucher.loyalty_card.points_added", t_ms, {
+                    "customer": customer_obj(c), "campaign": camp, "voucher": card, "balance": balance,
+                    "transaction": tx}, entity_id=c.cust_id,
+                    canonical_as_sent="customer.voucher.loyalty_card.points_aded" if typo else None)
+        if tx_type == "POINTS_EXPIRATION":
+            data = {"voucher": card, "points": -points, "campaign": camp, "customer": customer_obj(c),
+                    "buckets": buckets, "transaction": tx}
+            wh.project_event("voucher.loyalty_card.points_expired", t_ms, data, entity_id=c.cust_id)
+            if self.rng.random() < 0.3:
+                wh.distribution_event("customer.voucher.loyalty_card.points_expired", t_ms, data, entity_id=c.cust_id)
+        if tx_type == "POINTS_ACCRUAL" and self.rng.random() < 0.4:
+            rewarded = {"customer": customer_obj(c), "holder": customer_obj(c), "voucher": card, "campaign": camp,
+                        "loyalty_tier": tier_obj(c.tier) if c.tier is not None else None,
+                        "earning_rule": {"id": rule["id"], "event": "order.paid", "loyalty": {"type": rule["type"]}},
+                        "balance": dict(details["balance"], operation_type="AUTOMATIC"),
+                        "order": order_obj(order, order.status, order.updated_ms) if order else None,
+                        "event": details.get("event")}
+            wh.distribution_event("customer.rewarded.loyalty_points", t_ms, rewarded, entity_id=c.cust_id)
+            if self.rng.random() < 0.5:
+                self.event_cloud("Customer Rewarded Loyalty Points", t_ms, c, {
+                    "balance": {"points": points, "balance": c.balance}, "earning_rule": {"id": rule["id"]},
+                    "order": {"id": order.id} if order else None})
+        self.export_buffer["voucher_transactions"].append((t_ms, tx))
+        self.truth.ledger_row(tx_id, t_ms, c, tx_type, points, c.balance, order)
+        if order is not None and tx_type in ("POINTS_ACCRUAL", "PENDING_POINTS_ACTIVATION"):
+            order.points_earned += points
+        self.update_tier(t_ms + 900, c, old_tier)
+        return tx_id
+
+    def _consume(self, c: Customer, points: int) -> None:
+        """Spend points from the oldest buckets first."""
+        for bucket in c.buckets:
+            if points <= 0:
+                break
+            take = min(bucket[1], points)
+            bucket[1] -= take
+            points -= take
+        c.buckets = [b for b in c.buckets if b[1] > 0]
+
+    def earn_points(self, t_ms: int, c: Customer, o: Order) -> None:
+        total = o.amount - o.discount
+        base = total // 100
+        if base > 0:
+            self.ledger(t_ms, c, "POINTS_ACCRUAL", base, order=o, rule=cat.EARNING_RULES["per_unit"], source="Automation")
+        if o.location in cat.STORES and o.location not in c.visited:
+            self.ledger(t_ms + 400, c, "POINTS_ACCRUAL", cat.NEW_STORE_BONUS, order=o,
+                        rule=cat.EARNING_RULES["new_store"], source="Automation")
+        reward = cat.REWARDS[0] if c.balance < cat.REWARDS[1]["points"] else self.rng.choice(cat.REWARDS)
+        if c.balance >= reward["points"] and self.rng.random() < 0.35:
+            self.at(t_ms + self.rng.randint(1, 72) * HOUR_MS, "reward", c, reward)
+
+    def do_reward(self, t_ms: int, c: Customer, reward: dict) -> None:
+        if c.balance < reward["points"]:
+            return
+        r = self.new_redemption(t_ms, c, campaign=cat.LOYALTY_CAMPAIGN, voucher=c.card, reward=reward,
+                                points=reward["points"], channel_type="API")
+        self.emit_redemption(t_ms, r)
+        self.ledger(t_ms + 300, c, "POINTS_REDEMPTION", -reward["points"], redemption=r, reward=reward, source="API")
+        if self.rng.random() < 0.2:
+            self.at(t_ms + self.rng.randint(1, 48) * HOUR_MS, "refund_reward", r)
+
+    def do_refund_reward(self, t_ms: int, r: Redemption) -> None:
+        if r.status == "SUCCEEDED":
+            self.rollback(t_ms, r, "Reward refunded")
+
+    def do_expire_points(self, t_ms: int) -> None:
+        due: dict[int, None] = {}
+        while self.expiry_heap and self.expiry_heap[0][0] <= t_ms:
+            _, _, idx = heapq.heappop(self.expiry_heap)
+            due[idx] = None
+        for idx in due:
+            c = self.customers[idx]
+            expired, buckets = 0, []
+            keep = []
+            for bucket in c.buckets:
+                if bucket[3] + cat.POINTS_EXPIRY_DAYS * DAY_MS <= t_ms:
+                    if bucket[1] > 0:
+                        expired += bucket[1]
+                        buckets.append({"id": bucket[0], "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
+                                        "bucket": {"total_points": bucket[1]}, "status": "EXPIRED",
+                                        "expires_at": iso6(bucket[3] + cat.POINTS_EXPIRY_DAYS * DAY_MS)[:10],
+                                        "created_at": iso6(bucket[3]), "object": "loyalty_points_bucket"})
+                else:
+                    keep.append(bucket)
+            c.buckets = keep
+            if expired > 0:
+                self.ledger(t_ms + idx % 1000, c, "POINTS_EXPIRATION", -expired, source="Automation", buckets=buckets)
+
+    def do_program_ops(self, t_ms: int) -> None:
+        """Schedule the program team's manual work: adjustments, transfers and tier exits."""
+        rng, start, end = self.rng, self.start_ms, self.end_ms
+        n = len(self.customers)
+        for c in self.customers:
+            if not c.wants_card:
+                continue
+            if rng.random() < 0.08:
+                self.at(self.rand_time(start + DAY_MS, end), "adjust", c, 1)
+            if rng.random() < 0.03:
+                self.at(self.rand_time(start + 2 * DAY_MS, end), "adjust", c, -1)
+            if rng.random() < 0.03:
+                self.at(self.rand_time(start + 3 * DAY_MS, end), "transfer", c, self.customers[rng.randrange(n)])
+            if rng.random() < 0.02:
+                self.at(self.rand_time(start + 5 * DAY_MS, end), "tier_left", c)
+        self.at(end - 2 * DAY_MS, "showcase")
+
+    def do_showcase(self, t_ms: int) -> None:
+        """Guarantee each rare kind at least once in any world with two members."""
+        members = [c for c in self.members if c.tier is not None and not c.tier_left]
+        if len(members) >= 2:
+            a, b = members[0], members[1]
+            self.do_adjust(t_ms, a, 1)
+            self.do_adjust(t_ms + HOUR_MS, a, -1)
+            self.do_transfer(t_ms + 2 * HOUR_MS, a, b)
+            self.do_tier_left(t_ms + 3 * HOUR_MS, members[-1])
+        if not self.truth.counters.get("rollbacks_failed"):
+            rolled = [r for r in self.redemptions.values() if r.status == "ROLLED_BACK"]
+            if rolled:
+                self.do_failed_rollback(t_ms + 4 * HOUR_MS, rolled[0])
+
+    def do_adjust(self, t_ms: int, c: Customer, sign: int) -> None:
+        if c.card is None:
+            return
+        if sign > 0:
+            self.ledger(t_ms, c, "POINTS_ADDITION", self.rng.choice([25, 50, 100]), reason="Goodwill",
+                        source="voucherify-web-ui")
+        else:
+            take = min(self.rng.choice([20, 40]), c.balance)
+            if take > 0:
+                self.ledger(t_ms, c, "POINTS_REMOVAL", -take, reason="Correction", source="voucherify-web-ui")
+
+    def do_transfer(self, t_ms: int, a: Customer, b: Customer) -> None:
+        if a.card is None or b.card is None or a is b or a.balance < 20:
+            return
+        pts = min(a.balance, self.rng.choice([20, 50, 100]))
+        out_id, in_id = self.ids.hex("vtx_"), self.ids.hex("vtx_")
+        self.ledger(t_ms, a, "POINTS_TRANSFER_OUT", -pts, related=in_id, other_card=b.card, tx_id=out_id,
+                    reason="Family pooling", source="API")
+        self.ledger(t_ms + 50, b, "POINTS_TRANSFER_IN", pts, related=out_id, other_card=a.card, tx_id=in_id,
+                    reason="Family pooling", source="API")
+
+    # ------------------------------------------------------------------------------------------------------
+    # tiers
+
+    @staticmethod
+    def tier_for(balance: int) -> int:
+        idx = 0
+        for i, tier in enumerate(cat.TIERS):
+            if balance >= tier["points"]["from"]:
+                idx = i
+        return idx
+
+    def update_tier(self, t_ms: int, c: Customer, old: int | None) -> None:
+        if c.tier is None or c.tier_left:
+            return
+        new = self.tier_for(c.balance)
+        if new > c.tier:
+            self._tier_event(t_ms, c, "upgraded", c.tier, new)
+        elif new < c.tier:
+            self._tier_event(t_ms, c, "downgraded", c.tier, new)
+        elif self.rng.random() < 0.01:
+            self._tier_event(t_ms, c, "prolonged", None, new)
+
+    def do_tier_left(self, t_ms: int, c: Customer) -> None:
+        if c.tier is not None and not c.tier_left:
+            self._tier_event(t_ms, c, "left", None, c.tier)
+
+    def _tier_event(self, t_ms: int, c: Customer, kind: str, from_idx: int | None, to_idx: int) -> None:
+        data = {"customer": customer_obj(c), "campaign": campaign_obj(cat.LOYALTY_CAMPAIGN)}
+        if kind in ("upgraded", "downgraded"):
+            data["loyalty_tier_from"] = tier_obj(from_idx)
+            data["loyalty_tier_to"] = tier_obj(to_idx)
+        else:
+            data["loyalty_tier"] = tier_obj(to_idx)
+        data["created_at"] = iso3(t_ms)
+        self.webhooks.distribution_event(f"customer.loyalty.tier.{kind}", t_ms, data, entity_id=c.cust_id)
+        if kind == "left":
+            c.tier_left = True
+        else:
+            c.tier = to_idx
+        self.truth.tier_event(c, kind, None if kind == "left" else cat.TIERS[to_idx]["name"], t_ms)
+
+    # ------------------------------------------------------------------------------------------------------
+    # Segment
+
+    def event_cloud(self, event: str, t_ms: int, c: Customer, objects: dict) -> None:
+        props = {"email": c.email, "customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id,
+                                                 "name": c.name}}
+        props.update({k: v for k, v in objects.items() if v is not None})
+        self.segment.message("voucherify", "track", t_ms + 1200, user_id=c.source_id, anonymous_id=None,
+                             event=event, properties=props)
+
+    def segment_order(self, t_ms: int, o: Order) -> None:
+        c, seg, rng = o.customer, self.segment, self.rng
+        if o.location in cat.STORES:
+            if not c.pos_identified:
+                c.pos_identified = True
+                seg.message("pos", "identify", t_ms - 5000, user_id=c.source_id, anonymous_id=None,
+                            traits={"phone": c.source_id})
+            seg.message("pos", "track", t_ms + 300, user_id=c.source_id, anonymous_id=None, event="Order placed",
+                        properties={"voucherifyOrderId": o.id, "localisation": o.location, "phone": c.source_id})
+            return
+        schema = "mobile_app" if o.location == "Mobile App" else "web"
+        flag = "app_identified" if schema == "mobile_app" else "web_identified"
+        if schema == "web":
+            seg.message("web", "page", t_ms - 120_000, user_id=None, anonymous_id=c.anon_id,
+                        properties={"path": "/cart", "url": "https://shop.example.com/cart", "title": "Cart"},
+                        context={"page": {"path": "/cart", "url": "https://shop.example.com/cart"},
+                                 "userAgent": "Mozilla/5.0"})
+        else:
+            seg.message(schema, "track", t_ms - 180_000, user_id=None, anonymous_id=c.anon_id,
+                        event="Application Opened", properties={"from_background": False},
+                        context={"app": {"name": "Loyalty App", "version": "3.4.1"}, "os": {"name": "iOS"}})
+        if not getattr(c, flag):
+            setattr(c, flag, True)
+            traits = {"phone": c.source_id, "first_name": c.first, "last_name": c.last, "email": c.email,
+                      "address": {"postalCode": f"{rng.randrange(10000, 99999)}"},
+                      "metadata": {"registered_customer": True}}
+            seg.message(schema, "identify", t_ms - 60_000, user_id=c.source_id, anonymous_id=c.anon_id, traits=traits)
+        total = (o.amount - o.discount) / 100
+        products = [{"product_id": p[0], "sku": p[1], "name": p[2], "category": p[3], "price": p[4] / 100,
+                     "quantity": q} for p, q in o.items]
+        as_string = rng.random() < 0.3
+        props = {"order_id": o.id, "checkout_id": self.ids.hex("chk_", 12), "affiliation": o.location,
+                 "total": f"{total:.2f}" if as_string else total, "revenue": f"{total:.2f}" if as_string else total,
+                 "discount": o.discount / 100, "currency": "USD", "products": products,
+                 "quantity_total": sum(q for _, q in o.items)}
+        if o.discount:
+            props["coupon"] = "applied"
+        seg.message(schema, "track", t_ms + 200, user_id=c.source_id, anonymous_id=c.anon_id, event="Order Completed",
+                    properties=props)
+
+    def do_segment_load(self, t_ms: int) -> None:
+        self.segment.flush_load()
+
+    # ------------------------------------------------------------------------------------------------------
+    # exports
+
+    def do_export(self, t_ms: int, final: bool) -> None:
+        """One round of Exports API downloads covering the last EXPORT_WINDOW_DAYS (overlapping the previous)."""
+        self.export_no += 1
+        lo = t_ms - EXPORT_WINDOW_DAYS * DAY_MS
+        stamp = iso3(t_ms).replace("-", "").replace(":", "")[:15] + "Z"
+        title = self.export_no == 2
+        bad = self.export_no == 2
+        for name, buf in self.export_buffer.items():
+            buf[:] = [(ts, obj) for ts, obj in buf if ts >= lo]
+            rows = [self._export_row(name, obj, t_ms) for _ts, obj in buf]
+            columns = list(EXPORT_COLUMNS[name])
+            if name == "order":
+                columns += ["metadata.currency", "metadata.channel", "metadata.location_id", "metadata.location"]
+            bad_row = rows[0][:-2] if bad and name == "redemption" and rows else None
+            if bad and name == "redemption" and not rows:
+                bad_row = ["rf_broken"]
+            write_export(self.out, name if name != "redemption" else "redemption", stamp, columns, rows,
+                         title_headers=title, bad_row=bad_row)
+            if bad_row is not None:
+                self.truth.expected_rejection("voucherify_exports")
+        if final or self.export_no == 2:
+            rows = [self._customer_row(c) for c in self.customers if c.created_ms <= t_ms]
+            write_export(self.out, "customer", stamp, EXPORT_COLUMNS["customer"], rows, title_headers=title)
+
+    def _export_row(self, name: str, obj, t_ms: int) -> list:
+        if name == "redemption":
+            r: Redemption = obj
+            return [r.id, "redemption", iso6(r.date_ms), r.voucher.code if r.voucher else "",
+                    r.campaign_name or "", r.promotion_tier["id"] if r.promotion_tier else "", r.customer.cust_id,
+                    r.customer.source_id, r.customer.name, r.tracking_id, r.order.id if r.order else "",
+                    r.order.amount if r.order else "", "", r.points or "", r.result, r.failure_code or "",
+                    r.failure_message or "", "{}"]
+        if name == "voucher_transactions":
+            tx = obj
+            return [tx["id"], tx["campaign_id"], tx["voucher_id"], tx["type"], "", tx["reason"] or "", tx["source"] or "",
+                    tx["details"]["balance"]["balance"], tx["details"]["balance"]["points"],
+                    tx["related_transaction_id"] or "", tx["created_at"], _json(tx["details"])]
+        if name == "order":
+            o: Order = obj
+            status, updated = o.history[0]
+            for st, ts in o.history:
+                if ts <= t_ms:
+                    status, updated = st, ts
+            meta = o.location_key
+            total = "" if o.omit_total else o.amount - o.discount
+            return [o.id, o.source_id, iso6(o.created_ms), iso6(updated), status, o.amount, o.discount or "", "",
+                    o.discount or "", total, o.customer.cust_id, "", "USD",
+                    "app" if meta == "app" else "pos", o.location if meta == "location_id" else "",
+                    o.location if meta == "location" else ""]
+        if name == "publication":
+            pub_id, v, ts, channel = obj
+            return [pub_id, v.code, v.holder.cust_id, v.holder.source_id, iso6(ts), channel, v.campaign["name"],
+                    "", "{}"]
+        raise ValueError(name)
+
+    def _customer_row(self, c: Customer) -> list:
+        agg = self.truth.customer_aggregates(c)
+        return [c.cust_id, c.source_id, c.name, c.email or "", iso6(c.created_ms),
+                agg["succeeded"] + c.pre_window_succeeded, agg["failed"], agg["rolled_back"],
+                agg["paid_cents"] + c.pre_window_order_cents, agg["paid_count"] + c.pre_window_orders,
+                c.balance if c.card else 0, _json({"region": c.region})]
+
+
+def _json(obj) -> str:
+    import json
+
+    return json.dumps(obj, separators=(",", ":"))
