@@ -9,15 +9,18 @@ import streamlit as st
 from dashboards import db, filters
 
 HERE = Path(__file__).parent
+# Pages live in views/, not pages/: a pages/ folder beside the entry script switches Streamlit into its legacy
+# multipage mode, which runs a page file without this script (no filters) on a process's first request
+# and in every AppTest run.
 
 PAGES = [
-    st.Page(HERE / "pages" / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page(HERE / "pages" / "redemptions.py", title="Redemptions", icon=":material/redeem:"),
-    st.Page(HERE / "pages" / "loyalty_points.py", title="Loyalty points", icon=":material/loyalty:"),
-    st.Page(HERE / "pages" / "locations.py", title="Locations", icon=":material/store:"),
-    st.Page(HERE / "pages" / "campaigns.py", title="Campaigns", icon=":material/campaign:"),
-    st.Page(HERE / "pages" / "members.py", title="Members", icon=":material/group:"),
-    st.Page(HERE / "pages" / "data_health.py", title="Data health", icon=":material/monitor_heart:"),
+    st.Page(HERE / "views" / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page(HERE / "views" / "redemptions.py", title="Redemptions", icon=":material/redeem:"),
+    st.Page(HERE / "views" / "loyalty_points.py", title="Loyalty points", icon=":material/loyalty:"),
+    st.Page(HERE / "views" / "locations.py", title="Locations", icon=":material/store:"),
+    st.Page(HERE / "views" / "campaigns.py", title="Campaigns", icon=":material/campaign:"),
+    st.Page(HERE / "views" / "members.py", title="Members", icon=":material/group:"),
+    st.Page(HERE / "views" / "data_health.py", title="Data health", icon=":material/monitor_heart:"),
 ]
 
 st.set_page_config(page_title="Loyalty analytics", page_icon=":material/loyalty:", layout="wide")
