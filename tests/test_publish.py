@@ -18,26 +18,26 @@ from loyalty.publish import next_path_for, prepare_next, publish, wal_path_for
 
 # One answer = one consistent picture of a build: its run history, raw layer and marts together.
 SIGNATURE_SQL = """
-select (select count(*) from ops.runs) as runs,
+select cast((select count(*) from ops.runs) as varchar) as runs,
        (select max(run_id) from ops.runs) as last_run,
-       (select count(*) from raw.voucherify_webhooks) as webhooks,
-       (select count(*) from marts.fct_redemptions) as redemptions,
-       (select sum(points) from marts.fct_loyalty_points) as points
+       cast((select count(*) from raw.voucherify_webhooks) as varchar) as webhooks,
+       cast((select count(*) from marts.fct_redemptions) as varchar) as redemptions,
+       cast((select sum(points) from marts.fct_loyalty_points) as varchar) as points
 """
 
-# A dashboard-like reader in its own process: a fresh read-only connection per query, as many as it can.
+# A dashboard reader in its own process, through the dashboards' own read-only access (uncached, so it
+# sees every publish), querying as fast as it can.
 READER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    import duckdb
+    from dashboards import db
 
     warehouse, stop, sql = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     while not stop.exists():
         started = time.monotonic()
         try:
-            with duckdb.connect(str(warehouse), read_only=True) as con:
-                answer = [str(v) for v in con.execute(sql).fetchone()]
+            answer = [str(v) for v in db.query_uncached(sql, path=warehouse).iloc[0].tolist()]
             print(json.dumps({"answer": answer, "seconds": time.monotonic() - started}), flush=True)
         except Exception as exc:
             print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
