@@ -27,26 +27,7 @@ transaction_objects as (
 renamed as (
 
     select
-        {{ json_text('doc', 'id') }} as transaction_id,
-        upper({{ json_text('doc', 'type') }}) as transaction_type,
-        coalesce({{ json_text('doc', 'voucher_id') }}, {{ json_text('context', 'voucher.id') }}) as voucher_id,
-        coalesce({{ json_text('doc', 'campaign_id') }}, {{ json_text('context', 'campaign.id') }}, {{ json_text('context', 'voucher.campaign_id') }}) as campaign_id,
-        coalesce({{ json_text('context', 'customer.id') }}, {{ json_text('context', 'holder.id') }}, {{ json_text('context', 'voucher.holder_id') }}) as customer_id,
-        coalesce({{ json_text('context', 'customer.source_id') }}, {{ json_text('context', 'holder.source_id') }}) as customer_source_id,
-        -- signed change; points_added bodies sometimes leave details null and carry it in data.balance
-        {{ dbt.safe_cast(
-            "coalesce(" ~ json_text('doc', 'details.balance.points') ~ ", "
-            ~ "case when " ~ json_text('doc', 'type') ~ " = 'POINTS_EXPIRATION' then '-' || " ~ json_text('context', 'points') ~ " end, "
-            ~ json_text('context', 'balance.points') ~ ")",
-            'bigint') }} as points,
-        {{ dbt.safe_cast(
-            "coalesce(" ~ json_text('doc', 'details.balance.balance') ~ ", " ~ json_text('context', 'balance.balance') ~ ")",
-            'bigint') }} as balance_after,
-        coalesce({{ json_text('doc', 'details.order.id') }}, {{ json_text('context', 'order.id') }}) as order_id,
-        {{ json_text('doc', 'source') }} as transaction_source,
-        {{ json_text('doc', 'reason') }} as reason,
-        {{ json_text('doc', 'related_transaction_id') }} as related_transaction_id,
-        {{ to_utc_timestamp(json_text('doc', 'created_at')) }} as occurred_at,
+        {{ voucherify_transaction_columns('doc', 'context') }},
         event_id,
         webhook_source_id,
         event_type,

@@ -34,40 +34,12 @@ redemption_objects as (
 renamed as (
 
     select
-        {{ json_text('doc', 'id') }} as redemption_id,
-        coalesce({{ json_text('doc', 'object') }}, carried_as) as object_type,
-        -- children of a stack and rollbacks name the redemption they belong to
-        {{ json_text('doc', 'redemption') }} as parent_redemption_id,
-        {{ to_utc_timestamp(json_text('doc', 'date')) }} as redeemed_at,
-        upper({{ json_text('doc', 'result') }}) as result,
-        {{ json_text('doc', 'status') }} as status_as_sent,
-        {{ json_text('doc', 'failure_code') }} as failure_code,
-        {{ json_text('doc', 'failure_message') }} as failure_message,
-        coalesce({{ json_text('doc', 'customer_id') }}, {{ json_text('doc', 'customer.id') }}) as customer_id,
-        coalesce(
-            {{ json_text('doc', 'customer.source_id') }},
-            case when envelope = 'v2024' then {{ json_text('data', 'customer.source_id') }} end
-        ) as customer_source_id,
-        coalesce(
-            {{ json_text('doc', 'voucher.campaign') }},
-            {{ json_text('doc', 'promotion_tier.campaign.name') }},
-            case when envelope = 'v2024' then {{ json_text('data', 'campaign.name') }} end,
-            case when envelope = 'v2024' then {{ json_text('data', 'voucher.campaign') }} end
-        ) as campaign_name,
-        coalesce(
-            {{ json_text('doc', 'voucher.code') }},
-            case when envelope = 'v2024' then {{ json_text('data', 'voucher.code') }} end
-        ) as voucher_code,
-        coalesce({{ json_text('doc', 'voucher.id') }}, {{ json_text('doc', 'voucher_id') }}) as voucher_id,
-        {{ json_text('doc', 'order.id') }} as order_id,
-        {{ cents_to_amount(json_text('doc', 'order.applied_discount_amount')) }} as order_applied_discount_amount,
-        {{ cents_to_amount(json_text('doc', 'order.discount_amount')) }} as order_discount_amount,
-        {{ json_text('doc', 'channel.channel_type') }} as channel_type,
-        {{ json_text('doc', 'related_object_type') }} as related_object_type,
-        {{ json_text('doc', 'related_object_id') }} as related_object_id,
-        {{ json_array_size('doc', 'related_redemptions.rollbacks') }} as related_rollbacks_count,
-        {{ to_utc_timestamp(json_text('doc', 'related_redemptions.rollbacks[0].date')) }} as related_rollback_at,
-        {{ json_text('doc', 'reason') }} as rollback_reason,
+        {{ voucherify_redemption_columns('doc') }},
+        -- failures often leave voucher and campaign out of the redemption; the event's own objects fill in
+        case when envelope = 'v2024' then {{ json_text('data', 'customer.source_id') }} end as event_customer_source_id,
+        case when envelope = 'v2024' then coalesce({{ json_text('data', 'campaign.name') }}, {{ json_text('data', 'voucher.campaign') }}) end as event_campaign_name,
+        case when envelope = 'v2024' then {{ json_text('data', 'voucher.code') }} end as event_voucher_code,
+        carried_as,
         event_id,
         webhook_source_id,
         event_type,
@@ -80,6 +52,18 @@ renamed as (
     from redemption_objects
     where {{ json_text('doc', 'id') }} is not null
 
+),
+
+final as (
+
+    select
+        * exclude (customer_source_id, campaign_name, voucher_code, object_type, event_customer_source_id, event_campaign_name, event_voucher_code),
+        coalesce(object_type, carried_as) as object_type,
+        coalesce(customer_source_id, event_customer_source_id) as customer_source_id,
+        coalesce(campaign_name, event_campaign_name) as campaign_name,
+        coalesce(voucher_code, event_voucher_code) as voucher_code
+    from renamed
+
 )
 
-select * from renamed
+select * from final

@@ -1,0 +1,53 @@
+-- One row per loyalty transaction id across channels, gift-card credit movements left out, each type
+-- mapped onto one movement vocabulary (v1 vtx_ types and loyalty v2 types alike).
+with
+
+observations as (
+
+    select * from {{ ref('int_loyalty_transaction_observations_unioned') }}
+
+),
+
+{%- set first_seen = "observed_via_rank, _ingested_at, _file, _line" %}
+
+merged as (
+
+    select
+        transaction_id,
+        {{ first_not_null('transaction_type', first_seen) }} as transaction_type,
+        {{ first_not_null('occurred_at', first_seen) }} as occurred_at,
+        {{ first_not_null('voucher_id', first_seen) }} as voucher_id,
+        {{ first_not_null('campaign_id', first_seen) }} as campaign_id,
+        {{ first_not_null('customer_id', first_seen) }} as customer_id,
+        {{ first_not_null('customer_source_id', first_seen) }} as customer_source_id,
+        {{ first_not_null('points', first_seen) }} as points,
+        {{ first_not_null('balance_after', first_seen) }} as balance_after,
+        {{ first_not_null('order_id', first_seen) }} as order_id,
+        max(_ingested_at) as last_ingested_at
+    from observations
+    group by transaction_id
+
+),
+
+final as (
+
+    select
+        transaction_id,
+        occurred_at,
+        transaction_type,
+        {{ loyalty_movement('transaction_type') }} as movement,
+        case when transaction_id like 'vtx\_%' escape '\' then 'v1' else 'v2' end as program_version,
+        voucher_id,
+        campaign_id,
+        customer_id,
+        customer_source_id,
+        points,
+        balance_after,
+        order_id,
+        last_ingested_at
+    from merged
+    where coalesce(transaction_type, '') not like 'CREDITS\_%' escape '\'
+
+)
+
+select * from final

@@ -1,0 +1,69 @@
+-- One row per order: the latest snapshot (by the order's updated_at, else created_at, else delivery time;
+-- on a tie an order event beats an export, and both beat an order copied inside another event).
+-- Fields a snapshot left out (location, customer, items) come from the other snapshots.
+with
+
+snapshots as (
+
+    select * from {{ ref('int_order_snapshots_unioned') }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by order_id
+            order by status_as_of desc, source_rank, _ingested_at, _file, _line
+        ) as recency
+    from snapshots
+
+),
+
+latest as (
+
+    select * from ranked where recency = 1
+
+),
+
+{%- set latest_first = "recency" %}
+
+filled as (
+
+    select
+        order_id,
+        {{ first_not_null('created_at', latest_first) }} as created_at,
+        {{ first_not_null('customer_id', latest_first) }} as customer_id,
+        {{ first_not_null('customer_source_id', latest_first) }} as customer_source_id,
+        {{ first_not_null('metadata_location_id', latest_first) }} as metadata_location_id,
+        {{ first_not_null('metadata_location', latest_first) }} as metadata_location,
+        {{ first_not_null('items', latest_first) }} as items,
+        max(_ingested_at) as last_ingested_at
+    from ranked
+    group by order_id
+
+),
+
+final as (
+
+    select
+        latest.order_id,
+        filled.created_at,
+        latest.status,
+        filled.customer_id,
+        filled.customer_source_id,
+        latest.amount,
+        latest.discount_amount,
+        latest.total_amount,
+        filled.metadata_location_id,
+        filled.metadata_location,
+        filled.items,
+        filled.last_ingested_at
+    from latest
+    inner join filled
+        on latest.order_id = filled.order_id
+
+)
+
+select * from final

@@ -1,0 +1,42 @@
+-- Order location resolution: order.metadata.location_id, else order.metadata.location, else the
+-- Segment POS "Order placed" event that names the order (its `localisation`).
+with
+
+orders as (
+
+    select * from {{ ref('int_orders_latest') }}
+
+),
+
+segment_locations as (
+
+    select * from {{ ref('int_order_locations_from_segment') }}
+
+),
+
+final as (
+
+    select
+        orders.order_id,
+        orders.created_at,
+        orders.status,
+        orders.customer_id,
+        orders.customer_source_id,
+        orders.amount,
+        orders.discount_amount,
+        orders.total_amount,
+        coalesce(orders.metadata_location_id, orders.metadata_location, segment_locations.location_id) as location_id,
+        case
+            when orders.metadata_location_id is not null then 'order.metadata.location_id'
+            when orders.metadata_location is not null then 'order.metadata.location'
+            when segment_locations.location_id is not null then 'segment.order_placed'
+        end as location_source,
+        orders.items,
+        orders.last_ingested_at
+    from orders
+    left join segment_locations
+        on orders.order_id = segment_locations.order_id
+
+)
+
+select * from final

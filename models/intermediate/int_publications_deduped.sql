@@ -1,0 +1,113 @@
+-- One row per publication (a voucher handed to a customer) across webhooks, publication exports and
+-- Voucherify's Segment Event Cloud, with the voucher's code, type and campaign.
+{%- set cloud = var('segment_event_cloud_events') %}
+with
+
+webhook_publications as (
+
+    select publication_id, voucher_id, null as voucher_code, null as campaign_name, published_at, customer_id,
+        customer_source_id, publication_channel, 1 as source_rank, _ingested_at
+    from {{ ref('stg_voucherify__webhook_publications') }}
+    where coalesce(result, 'SUCCESS') = 'SUCCESS'
+
+),
+
+export_publications as (
+
+    select publication_id, null, voucher_code, campaign_name, published_at, customer_id, customer_source_id,
+        publication_channel, 2, _ingested_at
+    from {{ ref('stg_voucherify__export_publications') }}
+
+),
+
+event_cloud_publications as (
+
+    select
+        {{ json_text('properties', 'publication_id') }},
+        {{ json_text('properties', 'voucher_id') }},
+        {{ json_text('properties', 'voucher_code') }},
+        {{ json_text('properties', 'campaign_name') }},
+        null,
+        {{ json_text('properties', 'customer_id') }},
+        coalesce({{ json_text('properties', 'customer_source_id') }}, customer_source_id),
+        {{ json_text('properties', 'publication_channel') }},
+        3,
+        _ingested_at
+    from {{ ref('int_segment_events_identified') }}
+    where event_slug in {{ sql_list(cloud.publication_succeeded) }}
+
+),
+
+unioned as (
+
+    select * from webhook_publications
+    union all
+    select * from export_publications
+    union all
+    select * from event_cloud_publications
+
+),
+
+{%- set first_seen = "source_rank, _ingested_at" %}
+
+merged as (
+
+    select
+        publication_id,
+        {{ first_not_null('voucher_id', first_seen) }} as voucher_id,
+        {{ first_not_null('voucher_code', first_seen) }} as voucher_code,
+        {{ first_not_null('campaign_name', first_seen) }} as campaign_name,
+        {{ first_not_null('published_at', first_seen) }} as published_at,
+        {{ first_not_null('customer_id', first_seen) }} as customer_id,
+        {{ first_not_null('customer_source_id', first_seen) }} as customer_source_id,
+        {{ first_not_null('publication_channel', first_seen) }} as publication_channel
+    from unioned
+    where publication_id is not null
+    group by publication_id
+
+),
+
+vouchers as (
+
+    select * from {{ ref('int_vouchers_resolved') }}
+
+),
+
+vouchers_by_code as (
+
+    select * from vouchers
+    where voucher_code is not null
+    qualify row_number() over (partition by voucher_code order by voucher_id) = 1
+
+),
+
+customers as (
+
+    select * from {{ ref('int_customers_identified') }}
+
+),
+
+final as (
+
+    select
+        merged.publication_id,
+        coalesce(merged.voucher_id, vouchers_by_code.voucher_id) as voucher_id,
+        coalesce(merged.voucher_code, vouchers.voucher_code) as voucher_code,
+        coalesce(vouchers.voucher_type, vouchers_by_code.voucher_type) as voucher_type,
+        coalesce(merged.campaign_name, vouchers.campaign_name, vouchers_by_code.campaign_name) as campaign_name,
+        merged.published_at,
+        merged.customer_id,
+        coalesce(merged.customer_source_id, customers.customer_source_id) as customer_source_id,
+        merged.publication_channel
+    from merged
+    left join vouchers
+        on merged.voucher_id = vouchers.voucher_id
+    left join vouchers_by_code
+        on merged.voucher_id is null
+       and merged.voucher_code = vouchers_by_code.voucher_code
+    left join customers
+        on merged.customer_id = customers.customer_id
+
+)
+
+select * from final

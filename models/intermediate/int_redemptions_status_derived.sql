@@ -1,0 +1,116 @@
+-- One row per redemption of a single redeemable: every channel's sightings merged, stack parents and
+-- rollback objects dropped, and the status the source left null derived.
+with
+
+observations as (
+
+    select * from {{ ref('int_redemption_observations_unioned') }}
+
+),
+
+redemption_sightings as (
+
+    select * from observations
+    where object_type = 'redemption'
+      and redemption_id not like 'rr%'
+
+),
+
+rollback_sightings as (
+
+    select * from observations
+    where object_type = 'redemption_rollback'
+       or redemption_id like 'rr%'
+
+),
+
+-- A stack parent says so itself (related_object_type = 'redemption') or is named by a child.
+stack_parents as (
+
+    select redemption_id from redemption_sightings where related_object_type = 'redemption'
+    union
+    select parent_redemption_id from redemption_sightings where parent_redemption_id is not null
+
+),
+
+succeeded_rollbacks as (
+
+    select
+        parent_redemption_id as redemption_id,
+        min(redeemed_at) as rolled_back_at
+    from rollback_sightings
+    where coalesce(result, 'SUCCESS') = 'SUCCESS'
+      and coalesce(status_as_sent, 'SUCCEEDED') = 'SUCCEEDED'
+      and parent_redemption_id is not null
+    group by parent_redemption_id
+
+),
+
+{%- set first_seen = "observed_via_rank, _ingested_at, _file, _line" %}
+
+merged as (
+
+    select
+        redemption_id,
+        {{ first_not_null('redeemed_at', first_seen) }} as redeemed_at,
+        {{ first_not_null('result', first_seen) }} as result,
+        -- once rolled back, a redemption stays rolled back: that status wins over earlier ones
+        max(case when status_as_sent = 'ROLLED_BACK' then 1 else 0 end) as was_sent_rolled_back,
+        {{ first_not_null('status_as_sent', first_seen) }} as first_status_as_sent,
+        {{ first_not_null('failure_code', first_seen) }} as failure_code,
+        {{ first_not_null('failure_message', first_seen) }} as failure_message,
+        {{ first_not_null('customer_id', first_seen) }} as customer_id,
+        {{ first_not_null('customer_source_id', first_seen) }} as customer_source_id,
+        {{ first_not_null('campaign_name', first_seen) }} as campaign_name,
+        {{ first_not_null('voucher_code', first_seen) }} as voucher_code,
+        {{ first_not_null('order_id', first_seen) }} as order_id,
+        {{ first_not_null('order_applied_discount_amount', first_seen) }} as order_applied_discount_amount,
+        {{ first_not_null('order_discount_amount', first_seen) }} as order_discount_amount,
+        {{ first_not_null('channel_type', first_seen) }} as channel_type,
+        max(related_rollbacks_count) as related_rollbacks_count,
+        min(related_rollback_at) as related_rollback_at,
+        max(_ingested_at) as last_ingested_at
+    from redemption_sightings
+    where redemption_id not in (select redemption_id from stack_parents where redemption_id is not null)
+    group by redemption_id
+
+),
+
+final as (
+
+    select
+        merged.redemption_id,
+        merged.redeemed_at,
+        merged.result,
+        case
+            when merged.was_sent_rolled_back = 1
+              or succeeded_rollbacks.redemption_id is not null
+              or merged.related_rollbacks_count > 0 then 'ROLLED_BACK'
+            when merged.first_status_as_sent is not null then merged.first_status_as_sent
+            when merged.result = 'FAILURE' then 'FAILED'
+            else 'SUCCEEDED'
+        end as status,
+        merged.failure_code,
+        merged.failure_message,
+        merged.customer_id,
+        merged.customer_source_id,
+        merged.campaign_name,
+        merged.voucher_code,
+        merged.order_id,
+        merged.channel_type,
+        cast(
+            case
+                when merged.result = 'SUCCESS'
+                    then coalesce(merged.order_applied_discount_amount, merged.order_discount_amount, 0)
+                else 0
+            end as {{ type_money() }}
+        ) as discount_amount,
+        coalesce(succeeded_rollbacks.rolled_back_at, merged.related_rollback_at) as rolled_back_at,
+        merged.last_ingested_at
+    from merged
+    left join succeeded_rollbacks
+        on merged.redemption_id = succeeded_rollbacks.redemption_id
+
+)
+
+select * from final

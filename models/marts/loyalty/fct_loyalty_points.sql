@@ -1,0 +1,53 @@
+-- The points ledger: one row per loyalty transaction id (gift-card credits excluded), signed points.
+with
+
+transactions as (
+
+    select * from {{ ref('int_loyalty_transactions_deduped') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('int_customers_identified') }}
+
+),
+
+cards as (
+
+    select voucher_id, holder_customer_source_id from {{ ref('int_vouchers_resolved') }}
+
+),
+
+orders as (
+
+    select order_id, location_id from {{ ref('int_orders_located') }}
+
+),
+
+final as (
+
+    select
+        transactions.transaction_id,
+        transactions.occurred_at,
+        coalesce(transactions.customer_source_id, customers.customer_source_id, cards.holder_customer_source_id)
+            as customer_source_id,
+        transactions.campaign_id,
+        transactions.voucher_id,
+        transactions.transaction_type,
+        transactions.movement,
+        transactions.points,
+        transactions.balance_after,
+        transactions.order_id,
+        orders.location_id
+    from transactions
+    left join customers
+        on transactions.customer_id = customers.customer_id
+    left join cards
+        on transactions.voucher_id = cards.voucher_id
+    left join orders
+        on transactions.order_id = orders.order_id
+
+)
+
+select * from final

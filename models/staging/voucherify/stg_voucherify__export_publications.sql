@@ -1,0 +1,30 @@
+-- Rows of Exports API `publication` downloads (one row per published voucher).
+with
+
+source as (
+
+    select * from {{ source('voucherify', 'voucherify_exports') }}
+    where exported_object = 'publication'
+
+),
+
+renamed as (
+
+    select
+        {{ json_text('record', 'id') }} as publication_id,
+        nullif({{ json_text('record', 'voucher_code') }}, '') as voucher_code,
+        nullif({{ json_text('record', 'customer_id') }}, '') as customer_id,
+        nullif({{ json_text('record', 'customer_source_id') }}, '') as customer_source_id,
+        {{ to_utc_timestamp(json_text('record', 'date')) }} as published_at,
+        nullif({{ json_text('record', 'channel') }}, '') as publication_channel,
+        nullif({{ json_text('record', 'campaign') }}, '') as campaign_name,
+        _file,
+        _line,
+        _batch_id,
+        _ingested_at
+
+    from source
+
+)
+
+select * from renamed
