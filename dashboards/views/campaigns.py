@@ -19,13 +19,26 @@ if w.empty(totals):
     st.stop()
 
 st.subheader("Funnel: publication → redemption")
-funnel = totals[["publications", "converted_publications", "redemption_attempts", "redemptions_succeeded"]].sum()
-fig = go.Figure(go.Funnel(
-    y=["Vouchers published", "Publications later redeemed", "Redemption attempts", "Successful redemptions"],
-    x=funnel.tolist(),
-    textinfo="value+percent initial",
-))
-w.chart(fig, "Count", "Stage")
+stages = totals[["publications", "converted_publications", "redemption_attempts", "redemptions_succeeded",
+                 "redemptions_rolled_back"]].sum()
+
+
+def funnel(labels: list[str], values: list) -> go.Figure:
+    return go.Figure(go.Funnel(y=labels, x=values, texttemplate="%{value:,} (%{percentInitial:.1%})"))
+
+
+left, right = st.columns(2)
+with left:
+    st.markdown("**Published vouchers**")
+    w.chart(funnel(["Published", "Later redeemed"], [stages["publications"], stages["converted_publications"]]),
+            "Publications (count)", "Stage")
+with right:
+    st.markdown("**Redemption attempts**")
+    w.chart(funnel(["Attempted", "Succeeded", "Kept (not rolled back)"], [
+        stages["redemption_attempts"],
+        stages["redemptions_succeeded"] + stages["redemptions_rolled_back"],
+        stages["redemptions_succeeded"],
+    ]), "Redemptions (count)", "Stage")
 
 st.subheader("Per campaign")
 w.table(totals, "Campaign performance", money_columns=["discount_given", "revenue"], percent_columns=["conversion_rate"])

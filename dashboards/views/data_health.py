@@ -8,7 +8,7 @@ st.title("Data health")
 st.caption("Not affected by the filters. Times in UTC.")
 
 st.subheader("Freshness per source")
-w.table(db.query(queries.SOURCE_FRESHNESS), "Freshness per source", empty_message="Nothing ingested yet.")
+w.table(db.query_uncached(queries.SOURCE_FRESHNESS), "Freshness per source", empty_message="Nothing ingested yet.")
 
 st.subheader("Last runs")
 if db.has_table("ops", "runs"):

@@ -1,0 +1,114 @@
+"""End to end in a real browser: `loyalty serve` on a free port, every page opened in headless Debian Chromium.
+
+Screenshots of every page are kept in test-artifacts/screenshots/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+]  # fmt: skip
+# url path (st.Page default: the file name) → the page's title
+PAGES = {
+    "": "Overview",
+    "redemptions": "Redemptions",
+    "loyalty_points": "Loyalty points",
+    "locations": "Locations",
+    "campaigns": "Campaigns",
+    "members": "Members",
+    "data_health": "Data health",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if not path:
+        pytest.fail("Debian's chromium is not installed: run `make test` (it installs it) or `apt-get install chromium`")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(built_world, tmp_path_factory):
+    """A real `loyalty serve` subprocess on a free loopback port, stopped after the module."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "loyalty.cli", "serve", "--warehouse", str(built_world.warehouse), "--port", str(port)],
+            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"`loyalty serve` exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{base}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"`loyalty serve` did not answer within 60 s:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+
+
+def wait_until_rendered(page, title: str) -> None:
+    """The page's title is shown and the script run has finished (no running indicator, no skeletons)."""
+    page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
+               && !document.querySelector('[data-testid="stSkeleton"]')""",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(1500)  # let plotly draw
+
+
+def test_every_page_opens_in_chromium_without_an_error(server, chromium):
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            for path, title in PAGES.items():
+                page.goto(f"{server}/{path}")
+                wait_until_rendered(page, title)
+                page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}.png"), full_page=True)
+                exceptions = page.locator('[data-testid="stException"]').all_inner_texts()
+                errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+                assert not exceptions and not errors, f"{title}: {exceptions + errors}"
+                # The shared filters are in the sidebar on every page, including the first one opened.
+                assert page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').count() == 3, title
+                if path in {"", "redemptions", "locations", "campaigns"}:
+                    assert page.locator(".js-plotly-plot").count() >= 1, f"{title}: no chart drawn"
+        finally:
+            browser.close()

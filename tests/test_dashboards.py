@@ -1,0 +1,418 @@
+"""Dashboards in Streamlit's AppTest on the built test world.
+
+Every expected figure is computed a second, independent way: from the generator's ground-truth CSVs
+with pandas (never by running the page's own SQL), or, for the raw layer, with a plain DuckDB query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards import db, filters, queries, widgets
+
+APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+PAGES = ["overview", "redemptions", "loyalty_points", "locations", "campaigns", "members", "data_health"]
+PERIOD_PAGES = ["overview", "redemptions", "loyalty_points", "locations", "campaigns"]
+PAID = {"PAID", "FULFILLED"}
+
+
+# ── ground truth, read independently of the warehouse ────────────────────────────────────────────
+class Truth:
+    def __init__(self, truth_dir: Path):
+        self.dir = truth_dir
+
+    def csv(self, name: str, *time_columns: str) -> pd.DataFrame:
+        frame = pd.read_csv(self.dir / f"{name}.csv", dtype=str, keep_default_na=False, na_values=[""])
+        for column in time_columns:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        return frame
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        orders = self.csv("orders", "ordered_at")
+        orders["total_amount"] = orders["total_amount"].astype(float)
+        orders["is_member"] = orders["is_member"].str.lower() == "true"
+        return orders
+
+    @property
+    def redemptions(self) -> pd.DataFrame:
+        redemptions = self.csv("redemptions", "redeemed_at")
+        redemptions["discount_amount"] = redemptions["discount_amount"].astype(float)
+        return redemptions
+
+    @property
+    def points(self) -> pd.DataFrame:
+        points = self.csv("loyalty_points", "occurred_at")
+        points["points"] = points["points"].astype(int)
+        return points
+
+    @property
+    def publications(self) -> pd.DataFrame:
+        return self.csv("publications", "published_at")
+
+    @property
+    def members(self) -> pd.DataFrame:
+        return self.csv("members")
+
+    @property
+    def reconciliation(self) -> pd.DataFrame:
+        frame = self.csv("reconciliation")
+        frame["difference"] = frame["difference"].astype(float)
+        return frame
+
+    def full_period(self) -> tuple[dt.date, dt.date]:
+        days = pd.concat([self.orders["ordered_at"], self.redemptions["redeemed_at"]])
+        return days.min().date(), days.max().date()
+
+
+def in_period(times: pd.Series, start: dt.date, end: dt.date) -> pd.Series:
+    days = times.dt.date
+    return (days >= start) & (days <= end)
+
+
+def cents(value: float) -> str:
+    return f"{round(value + 0.0, 2):,.2f}"
+
+
+def whole(value: float) -> str:
+    return f"{int(value):,}"
+
+
+@pytest.fixture(scope="module")
+def truth(built_world) -> Truth:
+    return Truth(built_world.truth_dir)
+
+
+@pytest.fixture()
+def served(built_world, monkeypatch):
+    monkeypatch.setenv("LOYALTY_WAREHOUSE", str(built_world.warehouse))
+    return built_world
+
+
+def open_page(page: str, period=None, location=None, campaign=None, channel=None) -> AppTest:
+    """Open the app, set the sidebar filters like a user would, switch to `page` and run it."""
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if period:
+        at.date_input(key="filter_period").set_value(period)
+    if location:
+        at.selectbox(key="filter_location").set_value(location)
+    if campaign:
+        at.selectbox(key="filter_campaign").set_value(campaign)
+    if channel:
+        at.selectbox(key="filter_channel").set_value(channel)
+    at.switch_page(f"views/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def metric_deltas(at: AppTest) -> dict[str, str]:
+    return {m.label: m.delta for m in at.metric}
+
+
+def table(at: AppTest, download_label: str) -> pd.DataFrame:
+    """The dataframe shown right before the download button with this label (each table has one)."""
+    buttons = [b.label for b in at.get("download_button")]
+    assert f"Download {download_label} (CSV)" in buttons, buttons
+    return at.dataframe[buttons.index(f"Download {download_label} (CSV)")].value
+
+
+# ── every page ────────────────────────────────────────────────────────────────────────────────────
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception_with_charts_labelled_and_tables_downloadable(served, page):
+    at = open_page(page)
+    assert at.title[0].value.replace(" ", "_").lower() == page
+    # every table has its CSV download
+    assert len(at.get("download_button")) >= len(at.dataframe) > 0
+    for chart in at.get("plotly_chart"):
+        layout = json.loads(chart.proto.spec)["layout"]
+        assert layout["xaxis"]["title"]["text"] and layout["yaxis"]["title"]["text"], "a chart axis without a title"
+
+
+@pytest.mark.parametrize("page", PERIOD_PAGES)
+def test_an_empty_period_says_so_instead_of_a_blank_chart(served, truth, page):
+    _, last = truth.full_period()
+    at = open_page(page, period=(last + dt.timedelta(days=100), last + dt.timedelta(days=110)))
+    assert widgets.EMPTY_MESSAGE in [i.value for i in at.info]
+    assert len(at.get("plotly_chart")) == 0
+
+
+# ── Overview ──────────────────────────────────────────────────────────────────────────────────────
+def test_overview_kpis_match_the_ground_truth(served, truth):
+    start, end = truth.full_period()
+    at = open_page("overview", period=(start, end))
+    shown = metrics(at)
+    orders = truth.orders
+    paid = orders[orders["status"].isin(PAID) & in_period(orders["ordered_at"], start, end)]
+    redemptions = truth.redemptions
+    redemptions = redemptions[in_period(redemptions["redeemed_at"], start, end)]
+    points = truth.points
+    points = points[in_period(points["occurred_at"], start, end)]
+
+    assert shown["Revenue"] == cents(paid["total_amount"].sum())
+    assert shown["Paid orders"] == whole(len(paid))
+    assert shown["Average order value"] == cents(paid["total_amount"].sum() / len(paid))
+    assert shown["Customers who ordered"] == whole(paid["customer_source_id"].nunique())
+    assert shown["Member share of orders"] == f"{paid['is_member'].mean() * 100:.1f}%"
+    assert shown["Successful redemptions"] == whole((redemptions["status"] == "SUCCEEDED").sum())
+    assert shown["Failed redemptions"] == whole((redemptions["status"] == "FAILED").sum())
+    assert shown["Rolled-back redemptions"] == whole((redemptions["status"] == "ROLLED_BACK").sum())
+    assert shown["Discount given"] == cents(redemptions.loc[redemptions["status"] == "SUCCEEDED", "discount_amount"].sum())
+    assert shown["Points earned"] == whole(points.loc[points["movement"] == "earned", "points"].sum())
+    assert shown["Points burned"] == whole(-points.loc[points["movement"] == "burned", "points"].sum())
+    daily = table(at, "Revenue per day")
+    assert round(daily["revenue"].sum(), 2) == round(paid["total_amount"].sum(), 2)
+
+
+def test_overview_shows_the_change_against_the_previous_period(served, truth):
+    first, last = truth.full_period()
+    length = (last - first).days // 2
+    start = last - dt.timedelta(days=length - 1)
+    previous_start, previous_end = start - dt.timedelta(days=length), start - dt.timedelta(days=1)
+    at = open_page("overview", period=(start, last))
+    orders = truth.orders
+    paid = orders[orders["status"].isin(PAID)]
+    current = paid.loc[in_period(paid["ordered_at"], start, last), "total_amount"].sum()
+    previous = paid.loc[in_period(paid["ordered_at"], previous_start, previous_end), "total_amount"].sum()
+    assert previous > 0 and current != previous
+    change = current - previous
+    expected = f"{'+' if change >= 0 else '-'}{cents(abs(change))} ({change / previous * 100:+.1f}%) vs previous period"
+    assert metric_deltas(at)["Revenue"] == expected
+
+
+def test_location_filter_narrows_every_overview_figure(served, truth):
+    start, end = truth.full_period()
+    orders = truth.orders
+    paid = orders[orders["status"].isin(PAID) & in_period(orders["ordered_at"], start, end)]
+    location = paid.groupby("location_id")["total_amount"].sum().idxmax()
+    at = open_page("overview", period=(start, end), location=location)
+    here = paid[paid["location_id"] == location]
+    redemptions = truth.redemptions
+    redemptions = redemptions[in_period(redemptions["redeemed_at"], start, end) & (redemptions["location_id"] == location)]
+    assert here["total_amount"].sum() < paid["total_amount"].sum()
+    assert metrics(at)["Revenue"] == cents(here["total_amount"].sum())
+    assert metrics(at)["Paid orders"] == whole(len(here))
+    assert metrics(at)["Successful redemptions"] == whole((redemptions["status"] == "SUCCEEDED").sum())
+
+
+def test_campaign_filter_keeps_the_orders_behind_that_campaigns_successful_redemptions(served, truth):
+    start, end = truth.full_period()
+    redemptions = truth.redemptions
+    succeeded = redemptions[redemptions["status"] == "SUCCEEDED"]
+    campaign = succeeded["campaign_name"].value_counts().idxmax()
+    at = open_page("overview", period=(start, end), campaign=campaign)
+    orders = truth.orders
+    behind = orders[
+        orders["status"].isin(PAID)
+        & in_period(orders["ordered_at"], start, end)
+        & orders["order_id"].isin(succeeded.loc[succeeded["campaign_name"] == campaign, "order_id"])
+    ]
+    assert metrics(at)["Revenue"] == cents(behind["total_amount"].sum())
+    assert metrics(at)["Paid orders"] == whole(len(behind))
+
+
+# ── Redemptions ───────────────────────────────────────────────────────────────────────────────────
+@pytest.mark.parametrize("dimension", ["campaign", "channel"])
+def test_redemption_counts_follow_the_campaign_and_channel_filters(served, truth, dimension):
+    start, end = truth.full_period()
+    redemptions = truth.redemptions
+    column = {"campaign": "campaign_name", "channel": "channel_type"}[dimension]
+    value = redemptions.loc[redemptions["status"] == "FAILED", column].value_counts().idxmax()
+    at = open_page("redemptions", period=(start, end), **{dimension: value})
+    chosen = redemptions[in_period(redemptions["redeemed_at"], start, end) & (redemptions[column] == value)]
+    shown = metrics(at)
+    assert shown["Succeeded"] == whole((chosen["status"] == "SUCCEEDED").sum())
+    assert shown["Failed"] == whole((chosen["status"] == "FAILED").sum())
+    assert shown["Rolled back"] == whole((chosen["status"] == "ROLLED_BACK").sum())
+    assert shown["Discount given (succeeded)"] == cents(chosen.loc[chosen["status"] == "SUCCEEDED", "discount_amount"].sum())
+    assert len(chosen) < len(redemptions)
+
+
+def test_failure_codes_rollbacks_and_hot_spots_match_the_ground_truth(served, truth):
+    start, end = truth.full_period()
+    at = open_page("redemptions", period=(start, end))
+    redemptions = truth.redemptions
+    failed = redemptions[(redemptions["status"] == "FAILED") & in_period(redemptions["redeemed_at"], start, end)]
+
+    codes = table(at, "Failure codes")
+    expected = failed.groupby(["failure_code", "failure_message"]).size()
+    assert dict(zip(zip(codes["failure_code"], codes["failure_message"]), codes["failed_attempts"])) == expected.to_dict()
+
+    rolled_back = redemptions[(redemptions["status"] == "ROLLED_BACK") & in_period(redemptions["redeemed_at"], start, end)]
+    assert set(table(at, "Rolled-back redemptions")["redemption_id"]) == set(rolled_back["redemption_id"])
+
+    # Hot spots with at least one failure: every (customer, location) pair with its failed attempts.
+    at.number_input(key="min_failed").set_value(1).run()
+    spots = table(at, "Failed-attempt hot spots")
+    by_spot = failed.assign(location_id=failed["location_id"].fillna("(no location)"))
+    expected_spots = by_spot.groupby(["customer_source_id", "location_id"]).size()
+    assert dict(zip(zip(spots["customer_source_id"], spots["location_id"]), spots["failed_attempts"])) == expected_spots.to_dict()
+    # Drill down into the first spot: its failed attempts are listed one by one.
+    customer, location = spots.iloc[0]["customer_source_id"], spots.iloc[0]["location_id"]
+    attempts = table(at, "Failed attempts of the selected hot spot")
+    expected_ids = by_spot[(by_spot["customer_source_id"] == customer) & (by_spot["location_id"] == location)]["redemption_id"]
+    assert sorted(attempts["redemption_id"]) == sorted(expected_ids)
+
+
+# ── Loyalty points ────────────────────────────────────────────────────────────────────────────────
+def test_points_movements_and_liability_match_the_ground_truth(served, truth):
+    start, end = truth.full_period()
+    at = open_page("loyalty_points", period=(start, end))
+    points = truth.points
+    shown = metrics(at)
+    period = points[in_period(points["occurred_at"], start, end)]
+    for movement in ["earned", "burned", "refunded", "expired", "adjusted", "transferred"]:
+        assert shown[f"Points {movement}"] == whole(period.loc[period["movement"] == movement, "points"].sum()), movement
+    held = points[points["occurred_at"].dt.date <= end]
+    assert shown[f"Outstanding points on {end:%Y-%m-%d}"] == whole(held["points"].sum())
+    balances = held.groupby("customer_source_id")["points"].sum()
+    assert shown["Customers holding points"] == whole((balances > 0).sum())
+
+
+# ── Locations ─────────────────────────────────────────────────────────────────────────────────────
+def test_locations_are_ranked_by_revenue_with_orders_customers_and_member_share(served, truth):
+    start, end = truth.full_period()
+    at = open_page("locations", period=(start, end))
+    ranking = table(at, "Locations ranked")
+    orders = truth.orders
+    paid = orders[orders["status"].isin(PAID) & in_period(orders["ordered_at"], start, end)]
+    expected = paid.groupby("location_id").agg(
+        revenue=("total_amount", "sum"), paid_orders=("order_id", "size"),
+        customers=("customer_source_id", "nunique"), member_share=("is_member", "mean"),
+    )  # fmt: skip
+    shown = ranking.set_index("location_id").loc[expected.index]
+    assert [round(v, 2) for v in shown["revenue"]] == [round(v, 2) for v in expected["revenue"]]
+    assert shown["paid_orders"].tolist() == expected["paid_orders"].tolist()
+    assert shown["customers"].tolist() == expected["customers"].tolist()
+    assert [round(v, 6) for v in shown["member_share"]] == [round(v, 6) for v in expected["member_share"]]
+    assert ranking["revenue"].is_monotonic_decreasing
+
+
+# ── Campaigns ─────────────────────────────────────────────────────────────────────────────────────
+def test_campaign_funnel_discount_and_revenue_match_the_ground_truth(served, truth):
+    start, end = truth.full_period()
+    publications = truth.publications
+    start = min(start, publications["published_at"].min().date())
+    end = max(end, publications["published_at"].max().date())
+    at = open_page("campaigns", period=(start, end))
+    shown = table(at, "Campaign performance").set_index("campaign_name")
+
+    redemptions = truth.redemptions
+    orders = truth.orders
+    succeeded = redemptions[redemptions["status"] == "SUCCEEDED"]
+    paid_totals = orders[orders["status"].isin(PAID)].set_index("order_id")["total_amount"]
+    redeemed_codes = set(redemptions.loc[redemptions["status"].isin({"SUCCEEDED", "ROLLED_BACK"}), "voucher_code"])
+    for campaign, row in shown.iterrows():
+        published = publications[publications["campaign_name"] == campaign]
+        assert row["publications"] == len(published), campaign
+        assert row["converted_publications"] == published["voucher_code"].isin(redeemed_codes).sum(), campaign
+        mine = succeeded[succeeded["campaign_name"] == campaign]
+        assert row["redemptions_succeeded"] == len(mine), campaign
+        assert round(row["discount_given"], 2) == round(mine["discount_amount"].sum(), 2), campaign
+        revenue = mine["order_id"].map(paid_totals).sum()
+        assert round(row["revenue"], 2) == round(revenue, 2), campaign
+    assert set(shown.index) >= set(publications["campaign_name"]) | set(succeeded["campaign_name"])
+
+
+# ── Members ───────────────────────────────────────────────────────────────────────────────────────
+def test_tier_distribution_and_segments_match_the_ground_truth(served, truth):
+    at = open_page("members")
+    members = truth.members
+    tiers = table(at, "Tier distribution").set_index("tier")["members"].to_dict()
+    assert tiers == members["current_tier"].fillna("No tier").value_counts().to_dict()
+    shown = metrics(at)
+    assert shown[queries.SEGMENTS["multi_store"]] == whole((members["distinct_locations_visited"].astype(int) >= 3).sum())
+    assert shown[queries.SEGMENTS["frequent"]] == whole((members["orders_count"].astype(int) >= 5).sum())
+
+
+def test_member_lookup_shows_the_members_whole_timeline(served, truth):
+    members = truth.members
+    orders, redemptions, points = truth.orders, truth.redemptions, truth.points
+    activity = (
+        orders["customer_source_id"].value_counts()
+        .add(redemptions["customer_source_id"].value_counts(), fill_value=0)
+        .add(points["customer_source_id"].value_counts(), fill_value=0)
+    )  # fmt: skip
+    member = activity[activity.index.isin(members["customer_source_id"])].idxmax()
+    at = open_page("members")
+    at.text_input(key="member_needle").input(member).run()
+    assert not at.exception
+    timeline = table(at, f"Timeline {member}")
+    assert len(timeline) == activity[member]
+    expected = members.set_index("customer_source_id").loc[member]
+    assert metrics(at)["Lifetime order amount"] == cents(float(expected["lifetime_order_amount"]))
+    assert metrics(at)["Points balance"] == whole(int(expected["points_balance"]))
+
+
+# ── Data health ───────────────────────────────────────────────────────────────────────────────────
+def test_data_health_shows_loads_rejections_the_last_run_and_reconciliation_mismatches(served, truth):
+    at = open_page("data_health")
+    with duckdb.connect(str(served.warehouse), read_only=True) as con:
+        rejected = con.execute("select count(*) from raw.rejected_records").fetchone()[0]
+        loaded = dict(con.execute("select source, sum(rows_loaded) from raw.ingest_files group by source").fetchall())
+    if rejected:
+        assert table(at, "Rejected records by reason")["records"].sum() == rejected
+    rows = table(at, "Rows loaded per source").set_index("source")["rows_loaded"].to_dict()
+    assert rows == loaded
+    assert metrics(at)["Last run"] == "succeeded"
+    mismatches = (truth.reconciliation["difference"] != 0).sum()
+    assert metrics(at)["Mismatched customer × metric pairs"] == whole(mismatches)
+
+
+# ── the reader itself ─────────────────────────────────────────────────────────────────────────────
+def _warehouse_with(path: Path, value: int) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.answer as select ?::integer as value", [value])
+
+
+def test_reader_follows_an_atomic_publish_and_drops_the_cached_answer(tmp_path):
+    published = tmp_path / "warehouse.duckdb"
+    _warehouse_with(published, 1)
+    before = db.published_version(published)
+    assert db.query("select value from marts.answer", path=published).iloc[0, 0] == 1
+    held = db.query_uncached("select value from marts.answer", path=published)  # an open reader during the publish
+
+    next_build = tmp_path / "warehouse.duckdb.next"
+    _warehouse_with(next_build, 2)
+    os.replace(next_build, published)
+
+    assert db.published_version(published) != before
+    assert db.query("select value from marts.answer", path=published).iloc[0, 0] == 2
+    assert held.iloc[0, 0] == 1
+
+
+def test_user_input_is_bound_as_a_parameter_never_spliced_into_sql(served):
+    params = filters.default_filters().params() | {"location": "x' or '1'='1", "campaign": "'); drop table marts.fct_redemptions; --"}
+    assert db.query(queries.REDEMPTIONS_TOTALS, params).empty
+    assert not db.query_uncached("select count(*) as n from marts.fct_redemptions").empty
+
+
+def test_every_benchmarked_query_runs_with_the_sample_parameters(served):
+    params = filters.sample_params()
+    for page, statements in queries.PAGE_QUERIES.items():
+        for name, sql in statements.items():
+            db.query_uncached(sql, params)  # raises on a missing parameter or a column the marts lack
+
+
+def test_serve_refuses_a_missing_warehouse_with_a_clear_error(tmp_path):
+    from loyalty.errors import LoyaltyError
+    from loyalty.serve import serve
+
+    with pytest.raises(LoyaltyError, match="no warehouse at"):
+        serve(tmp_path / "missing.duckdb", 8599)
