@@ -1,0 +1,603 @@
+"""`loyalty pull voucherify`: fetch from the Voucherify REST API into the landing folder (extract + land).
+
+Three kinds of pull, each resumable from the state in <landing>/voucherify/_state/pull_state.json:
+- Exports API, one export per exported object over a `created_at` window (customers and vouchers: a full
+  snapshot, since their aggregates change): POST /v1/exports, poll until DONE or ERROR, download the CSV
+  file(s) to <landing>/voucherify/exports/<object>/<window>_<export id>[_<n>].csv.
+- Redemptions: GET /v1/redemptions in ascending created_at order. The API serves at most 99 pages, so the
+  window's lower bound slides to the last landed redemption whenever page 99 is reached.
+- Loyalty transactions per loyalty campaign: GET /v1/loyalties/{id}/transactions by cursor
+  (starting_after_id; has_more + more_starting_after).
+List pages land as <landing>/voucherify/api/<endpoint>/[<campaign>/]<sequence>.ndjson, one object per
+line, written atomically; the state (cursor + sequence) is saved after every page.
+
+Credentials come from settings/environment and are never printed or logged: httpx's request log lines are
+scrubbed of the app token and of download-URL tokens.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ingest.voucherify.pull_state import PullLock, PullState, atomic_file, write_atomically
+from loyalty.errors import LoyaltyError
+
+EXPORT_OBJECTS = ("voucher", "redemption", "customer", "publication", "order", "points_expiration", "voucher_transactions")
+# Aggregates on these rows change after creation (redemption counts, balances): export them whole every time.
+SNAPSHOT_OBJECTS = {"customer", "voucher"}
+# Columns we ask for; objects not listed get the API's default fields.
+EXPORT_FIELDS = {
+    "redemption": [
+        "id", "object", "date", "voucher_code", "campaign", "promotion_tier_id", "customer_id",
+        "customer_source_id", "customer_name", "tracking_id", "order_id", "order_amount", "gift_amount",
+        "loyalty_points", "result", "failure_code", "failure_message", "metadata",
+    ],
+    "voucher_transactions": [
+        "id", "campaign_id", "voucher_id", "type", "source_id", "reason", "source", "balance", "amount",
+        "related_transaction_id", "created_at", "details",
+    ],
+    "order": [
+        "id", "source_id", "created_at", "updated_at", "status", "amount", "discount_amount",
+        "items_discount_amount", "total_discount_amount", "total_amount", "customer_id", "referrer_id", "metadata",
+    ],
+    "customer": [
+        "id", "source_id", "name", "email", "created_at", "redemptions_total_succeeded", "redemptions_total_failed",
+        "redemptions_total_rolled_back", "orders_total_amount", "orders_total_count", "loyalty_points",
+    ],
+}
+MAX_PAGE = 99  # GET /v1/redemptions refuses page 100 and beyond
+PAGE_LIMIT = 100
+# Consecutive export windows overlap by this much: a row stamped exactly on a boundary is never lost
+# whether the API treats $after/$before as inclusive or not (a duplicate is harmless, staging deduplicates).
+WINDOW_OVERLAP = timedelta(seconds=1)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PullReport:
+    export_files: dict[str, int] = field(default_factory=dict)  # exported object -> CSV files downloaded
+    export_bytes: dict[str, int] = field(default_factory=dict)
+    list_objects: dict[str, int] = field(default_factory=dict)  # endpoint -> objects landed
+    list_pages: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """5xx, timeouts and connection errors: jittered exponential back-off; 429: the API's Retry-After."""
+
+    max_attempts: int = 6
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    max_retry_after: float = 300.0
+
+    def backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)  # jitter so parallel pullers do not retry in lockstep
+
+
+class ApiClient:
+    """httpx with Voucherify's auth headers, retries and one-line errors that name no secret."""
+
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        app_token: str,
+        *,
+        policy: RetryPolicy,
+        timeout: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self._auth = {"X-App-Id": app_id, "X-App-Token": app_token}
+        self._api_host = urlsplit(self.base_url).hostname or ""
+        self.policy = policy
+        self.sleep = sleep
+        self.requests = 0
+        self.retries = 0
+        self.http = httpx.Client(timeout=timeout, headers={"User-Agent": "loyalty-warehouse"})
+
+    def close(self) -> None:
+        self.http.close()
+
+    def get_json(self, path: str, *, params: dict[str, Any] | None = None, what: str | None = None) -> Any:
+        return self._json(self.request("GET", path, params=params, what=what), what or f"GET {path}")
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        return self._json(self.request("POST", path, json=body), f"POST {path}")
+
+    def request(self, method: str, path_or_url: str, *, what: str | None = None, stream: bool = False, **kwargs) -> httpx.Response:
+        url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        what = what or f"{method} {urlsplit(url).path}"  # never the query: download URLs carry a token
+        for attempt in range(1, self.policy.max_attempts + 1):
+            self.requests += 1
+            try:
+                request = self.http.build_request(method, url, headers=self._headers_for(url), **kwargs)
+                response = self.http.send(request, stream=stream)
+            except httpx.TimeoutException:
+                problem, delay = "timed out", self.policy.backoff(attempt)
+            except httpx.TransportError as exc:
+                problem, delay = f"connection failed ({type(exc).__name__})", self.policy.backoff(attempt)
+            else:
+                if response.status_code < 400:
+                    return response
+                response.read()
+                response.close()
+                if response.status_code == 429:
+                    delay = _retry_after(response)
+                    if delay is None:
+                        delay = self.policy.backoff(attempt)
+                    if delay > self.policy.max_retry_after:
+                        raise LoyaltyError(
+                            f"Voucherify API {what}: rate limited, Retry-After {delay:.0f} s exceeds the "
+                            f"{self.policy.max_retry_after:.0f} s we wait; try again later"
+                        )
+                    problem = "HTTP 429 rate limited"
+                elif response.status_code >= 500:
+                    problem, delay = f"HTTP {response.status_code}", self.policy.backoff(attempt)
+                else:
+                    raise LoyaltyError(f"Voucherify API {what}: HTTP {response.status_code} {_api_error(response)}")
+            if attempt == self.policy.max_attempts:
+                raise LoyaltyError(f"Voucherify API {what}: {problem}; giving up after {attempt} attempts")
+            self.retries += 1
+            log.warning("Voucherify API %s: %s; retry %d in %.1f s", what, problem, attempt, delay)
+            self.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _headers_for(self, url: str) -> dict[str, str]:
+        # Export downloads may live on another Voucherify host; the app token goes to Voucherify hosts only.
+        host = urlsplit(url).hostname or ""
+        if host == self._api_host or host == "voucherify.io" or host.endswith(".voucherify.io"):
+            return dict(self._auth)
+        return {}
+
+    @staticmethod
+    def _json(response: httpx.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MalformedResponse(what, f"not JSON: {response.text[:80]!r}") from exc
+
+
+class MalformedResponse(LoyaltyError):
+    def __init__(self, what: str, reason: str):
+        super().__init__(
+            f"Voucherify API {what}: malformed response ({reason}); everything before it is saved "
+            "and the next pull resumes from there"
+        )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _api_error(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip().replace("\n", " ")[:200] or response.reason_phrase
+    if not isinstance(body, dict):
+        return str(body)[:200]
+    parts = [str(body.get(key)) for key in ("key", "message", "details") if body.get(key)]
+    code = body.get("code")
+    return (f"[{code}] " if code is not None else "") + ": ".join(parts)
+
+
+class _RedactSecrets(logging.Filter):
+    """Scrubs the app token and URL tokens from httpx/httpcore log records (they log full request URLs)."""
+
+    URL_TOKEN = re.compile(r"((?:token|signature|access_token|X-Amz-Signature)=)[^&\s\"']+", re.IGNORECASE)
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = [secret for secret in secrets if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self.URL_TOKEN.sub(r"\1<redacted>", message)
+        for secret in self.secrets:
+            cleaned = cleaned.replace(secret, "<redacted>")
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
+
+
+@contextmanager
+def _secrets_redacted(secrets: list[str]) -> Iterator[None]:
+    redactor = _RedactSecrets(secrets)
+    loggers = [logging.getLogger(name) for name in HTTP_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(redactor)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(redactor)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_time(value: Any, what: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: expected an ISO-8601 time, got {value!r}")
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{what}: not an ISO-8601 time: {value!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _stamp(moment: datetime | None) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ") if moment else "beginning"
+
+
+def _split_setting(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def pull(
+    settings,
+    *,
+    landing: Path,
+    base_url: str,
+    max_attempts: int = 6,
+    backoff_base: float = 1.0,
+    backoff_cap: float = 60.0,
+    max_retry_after: float = 300.0,
+    timeout: float = 30.0,
+    poll_interval: float = 2.0,
+    poll_cap: float = 30.0,
+    export_timeout: float = 3600.0,
+    settle_seconds: float = 60.0,
+    page_limit: int = PAGE_LIMIT,
+    max_page: int = MAX_PAGE,
+    console: Console | None = None,
+) -> PullReport:
+    """Pull exports, redemptions and loyalty transactions; resumable, incremental, one line on failure."""
+    app_id, app_token = settings.get("voucherify_app_id"), settings.get("voucherify_app_token")
+    if not app_id or not app_token:
+        raise LoyaltyError(
+            "Voucherify credentials missing: set LOYALTY_VOUCHERIFY_APP_ID and LOYALTY_VOUCHERIFY_APP_TOKEN "
+            "(or voucherify_app_id / voucherify_app_token in loyalty.toml)"
+        )
+    if not base_url or urlsplit(str(base_url)).scheme not in {"http", "https"}:
+        raise LoyaltyError(f"Voucherify base URL must be http(s)://…, got {base_url!r}")
+    objects = _split_setting(settings.get("voucherify_exports"))
+    unknown = sorted(set(objects) - set(EXPORT_OBJECTS))
+    if unknown:
+        raise LoyaltyError(f"unknown exported object(s) {', '.join(unknown)}; known: {', '.join(EXPORT_OBJECTS)}")
+    since_setting = settings.get("voucherify_pull_since")
+    try:
+        since = _parse_time(str(since_setting), "voucherify_pull_since") if since_setting else None
+    except ValueError as exc:
+        raise LoyaltyError(str(exc)) from exc
+    campaigns = _split_setting(settings.get("voucherify_loyalty_campaigns"))
+
+    until = datetime.now(timezone.utc) - timedelta(seconds=settle_seconds)  # let late writes settle
+    report = PullReport()
+    console = console or Console(stderr=True)
+    client = ApiClient(
+        str(base_url),
+        str(app_id),
+        str(app_token),
+        policy=RetryPolicy(max_attempts, backoff_base, backoff_cap, max_retry_after),
+        timeout=timeout,
+    )
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+        console=console,
+    )
+    try:
+        with PullLock(landing), _secrets_redacted([str(app_token)]), progress:
+            state = PullState(landing)
+            context = _Pull(client, state, landing, report, progress, until, since, page_limit, max_page)
+            for exported_object in objects:
+                context.export(exported_object, poll_interval, poll_cap, export_timeout)
+            context.redemptions()
+            for campaign_id in campaigns or context.loyalty_campaigns():
+                context.loyalty_transactions(campaign_id)
+    finally:
+        report.requests, report.retries = client.requests, client.retries
+        client.close()
+    console.print(_summary(report))
+    return report
+
+
+def _summary(report: PullReport) -> str:
+    parts = [f"{name} {count} file(s)" for name, count in report.export_files.items()]
+    parts += [f"{name} {count} new" for name, count in report.list_objects.items()]
+    return f"pulled: {', '.join(parts) or 'nothing'} ({report.requests} requests, {report.retries} retries)"
+
+
+@dataclass
+class _Pull:
+    client: ApiClient
+    state: PullState
+    landing: Path
+    report: PullReport
+    progress: Progress
+    until: datetime
+    since: datetime | None
+    page_limit: int
+    max_page: int
+
+    # ---- Exports API -------------------------------------------------------------------------------
+    def export(self, exported_object: str, poll_interval: float, poll_cap: float, export_timeout: float) -> None:
+        task = self.progress.add_task(f"export {exported_object}", detail="")
+        saved = self.state.get("exports", exported_object)
+        pending = saved.get("pending")
+        if not pending:
+            after = None
+            if exported_object not in SNAPSHOT_OBJECTS:
+                done_before = saved.get("done_before")
+                after = _parse_time(done_before, "state") - WINDOW_OVERLAP if done_before else self.since
+            before = self.until
+            if after is not None and after >= before:
+                self.progress.update(task, detail="up to date")
+                return
+            filters: dict[str, Any] = {"junction": "and"}
+            if exported_object not in SNAPSHOT_OBJECTS:
+                conditions = {"$before": [_iso(before)]}
+                if after is not None:
+                    conditions["$after"] = [_iso(after)]
+                filters["created_at"] = {"conditions": conditions}
+            parameters: dict[str, Any] = {"filters": filters}
+            if exported_object in EXPORT_FIELDS:
+                parameters["fields"] = EXPORT_FIELDS[exported_object]
+            created = self.client.post_json("/v1/exports", {"exported_object": exported_object, "parameters": parameters})
+            if not isinstance(created, dict) or not isinstance(created.get("id"), str):
+                raise MalformedResponse("POST /v1/exports", "no export id")
+            pending = {"id": created["id"], "after": _iso(after) if after else None, "before": _iso(before)}
+            # Saved before polling: an interrupted pull polls this export again instead of creating another.
+            saved["pending"] = pending
+            self.state.put("exports", exported_object, saved)
+
+        export_id = pending["id"]
+        export = self._wait_for_export(exported_object, export_id, task, poll_interval, poll_cap, export_timeout)
+        urls = _export_urls(export, export_id)
+        window = f"{_stamp(_parse_time(pending['after'], 'state') if pending.get('after') else None)}-" + _stamp(
+            _parse_time(pending["before"], "state")
+        )
+        folder = self.landing / "voucherify" / "exports" / exported_object
+        for number, url in enumerate(urls, start=1):
+            self.progress.update(task, detail=f"downloading file {number}/{len(urls)}")
+            suffix = f"_{number}" if len(urls) > 1 else ""
+            size = self._download(url, folder / f"{window}_{export_id}{suffix}.csv", f"GET /v1/exports/{export_id} file {number}")
+            self.report.export_bytes[exported_object] = self.report.export_bytes.get(exported_object, 0) + size
+        self.report.export_files[exported_object] = self.report.export_files.get(exported_object, 0) + len(urls)
+        done = {} if exported_object in SNAPSHOT_OBJECTS else {"done_before": pending["before"]}
+        self.state.put("exports", exported_object, done)
+        self.progress.update(task, detail=f"{len(urls)} file(s) downloaded")
+
+    def _wait_for_export(self, exported_object, export_id, task, poll_interval, poll_cap, export_timeout) -> dict:
+        what = f"GET /v1/exports/{export_id}"
+        deadline = time.monotonic() + export_timeout
+        delay = poll_interval
+        while True:
+            export = self.client.get_json(f"/v1/exports/{export_id}", what=what)
+            status = export.get("status") if isinstance(export, dict) else None
+            self.progress.update(task, detail=str(status))
+            if status == "DONE":
+                return export
+            if status == "ERROR":
+                self.state.put("exports", exported_object, {k: v for k, v in self.state.get("exports", exported_object).items() if k != "pending"})
+                result = export.get("result")
+                reason = (result.get("message") or result.get("error")) if isinstance(result, dict) else result
+                raise LoyaltyError(
+                    f"Voucherify export {export_id} ({exported_object}) ended in ERROR: {reason or 'no reason given'}; the next pull creates a new one"
+                )
+            if status not in {"SCHEDULED", "IN_PROGRESS"}:
+                raise MalformedResponse(what, f"unknown export status {status!r}")
+            if time.monotonic() + delay > deadline:
+                raise LoyaltyError(
+                    f"Voucherify export {export_id} ({exported_object}) still {status} after {export_timeout:.0f} s; "
+                    "the next pull resumes waiting for it"
+                )
+            self.client.sleep(delay)
+            delay = min(delay * 1.5, poll_cap)
+
+    def _download(self, url: str, dest: Path, what: str) -> int:
+        for _ in range(5):  # follow redirects here, so the app token is re-decided for every host
+            response = self.client.request("GET", url, what=what, stream=True)
+            if not response.is_redirect:
+                break
+            url = urljoin(url, response.headers["location"])
+            response.close()
+        else:
+            raise LoyaltyError(f"Voucherify API {what}: too many redirects")
+        size = 0
+        try:
+            with atomic_file(dest) as handle:
+                for chunk in response.iter_bytes():
+                    handle.write(chunk)
+                    size += len(chunk)
+                if size == 0:
+                    raise MalformedResponse(what, "empty CSV file")
+        except httpx.HTTPError as exc:
+            raise LoyaltyError(f"Voucherify API {what}: download interrupted ({type(exc).__name__}); the next pull retries it") from exc
+        finally:
+            response.close()
+        return size
+
+    # ---- Redemptions: sliding created_at window ---------------------------------------------------
+    def redemptions(self) -> None:
+        key = "redemptions"
+        task = self.progress.add_task("redemptions", detail="")
+        saved = self.state.get("lists", key)
+        writer = _PageWriter(self.landing / "voucherify" / "api" / "redemptions", saved.get("seq", 0))
+        cursor = _parse_time(saved["cursor_date"], "state") if saved.get("cursor_date") else None
+        cursor_ids = set(saved.get("cursor_ids", []))
+        window_start = cursor or self.since
+        page = 1
+        landed = 0
+        while True:
+            what = f"GET /v1/redemptions page {page}"
+            params: dict[str, Any] = {"limit": self.page_limit, "page": page, "order": "created_at"}
+            params["created_at[before]"] = _iso(self.until)
+            if window_start is not None:
+                # Slightly before the cursor: redemptions sharing its timestamp are fetched again and skipped by id.
+                params["created_at[after]"] = _iso(window_start - timedelta(milliseconds=1))
+            items = _list_items(self.client.get_json("/v1/redemptions", params=params, what=what), what)
+            fresh: list[dict] = []
+            previous = None
+            for item in items:
+                try:
+                    stamp = _parse_time(item.get("created_at") or item.get("date"), f"redemption {item.get('id')}")
+                except ValueError as exc:
+                    raise MalformedResponse(what, str(exc)) from exc
+                if previous is not None and stamp < previous:
+                    raise MalformedResponse(what, "redemptions not in ascending created_at order")
+                previous = stamp
+                if cursor is not None and (stamp < cursor or (stamp == cursor and item["id"] in cursor_ids)):
+                    continue
+                fresh.append(item)
+                cursor_ids = cursor_ids | {item["id"]} if stamp == cursor else {item["id"]}
+                cursor = stamp
+            if fresh:
+                writer.write(fresh)
+                landed += len(fresh)
+                self.state.put("lists", key, {"seq": writer.seq, "cursor_date": _iso(cursor), "cursor_ids": sorted(cursor_ids)})
+            self.progress.update(task, detail=f"{landed} new")
+            if len(items) < self.page_limit:
+                break
+            if page >= self.max_page:
+                if cursor == window_start:
+                    raise LoyaltyError(
+                        f"more than {self.max_page * self.page_limit} redemptions share created_at {_iso(cursor)}; "
+                        "the API cannot page past them"
+                    )
+                window_start, page = cursor, 1  # slide the window instead of asking for page 100
+            else:
+                page += 1
+        self._count(key, landed, writer)
+
+    # ---- Loyalty transactions: cursor per campaign --------------------------------------------------
+    def loyalty_campaigns(self) -> list[str]:
+        campaign_ids: list[str] = []
+        for page in range(1, self.max_page + 1):
+            what = f"GET /v1/campaigns page {page}"
+            params = {"campaign_type": "LOYALTY_PROGRAM", "limit": self.page_limit, "page": page}
+            items = _list_items(self.client.get_json("/v1/campaigns", params=params, what=what), what)
+            campaign_ids += [item["id"] for item in items]
+            if len(items) < self.page_limit:
+                break
+        return campaign_ids
+
+    def loyalty_transactions(self, campaign_id: str) -> None:
+        key = f"loyalty_transactions/{campaign_id}"
+        task = self.progress.add_task(f"loyalty transactions {campaign_id}", detail="")
+        saved = self.state.get("lists", key)
+        writer = _PageWriter(self.landing / "voucherify" / "api" / "loyalty_transactions" / campaign_id, saved.get("seq", 0))
+        starting_after = saved.get("starting_after_id")
+        landed = 0
+        while True:
+            what = f"GET /v1/loyalties/{campaign_id}/transactions after {starting_after or 'start'}"
+            params: dict[str, Any] = {"limit": self.page_limit}
+            if starting_after:
+                params["starting_after_id"] = starting_after
+            body = self.client.get_json(f"/v1/loyalties/{campaign_id}/transactions", params=params, what=what)
+            items = _list_items(body, what)
+            has_more = body.get("has_more", False)
+            if not isinstance(has_more, bool) or (has_more and not items):
+                raise MalformedResponse(what, f"has_more={has_more!r} with {len(items)} item(s)")
+            if items:
+                writer.write(items)
+                landed += len(items)
+                starting_after = body.get("more_starting_after") or items[-1]["id"]
+                self.state.put("lists", key, {"seq": writer.seq, "starting_after_id": starting_after})
+            self.progress.update(task, detail=f"{landed} new")
+            if not has_more:
+                break
+        self._count("loyalty_transactions", landed, writer)
+
+    def _count(self, endpoint: str, landed: int, writer: "_PageWriter") -> None:
+        self.report.list_objects[endpoint] = self.report.list_objects.get(endpoint, 0) + landed
+        self.report.list_pages[endpoint] = self.report.list_pages.get(endpoint, 0) + writer.pages
+
+
+def _list_items(body: Any, what: str) -> list[dict]:
+    """The objects of a list envelope {object: "list", data_ref: <key>, <key>: [...]}, each with an id."""
+    if not isinstance(body, dict):
+        raise MalformedResponse(what, "not a JSON object")
+    data_ref = body.get("data_ref")
+    items = body.get(data_ref) if isinstance(data_ref, str) else None
+    if not isinstance(items, list):
+        raise MalformedResponse(what, f"no list under data_ref {data_ref!r}")
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise MalformedResponse(what, f"an item without an id: {str(item)[:80]}")
+    return items
+
+
+def _export_urls(export: dict, export_id: str) -> list[str]:
+    """result.url (one file), or result.urls / a list in result.url when Voucherify splits a large export."""
+    result = export.get("result")
+    urls: Any = None
+    if isinstance(result, dict):
+        urls = result.get("urls") or result.get("url")
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not urls or not all(isinstance(url, str) and url for url in urls):
+        raise MalformedResponse(f"GET /v1/exports/{export_id}", "DONE without a result URL")
+    return urls
+
+
+class _PageWriter:
+    """One NDJSON file per landed page, numbered by a sequence the pull state commits after each page."""
+
+    def __init__(self, folder: Path, committed_seq: int):
+        self.folder = folder
+        self.seq = committed_seq
+        self.pages = 0
+        if folder.exists():
+            # A crash after a page's rename but before the state save leaves a page the state does not know;
+            # it is fetched again, so drop it rather than land it twice.
+            for path in folder.glob("[0-9]*.ndjson"):
+                if path.stem.isdigit() and int(path.stem) > committed_seq:
+                    path.unlink()
+            for path in folder.glob(".*.tmp"):
+                path.unlink()
+
+    def write(self, objects: list[dict]) -> Path:
+        self.seq += 1
+        self.pages += 1
+        path = self.folder / f"{self.seq:08d}.ndjson"
+        lines = (json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n" for item in objects)
+        write_atomically(path, "".join(lines).encode("utf-8"))
+        return path

@@ -1,0 +1,307 @@
+"""`loyalty pull voucherify` against a real HTTP server on loopback that behaves like the Voucherify API."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from fake_voucherify_api import FakeVoucherify
+from ingest.voucherify.api import pull
+from ingest.voucherify.pull_state import STATE_FILE
+from loyalty.errors import LoyaltyError
+from loyalty.settings import Settings
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+CAMPAIGN = "camp_loyalty_main"
+QUIET_CAMPAIGN = "camp_loyalty_quiet"
+# Small pages and a low page cap so the window has to slide several times over a few hundred objects.
+FAST = dict(
+    page_limit=10, max_page=3, backoff_base=0.01, backoff_cap=0.05, poll_interval=0.01, poll_cap=0.02,
+    settle_seconds=0, timeout=5.0,
+)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def make_redemptions(count: int, start: int = 0, base: datetime = T0) -> list[dict]:
+    # Three redemptions per timestamp: page boundaries fall inside groups that share created_at.
+    return [
+        {
+            "id": f"r_{n:05d}",
+            "object": "redemption",
+            "date": iso(base + timedelta(seconds=(n - start) // 3)),
+            "result": "SUCCESS",
+            "status": "SUCCEEDED",
+            "customer_id": f"cust_{n % 17}",
+            "order": {"id": f"ord_{n:05d}", "amount": 1000 + n, "metadata": {"location_id": "Paris"}},
+            "metadata": {"note": "café ☕ \"quoted\""},
+        }
+        for n in range(start, start + count)
+    ]
+
+
+def make_transactions(count: int, start: int = 0) -> list[dict]:
+    return [
+        {
+            "id": f"vtx_{n:05d}",
+            "object": "loyalty_card_transaction",
+            "campaign_id": CAMPAIGN,
+            "voucher_id": "v_card_1",
+            "type": "POINTS_ACCRUAL",
+            "details": {"balance": {"points": 10, "balance": 10 * (n + 1)}, "order": {"id": f"ord_{n:05d}"}},
+            "created_at": iso(T0 + timedelta(minutes=n)),
+        }
+        for n in range(start, start + count)
+    ]
+
+
+def make_export_rows(count: int) -> list[dict]:
+    return [
+        {"id": f"r_{n:05d}", "object": "redemption", "date": iso(T0 + timedelta(hours=n)), "result": "SUCCESS",
+         "customer_source_id": f"src_{n}", "created_at": iso(T0 + timedelta(hours=n))}
+        for n in range(count)
+    ]
+
+
+def settings_for(fake: FakeVoucherify, **values) -> Settings:
+    return Settings(
+        config_path=None,
+        file_values={
+            "voucherify_app_id": fake.app_id,
+            "voucherify_app_token": fake.app_token,
+            "voucherify_exports": "redemption,customer",
+            **values,
+        },
+    )
+
+
+def landed(landing: Path, endpoint: str) -> list[dict]:
+    files = sorted((landing / "voucherify" / "api" / endpoint).rglob("*.ndjson"))
+    return [json.loads(line) for path in files for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def export_rows(landing: Path, exported_object: str) -> list[dict]:
+    rows: list[dict] = []
+    for path in sorted((landing / "voucherify" / "exports" / exported_object).glob("*.csv")):
+        rows += list(csv.DictReader(path.open(encoding="utf-8")))
+    return rows
+
+
+def quiet() -> Console:
+    return Console(file=open(os.devnull, "w"))
+
+
+@pytest.fixture()
+def fake():
+    with FakeVoucherify(
+        redemptions=make_redemptions(250),
+        loyalty_transactions={CAMPAIGN: make_transactions(35), QUIET_CAMPAIGN: []},
+        other_campaigns=[{"id": "camp_discounts", "object": "campaign", "campaign_type": "DISCOUNT_COUPONS"}],
+        export_rows={"redemption": make_export_rows(25), "customer": [
+            {"id": "cust_1", "source_id": "src_1", "email": "a@example.com", "redemptions_total_succeeded": "3",
+             "created_at": iso(T0)}]},
+        rows_per_file=10,
+        max_page=3,
+    ) as server:
+        yield server
+
+
+def test_first_pull_lands_every_object_exactly_once(fake, tmp_path):
+    landing = tmp_path / "landing"
+    report = pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+
+    assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
+    assert landed(landing, "redemptions")[7] == fake.redemptions[7]  # objects land as the API sent them
+    assert [t["id"] for t in landed(landing, "loyalty_transactions")] == [t["id"] for t in make_transactions(35)]
+    assert report.list_objects == {"redemptions": 250, "loyalty_transactions": 35}
+    # The API refuses page 4 here; the window slid instead of asking for it.
+    pages = [int(q["page"]) for q in fake.calls("GET", "/v1/redemptions")]
+    assert max(pages) == 3 and pages.count(1) > 5
+    # Export lifecycle: created, polled through SCHEDULED and IN_PROGRESS, downloaded as 3 files of ≤ 10 rows.
+    assert [r["id"] for r in export_rows(landing, "redemption")] == [r["id"] for r in make_export_rows(25)]
+    assert report.export_files == {"redemption": 3, "customer": 1}
+    assert len(fake.calls("GET", "/v1/exports/exp_0001")) == 3 + 3  # 3 polls, then 3 downloads
+    assert export_rows(landing, "customer")[0]["redemptions_total_succeeded"] == "3"
+    state = json.loads((landing / STATE_FILE).read_text())
+    assert state["lists"]["redemptions"]["cursor_date"] == fake.redemptions[-1]["date"]
+    assert state["lists"][f"loyalty_transactions/{CAMPAIGN}"]["starting_after_id"] == "vtx_00034"
+    assert "pending" not in state["exports"]["redemption"]
+    # No temporary files left behind for ingest to trip over.
+    assert not [p for p in landing.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_next_pull_fetches_only_what_is_new(fake, tmp_path):
+    landing = tmp_path / "landing"
+    pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    first_export = fake.exports["exp_0001"]["parameters"]["filters"]["created_at"]["conditions"]
+
+    fake.redemptions += make_redemptions(40, start=250, base=T0 + timedelta(days=1))
+    fake.loyalty_transactions[CAMPAIGN] += make_transactions(12, start=35)
+    report = pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+
+    assert report.list_objects == {"redemptions": 40, "loyalty_transactions": 12}
+    ids = [r["id"] for r in landed(landing, "redemptions")]
+    assert ids == [r["id"] for r in fake.redemptions]  # no duplicates, no gaps, in order
+    assert len(landed(landing, "loyalty_transactions")) == 47
+    # The second redemption export starts where the first one ended (with a one-second overlap) …
+    second = [e for e in fake.exports.values() if e["exported_object"] == "redemption"][1]
+    after = second["parameters"]["filters"]["created_at"]["conditions"]["$after"][0]
+    assert datetime.fromisoformat(first_export["$before"][0]) - datetime.fromisoformat(after) == timedelta(seconds=1)
+    # … while customers are a full snapshot every time (their aggregates change).
+    customer_exports = [e for e in fake.exports.values() if e["exported_object"] == "customer"]
+    assert len(customer_exports) == 2 and all("created_at" not in e["parameters"]["filters"] for e in customer_exports)
+
+
+def test_rate_limits_and_server_errors_are_retried(fake, tmp_path):
+    fake.fail("GET", "/v1/redemptions", 429, retry_after="1")
+    fake.fail("GET", "/v1/loyalties/", 503, 502, 500)
+    fake.fail("POST", "/v1/exports", 504)
+    started = time.monotonic()
+    report = pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+    assert time.monotonic() - started >= 1.0  # Retry-After honoured
+    assert report.retries == 5
+    assert report.list_objects == {"redemptions": 250, "loyalty_transactions": 35}
+
+
+def test_timeouts_are_retried(fake, tmp_path):
+    fake.slow("GET", "/v1/redemptions", seconds=1.0)
+    report = pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **{**FAST, "timeout": 0.3})
+    assert report.retries == 1 and report.list_objects["redemptions"] == 250
+
+
+def test_persistent_server_errors_fail_with_one_clear_line(fake, tmp_path):
+    fake.fail("GET", "/v1/redemptions", *[503] * 10)
+    with pytest.raises(LoyaltyError) as failure:
+        pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), max_attempts=3, **FAST)
+    assert str(failure.value) == "Voucherify API GET /v1/redemptions page 1: HTTP 503; giving up after 3 attempts"
+
+
+def test_overlong_retry_after_fails_instead_of_hanging(fake, tmp_path):
+    fake.fail("GET", "/v1/redemptions", 429, retry_after="3600")
+    with pytest.raises(LoyaltyError, match="Retry-After 3600 s exceeds the 300 s we wait"):
+        pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+
+
+def test_client_errors_show_the_api_code_and_message(fake, tmp_path):
+    wrong = settings_for(fake, voucherify_app_token="wrong-token")
+    with pytest.raises(LoyaltyError) as failure:
+        pull(wrong, landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+    assert str(failure.value) == (
+        "Voucherify API POST /v1/exports: HTTP 401 [401] unauthorized: Unauthorized: Cannot authenticate the request"
+    )
+    unknown = settings_for(fake, voucherify_exports="", voucherify_loyalty_campaigns="camp_nope")
+    with pytest.raises(LoyaltyError, match=r"HTTP 404 \[404\] not_found: Resource not found: Cannot find campaign with id camp_nope"):
+        pull(unknown, landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+
+
+def test_missing_credentials_are_a_clear_error(fake, tmp_path):
+    with pytest.raises(LoyaltyError, match="set LOYALTY_VOUCHERIFY_APP_ID and LOYALTY_VOUCHERIFY_APP_TOKEN"):
+        pull(Settings(config_path=None), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"object":"list","data_ref":"red', b'{"object":"list","data_ref":"redemptions"}', b'{"object":"list","data_ref":"redemptions","redemptions":[{"no":"id"}]}'],
+    ids=["truncated-json", "no-list", "item-without-id"],
+)
+def test_malformed_page_stops_with_state_preserved_and_the_next_pull_resumes(fake, tmp_path, body):
+    landing = tmp_path / "landing"
+    settings = settings_for(fake, voucherify_exports="")
+    fake.malformed("GET", "/v1/redemptions", body, skip=4)
+    with pytest.raises(LoyaltyError, match=r"GET /v1/redemptions page 2: malformed response .*the next pull resumes"):
+        pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    # The four good pages before it are kept: 3 full pages, then 7 new on the first page of the slid window.
+    assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions[:37]]
+    pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
+
+
+def test_export_error_is_reported_and_the_next_pull_starts_a_new_export(fake, tmp_path):
+    landing = tmp_path / "landing"
+    fake.export_failures = {"redemption"}
+    with pytest.raises(LoyaltyError, match=r"export exp_0001 \(redemption\) ended in ERROR: Export generation failed"):
+        pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    fake.export_failures = set()
+    pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    assert [e["status"] for e in fake.exports.values() if e["exported_object"] == "redemption"] == ["ERROR", "DONE"]
+    assert len(export_rows(landing, "redemption")) == 25
+
+
+def test_an_export_still_running_is_resumed_not_recreated(fake, tmp_path):
+    landing = tmp_path / "landing"
+    fake.polls_per_status = 1000
+    with pytest.raises(LoyaltyError, match=r"export exp_0001 \(redemption\) still SCHEDULED after 0 s; the next pull resumes"):
+        pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **{**FAST, "export_timeout": 0.2})
+    fake.polls_per_status = 1
+    pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    assert [e["id"] for e in fake.exports.values() if e["exported_object"] == "redemption"] == ["exp_0001"]
+    assert len(export_rows(landing, "redemption")) == 25
+
+
+def test_secrets_are_never_printed_or_logged(fake, tmp_path, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    fake.fail("GET", "/v1/exports/", 503)  # a retry warning, and httpx logging every URL with its token
+    console = Console(record=True, width=200)
+    pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=console, **FAST)
+    with pytest.raises(LoyaltyError) as failure:
+        pull(settings_for(fake, voucherify_loyalty_campaigns="camp_nope"), landing=tmp_path / "l2", base_url=fake.url,
+             console=console, **FAST)
+    captured = capfd.readouterr()
+    everything = caplog.text + captured.out + captured.err + console.export_text() + str(failure.value)
+    assert "HTTP Request: GET" in caplog.text and "<redacted>" in caplog.text  # the log was really captured
+    download_tokens = [export["token"] for export in fake.exports.values()]
+    for secret in [fake.app_token, *download_tokens]:
+        assert secret not in everything
+    assert "SECRET" not in everything
+
+
+def test_two_pulls_at_once_are_refused(fake, tmp_path):
+    from ingest.voucherify.pull_state import PullLock
+
+    landing = tmp_path / "landing"
+    with PullLock(landing):
+        with pytest.raises(LoyaltyError, match="another `loyalty pull voucherify` is running"):
+            pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+
+
+def test_pull_killed_mid_way_resumes_without_duplicates_or_gaps(tmp_path):
+    """SIGKILL the real CLI between pages; the next pull lands exactly the missing objects."""
+    landing = tmp_path / "landing"
+    with FakeVoucherify(redemptions=make_redemptions(3000), page_delay=0.03) as fake:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
+        env |= {"LOYALTY_VOUCHERIFY_APP_ID": fake.app_id, "LOYALTY_VOUCHERIFY_APP_TOKEN": fake.app_token}
+        config = tmp_path / "loyalty.toml"
+        config.write_text('voucherify_exports = ""\n')  # list endpoints only
+        command = [
+            sys.executable, "-m", "loyalty.cli", "pull", "voucherify",
+            "--landing", str(landing), "--base-url", fake.url, "--config", str(config),
+        ]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        state_file = landing / STATE_FILE
+        deadline = time.monotonic() + 30
+        while not (state_file.exists() and json.loads(state_file.read_text())["lists"].get("redemptions", {}).get("seq", 0) >= 5):
+            assert time.monotonic() < deadline and process.poll() is None, "pull never got going"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        partial = len(landed(landing, "redemptions"))
+        assert 500 <= partial < 3000
+
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert finished.returncode == 0, finished.stderr
+        assert "pulled: redemptions" in finished.stderr
+    ids = [r["id"] for r in landed(landing, "redemptions")]
+    assert ids == [f"r_{n:05d}" for n in range(3000)]
