@@ -21,7 +21,7 @@ members as (
 
 points_earned as (
 
-    select order_id, sum(points) as points_earned
+    select order_id, cast(sum(points) as {{ dbt.type_bigint() }}) as points_earned
     from {{ ref('fct_loyalty_points') }}
     where movement = 'earned' and order_id is not null
     group by order_id

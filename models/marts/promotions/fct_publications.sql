@@ -1,0 +1,24 @@
+-- One row per publication: a voucher (discount code or loyalty card) handed to a customer.
+with
+
+publications as (
+
+    select * from {{ ref('int_publications_deduped') }}
+
+),
+
+final as (
+
+    select
+        publication_id,
+        published_at,
+        customer_source_id,
+        campaign_name,
+        voucher_code,
+        voucher_type,
+        publication_channel as channel
+    from publications
+
+)
+
+select * from final
