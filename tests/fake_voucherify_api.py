@@ -52,6 +52,8 @@ class FakeVoucherify:
     page_delay: float = 0.0  # seconds added to every list page (to kill a pull mid-way)
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)
+    app_tokens_seen: list[tuple[str, str | None]] = field(default_factory=list)  # (path, X-App-Token sent)
+    download_requires_auth: bool = True  # False: a download host that only checks the URL token
     exports: dict[str, dict] = field(default_factory=dict)
     url: str = ""
 
@@ -104,6 +106,7 @@ class FakeVoucherify:
         raw_body = handler.rfile.read(length) if length else b""
         with self._lock:
             self.requests.append((method, parts.path, query))
+            self.app_tokens_seen.append((parts.path, handler.headers.get("X-App-Token")))
             fault = next(
                 (f for f in self.faults if f.method == method and parts.path.startswith(f.path_prefix)), None
             )
@@ -120,7 +123,10 @@ class FakeVoucherify:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             error = {"code": fault.status, "key": "scripted", "message": f"scripted {fault.status}", "details": "fault"}
             return self._send(handler, fault.status, json.dumps(error).encode(), headers)
-        if handler.headers.get("X-App-Id") != self.app_id or handler.headers.get("X-App-Token") != self.app_token:
+        anonymous_download = not self.download_requires_auth and parts.path.endswith("/download")
+        if not anonymous_download and (
+            handler.headers.get("X-App-Id") != self.app_id or handler.headers.get("X-App-Token") != self.app_token
+        ):
             return self._error(handler, 401, "unauthorized", "Unauthorized", "Cannot authenticate the request")
         try:
             status, body, content_type = self._route(method, parts.path, query, raw_body)

@@ -305,3 +305,36 @@ def test_pull_killed_mid_way_resumes_without_duplicates_or_gaps(tmp_path):
         assert "pulled: redemptions" in finished.stderr
     ids = [r["id"] for r in landed(landing, "redemptions")]
     assert ids == [f"r_{n:05d}" for n in range(3000)]
+
+
+def test_app_token_is_not_sent_to_a_download_host_outside_voucherify(fake, tmp_path):
+    """Exports may be served from another host (object storage): it gets the URL token, never X-App-Token."""
+    fake.download_requires_auth = False
+    via_localhost = fake.url.replace("127.0.0.1", "localhost")  # downloads stay on 127.0.0.1: another host
+    pull(settings_for(fake), landing=tmp_path / "landing", base_url=via_localhost, console=quiet(), **FAST)
+    downloads = [token for path, token in fake.app_tokens_seen if path.endswith("/download")]
+    api_calls = [token for path, token in fake.app_tokens_seen if not path.endswith("/download")]
+    assert downloads and all(token is None for token in downloads)
+    assert api_calls and all(token == fake.app_token for token in api_calls)
+    assert len(export_rows(tmp_path / "landing", "redemption")) == 25
+
+
+def test_a_page_landed_but_not_recorded_before_a_crash_is_not_landed_twice(fake, tmp_path):
+    """A crash between a page file's rename and the state save leaves a page the state does not know.
+
+    Resuming fetches that page again under the same sequence number, so it replaces the file rather than
+    landing beside it, and leftover temporary files are swept."""
+    landing = tmp_path / "landing"
+    settings = settings_for(fake, voucherify_exports="")
+    fake.malformed("GET", "/v1/redemptions", skip=2)
+    with pytest.raises(LoyaltyError):
+        pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    folder = landing / "voucherify" / "api" / "redemptions"
+    assert sorted(p.name for p in folder.iterdir()) == ["00000001.ndjson", "00000002.ndjson"]
+    # What the crashed pull would have left: page 3 on disk, the state still at page 2, plus a torn temp file.
+    orphan = "".join(json.dumps(r) + "\n" for r in fake.redemptions[20:30])
+    (folder / "00000003.ndjson").write_text(orphan)
+    (folder / ".00000004.ndjson.tmp").write_text('{"id": "r_00030", "obj')
+    pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
+    assert not list(folder.glob(".*"))
