@@ -177,8 +177,8 @@ def test_rate_limits_and_server_errors_are_retried(fake, tmp_path):
 
 
 def test_timeouts_are_retried(fake, tmp_path):
-    fake.slow("GET", "/v1/redemptions", seconds=1.0)
-    report = pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **{**FAST, "timeout": 0.3})
+    fake.slow("GET", "/v1/redemptions", seconds=0.5)
+    report = pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **{**FAST, "timeout": 0.2})
     assert report.retries == 1 and report.list_objects["redemptions"] == 250
 
 
