@@ -42,8 +42,10 @@ class SegmentWriter:
         self.stats = {"messages": 0, "warehouse_rows": 0, "archive_messages": 0, "duplicates": 0, "by_table": {}}
         self.single_file_rows: dict[tuple[str, str], list[dict]] = {}
         self.truncate_products_left = 3
-        self.drift_float = False
+        self.files_per_table: dict[tuple[str, str], int] = {}
         self.truncated_archives = 0
+        self.archive_files = 0
+        self.first_archive = None
 
     # -- messages --------------------------------------------------------------------------------------------
 
@@ -60,6 +62,14 @@ class SegmentWriter:
                "context": context or {"library": {"name": "analytics-python", "version": "2.3.2"}}}
         if self.rng.random() < 0.9:
             msg["sentAt"] = iso3(t_ms + 20)
+        roll = self.rng.random()
+        if roll < 0.15:
+            msg["version"] = "1.1"  # old libraries
+        elif roll < 0.4:
+            msg["integrations"] = {"All": True}
+            msg["_metadata"] = {"bundled": ["Segment.io"], "unbundled": []}
+        elif roll < 0.45:
+            msg["writeKey"] = "wk_" + SOURCE_IDS[schema]
         if event is not None:
             msg["event"] = event
         if properties is not None:
@@ -90,6 +100,10 @@ class SegmentWriter:
             if "id" in props:
                 props["_id"] = props.pop("id")
             flatten("", props, row)
+            if "products" in row and self.truncate_products_left and self.rng.random() < 0.1:
+                # Some warehouses cut long text columns: the products JSON is then invalid.
+                self.truncate_products_left -= 1
+                row["products"] = row["products"][:60]
             self._add(schema, slug, row)
         elif msg["type"] == "identify":
             row = dict(common)
@@ -114,20 +128,19 @@ class SegmentWriter:
         for (schema, table), rows in self.tables.items():
             if not rows:
                 continue
-            if self.load_no > 1 and table in ("order_completed", "order_placed"):
+            nth = self.files_per_table[(schema, table)] = self.files_per_table.get((schema, table), 0) + 1
+            if nth > 1 and table in ("order_completed", "order_placed"):
                 for row in rows:
                     row["load_batch"] = self.load_no  # a column that appears only in later files
-            if self.drift_float and table == "order_completed":
-                for row in rows:
                     if isinstance(row.get("quantity_total"), int):
-                        row["quantity_total"] = float(row["quantity_total"])
+                        row["quantity_total"] = float(row["quantity_total"])  # int → float drift
             if (schema, table) in SINGLE_FILE_TABLES:
                 self.single_file_rows.setdefault((schema, table), []).extend(rows)
                 continue
             base = self.root / "warehouse" / schema / table / f"load_{self.load_no:03d}"
             self._write_table(base, schema, rows)
         self.tables = {}
-        self.drift_float = True
+        self._write_archive()
 
     def _write_table(self, base: Path, schema: str, rows: list[dict]) -> None:
         columns: dict[str, None] = {}
@@ -160,35 +173,39 @@ class SegmentWriter:
         self.flush_load()
         for (schema, table), rows in self.single_file_rows.items():
             self._write_table(self.root / "warehouse" / schema / table, schema, rows)
-        self._write_archive()
+        self._write_truncated_archive()
 
     def _write_archive(self) -> None:
+        """This load's share of messages as the S3 destination writes them: gzip NDJSON per source and received day."""
         base = self.root / "archive" / "prod-bucket" / "segment-logs"
-        base.mkdir(parents=True, exist_ok=True)
-        (base / "dummy-object.txt").write_text("segment destination check\n")
-        truncated = False
-        for n, ((schema, day), msgs) in enumerate(sorted(self.archive.items())):
-            for msg in msgs[::7]:
-                if msg.get("version") == 2 and self.rng.random() < 0.3:
-                    msg["version"] = "1.1"
+        if not (base / "dummy-object.txt").exists():
+            base.mkdir(parents=True, exist_ok=True)
+            (base / "dummy-object.txt").write_text("segment destination check\n")
+        for (schema, day), msgs in sorted(self.archive.items()):
+            self.archive_files += 1
             data = "".join(dumps(m) + "\n" for m in msgs).encode("utf-8")
             self.stats["archive_messages"] += len(msgs)
             path = base / SOURCE_IDS[schema] / str(day * DAY_MS) / f"{self.ids.hex('', 32)}.gz"
-            if n % 9 == 4:
+            if self.first_archive is None:
+                self.first_archive = (path.parent, data)
+            if self.archive_files % 9 == 4:
                 # Some clients store the object already decompressed despite the .gz name.
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
             else:
                 write_gzip(path, data)
-        # The one truncated archive: a copy of messages that exist elsewhere, cut off mid-stream.
-        if self.archive and not truncated:
-            (schema, day), msgs = sorted(self.archive.items())[0]
-            data = "".join(dumps(m) + "\n" for m in msgs).encode("utf-8")
-            path = base / SOURCE_IDS[schema] / str(day * DAY_MS) / f"{self.ids.hex('', 32)}.gz"
-            write_gzip(path, data)
-            blob = path.read_bytes()
-            path.write_bytes(blob[: max(20, len(blob) // 2)])
-            self.truncated_archives += 1
+        self.archive = {}
+
+    def _write_truncated_archive(self) -> None:
+        """The one truncated archive: a second copy of messages that exist elsewhere, cut off mid-stream."""
+        if self.first_archive is None:
+            return
+        folder, data = self.first_archive
+        path = folder / f"{self.ids.hex('', 32)}.gz"
+        write_gzip(path, data)
+        blob = path.read_bytes()
+        path.write_bytes(blob[: max(20, len(blob) // 2)])
+        self.truncated_archives += 1
 
 
 def iso_offset_from(iso_z: str) -> str:

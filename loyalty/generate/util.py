@@ -9,6 +9,7 @@ import json
 import random
 import re
 import time
+from functools import lru_cache
 from pathlib import Path
 
 DAY_MS = 86_400_000
@@ -16,8 +17,13 @@ HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
 
 
+@lru_cache(maxsize=65536)
+def _second(sec: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+
+
 def _base(ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000))
+    return _second(ms // 1000)
 
 
 def iso3(ms: int) -> str:
@@ -75,6 +81,7 @@ def dumps(obj) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+@lru_cache(maxsize=4096)
 def snake_case(name: str) -> str:
     """Segment's warehouse rule: non-alphanumerics split words, lower→Upper starts a word, capital runs stay one."""
     words = re.findall(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+", name)
@@ -85,7 +92,7 @@ def write_gzip(path: Path, data: bytes) -> None:
     """gzip with a fixed header (mtime 0, no name) so the same seed writes the same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=5) as gz:
         gz.write(data)
     path.write_bytes(buf.getvalue())
 

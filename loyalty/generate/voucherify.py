@@ -53,12 +53,16 @@ def tier_obj(tier_idx: int) -> dict:
 
 
 def order_metadata(o: Order) -> dict:
-    meta = {"currency": "USD", "channel": "pos" if o.location_key != "app" else "app"}
+    meta = {"currency": "USD", "channel": order_channel(o)}
     if o.location_key == "location_id":
         meta["location_id"] = o.location
     elif o.location_key == "location":
         meta["location"] = o.location
     return meta
+
+
+def order_channel(o: Order) -> str:
+    return {"Mobile App": "app", "Web": "web"}.get(o.location, "pos")
 
 
 def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None = None) -> dict:
@@ -170,7 +174,7 @@ class DayFile:
             path = self.root / (rel + (".ndjson.gz" if gz else ".ndjson"))
             path.parent.mkdir(parents=True, exist_ok=True)
             raw = path.open("wb")
-            self.fh = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if gz else raw
+            self.fh = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=5) if gz else raw
             self._raw = raw
             self.paths.append(path)
         self.fh.write(line.encode("utf-8") + b"\n")
@@ -258,7 +262,7 @@ class Webhooks:
         roll = self.rng.random()
         if roll < 0.02 and sent_ms + DAY_MS < self.end_ms:
             # Late arrival: only delivered days later (receiver was down), into another file.
-            body["created_at"] = iso3(sent_ms + self.rng.randint(1, 3) * DAY_MS)
+            body["created_at"] = iso3(min(sent_ms + self.rng.randint(1, 3) * DAY_MS, self.end_ms - 1))
             self.stats["late"] += 1
             self.late.write(dumps(body) + "\n")
             return

@@ -20,6 +20,7 @@ from loyalty.generate.voucherify import (
     EXPORT_COLUMNS,
     Webhooks,
     campaign_obj,
+    order_channel,
     customer_obj,
     order_obj,
     publication_obj,
@@ -33,7 +34,7 @@ from loyalty.generate.voucherify import (
 EXPORT_EVERY_DAYS = 7
 EXPORT_WINDOW_DAYS = 10  # > EXPORT_EVERY_DAYS: consecutive exports overlap
 SEGMENT_LOAD_DAYS = 5
-ORDERS_PER_CUSTOMER_DAY = {True: 0.09, False: 0.035}  # member, non-member
+ORDERS_PER_CUSTOMER_DAY = {True: 0.016, False: 0.006}  # member, non-member
 
 
 class World:
@@ -47,7 +48,7 @@ class World:
         self.heap: list = []
         self.seq = 0
         self.now = start_ms
-        self.webhooks = Webhooks(out, self.rng, self.ids, legacy_until_ms=start_ms + max(1, days // 6) * DAY_MS,
+        self.webhooks = Webhooks(out, self.rng, self.ids, legacy_until_ms=start_ms + max(1, days // 3) * DAY_MS,
                                  end_ms=self.end_ms)
         self.segment = SegmentWriter(out, self.rng, self.ids)
         self.truth = Truth(out / "ground_truth")
@@ -59,7 +60,7 @@ class World:
         self.export_buffer: dict[str, list] = {k: [] for k in ("redemption", "voucher_transactions", "order", "publication")}
         self.export_no = 0
         self.expiry_heap: list = []
-        self.pending_failure_codes = list(cat.REDEMPTION_FAILURE_CODES)
+        self.stacks = 0
 
     # ------------------------------------------------------------------------------------------------------
     # scheduling
@@ -139,7 +140,7 @@ class World:
             n_orders = sum(1 for _ in range(self.days) if rng.random() < rate)
             for _ in range(n_orders):
                 self.at(self.rand_time(first_ms, end), "order", c)
-            if rng.random() < (0.6 if c.wants_card else 0.3):
+            if rng.random() < (0.3 if c.wants_card else 0.1):
                 self.at(self.rand_time(first_ms, end - DAY_MS), "publish", c, rng.choice(cat.DISCOUNT_CAMPAIGNS))
             if rng.random() < 0.05:
                 self.at(self.rand_time(first_ms, end), "failed_attempt", c, None)
@@ -300,7 +301,10 @@ class World:
         rng, c = self.rng, o.customer
         voucher = c.open_vouchers[0] if c.open_vouchers and rng.random() < 0.75 else None
         promo = cat.PROMOTION_CAMPAIGN["tier"]
-        use_promo = o.amount >= promo["min_amount"] and rng.random() < (0.5 if voucher else 0.15)
+        eligible = o.amount >= promo["min_amount"]
+        use_promo = eligible and (rng.random() < (0.5 if voucher else 0.15) or (voucher is not None and not self.stacks))
+        if voucher is not None and use_promo:
+            self.stacks += 1
         parts = []
         if voucher is not None:
             c.open_vouchers.pop(0)
@@ -329,12 +333,13 @@ class World:
             self.emit_redemption(t_ms + 5 + i, self.redemptions[cid])
         self.emit_redemption(t_ms + 10, parent)
 
-    def redemption_order(self, r: Redemption, status: str | None = None, updated_ms: int | None = None) -> dict | None:
+    def redemption_order(self, r: Redemption) -> dict | None:
+        """The order as it stood at checkout (CREATED at its creation time), never newer than the order events."""
         o = r.order
         if o is None:
             return None
         own = r.discount if r.parent_id else None
-        return order_obj(o, status or "PAID", updated_ms or o.created_ms, own_discount=own)
+        return order_obj(o, "CREATED", o.created_ms, own_discount=own)
 
     def emit_redemption(self, t_ms: int, r: Redemption) -> None:
         c = r.customer
@@ -599,8 +604,12 @@ class World:
             self.do_tier_left(t_ms + 3 * HOUR_MS, members[-1])
         if not self.truth.counters.get("rollbacks_failed"):
             rolled = [r for r in self.redemptions.values() if r.status == "ROLLED_BACK"]
+            if not rolled:
+                rolled = [r for r in self.redemptions.values() if r.status == "SUCCEEDED" and not r.is_parent]
+                if rolled:
+                    self.rollback(t_ms + 4 * HOUR_MS, rolled[0], "Fraud prevention")
             if rolled:
-                self.do_failed_rollback(t_ms + 4 * HOUR_MS, rolled[0])
+                self.do_failed_rollback(t_ms + 5 * HOUR_MS, rolled[0])
 
     def do_adjust(self, t_ms: int, c: Customer, sign: int) -> None:
         if c.card is None:
@@ -650,6 +659,8 @@ class World:
             self._tier_event(t_ms, c, "left", None, c.tier)
 
     def _tier_event(self, t_ms: int, c: Customer, kind: str, from_idx: int | None, to_idx: int) -> None:
+        t_ms = max(t_ms, (c.last_tier_ms or 0) + 1)  # the latest tier event must be unambiguous
+        c.last_tier_ms = t_ms
         data = {"customer": customer_obj(c), "campaign": campaign_obj(cat.LOYALTY_CAMPAIGN)}
         if kind in ("upgraded", "downgraded"):
             data["loyalty_tier_from"] = tier_obj(from_idx)
@@ -733,9 +744,8 @@ class World:
             columns = list(EXPORT_COLUMNS[name])
             if name == "order":
                 columns += ["metadata.currency", "metadata.channel", "metadata.location_id", "metadata.location"]
-            bad_row = rows[0][:-2] if bad and name == "redemption" and rows else None
-            if bad and name == "redemption" and not rows:
-                bad_row = ["rf_broken"]
+            # The one malformed export record: a copy of a row with two extra cells (wrong column count).
+            bad_row = rows[0] + ["?", "?"] if bad and name == "redemption" and rows else None
             write_export(self.out, name if name != "redemption" else "redemption", stamp, columns, rows,
                          title_headers=title, bad_row=bad_row)
             if bad_row is not None:
@@ -767,7 +777,7 @@ class World:
             total = "" if o.omit_total else o.amount - o.discount
             return [o.id, o.source_id, iso6(o.created_ms), iso6(updated), status, o.amount, o.discount or "", "",
                     o.discount or "", total, o.customer.cust_id, "", "USD",
-                    "app" if meta == "app" else "pos", o.location if meta == "location_id" else "",
+                    order_channel(o), o.location if meta == "location_id" else "",
                     o.location if meta == "location" else ""]
         if name == "publication":
             pub_id, v, ts, channel = obj

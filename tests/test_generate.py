@@ -1,0 +1,322 @@
+"""The synthetic world: deterministic, every real format and variant present, and a ground truth that a correct
+parser can reproduce from the landing files alone."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from loyalty.generate import generate_world
+from loyalty.generate.catalog import REDEMPTION_FAILURE_CODES, ROLLBACK_FAILURE
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+END = date(2026, 11, 25)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def truth(landing: Path, name: str) -> list[dict]:
+    return read_csv(landing / "ground_truth" / name)
+
+
+def webhook_bodies(landing: Path) -> tuple[list[dict], int]:
+    """Every delivery in the landing folder, parsed like an ingest would; returns (bodies, malformed records)."""
+    bodies, bad = [], 0
+    for path in sorted((landing / "voucherify" / "webhooks").rglob("*")):
+        if not path.is_file():
+            continue
+        if path.suffix == ".json":
+            bodies.append(json.loads(path.read_text()))
+            continue
+        raw = path.read_bytes()
+        text = gzip.decompress(raw).decode() if raw[:2] == b"\x1f\x8b" else raw.decode()
+        for line in text.splitlines():
+            try:
+                bodies.append(json.loads(line))
+            except json.JSONDecodeError:
+                bad += 1
+    return bodies, bad
+
+
+def event_type(body: dict) -> str:
+    return (body.get("event") or {}).get("type") or body["type"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    generate_world(a, customers=40, days=15, seed=3, end_date=END)
+    generate_world(b, customers=40, days=15, seed=3, end_date=END)
+    generate_world(c, customers=40, days=15, seed=4, end_date=END)
+    assert tree_digest(a) == tree_digest(b)
+    digest_c = tree_digest(c)
+    assert (a / "ground_truth" / "redemptions.csv").read_bytes() != (c / "ground_truth" / "redemptions.csv").read_bytes()
+    assert tree_digest(a) != digest_c
+
+
+def test_hash_seed_does_not_change_the_output(tmp_path):
+    """Set iteration order must never leak into the files."""
+    script = ("import sys; from pathlib import Path; from datetime import date; from loyalty.generate import generate_world;"
+              "generate_world(Path(sys.argv[1]), 30, 10, 5, end_date=date(2026, 11, 25))")
+    for name, hash_seed in (("x", "1"), ("y", "2")):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], check=True, env=env, cwd=REPO_ROOT)
+    assert tree_digest(tmp_path / "x") == tree_digest(tmp_path / "y")
+
+
+def test_every_landing_format_and_variant_is_present(generated_landing):
+    wh = generated_landing / "voucherify" / "webhooks"
+    names = [p.relative_to(wh).as_posix() for p in wh.rglob("*") if p.is_file()]
+    assert any(n.startswith("project/") and n.endswith(".ndjson") for n in names)
+    assert any(n.startswith("project/") and n.endswith(".ndjson.gz") for n in names)
+    assert any(n.startswith("distribution/") for n in names)
+    assert any(n.startswith("legacy/") for n in names)
+    assert any(n.endswith(".json") for n in names)
+    bodies, _ = webhook_bodies(generated_landing)
+    envelopes = {("v2018" if b.get("object") == "event" else (b.get("source") or {}).get("object")) for b in bodies}
+    assert envelopes == {"v2018", "webhook", "distribution"}
+    distribution_types = {b["type"] for b in bodies if (b.get("source") or {}).get("object") == "distribution"}
+    assert all(t.startswith("Loyalty notify ") for t in distribution_types)
+    kinds = {event_type(b) for b in bodies}
+    for kind in ("redemption.succeeded", "redemption.failed", "redemption.rollback.succeeded", "redemption.rollback.failed",
+                 "publication.succeeded", "voucher.published", "customer.publication.succeeded",
+                 "voucher.loyalty_card.transaction.created", "voucher.loyalty_card.points_added",
+                 "voucher.loyalty_card.points_expired", "customer.order.created", "customer.order.paid",
+                 "customer.order.canceled", "customer.loyalty.tier.joined", "customer.loyalty.tier.upgraded",
+                 "customer.loyalty.tier.left", "customer.voucher.loyalty_card.points_aded",
+                 "customer.rewarded.loyalty_points"):
+        assert kind in kinds, kind
+    # Orders and tiers come only through distributions.
+    for b in bodies:
+        if event_type(b).startswith(("customer.order.", "customer.loyalty.tier.")):
+            assert b["source"]["object"] == "distribution"
+    # Duplicate deliveries: same (event.id, source.id) more than once.
+    keys = [(b["event"]["id"], b["source"]["id"]) for b in bodies if "event" in b]
+    assert len(keys) > len(set(keys))
+    statuses = json.dumps([b["data"].get("redemption") for b in bodies if event_type(b) == "redemption.rollback.failed"])
+    assert '"ROLLED BACK"' in statuses
+    legacy = [b for b in bodies if b.get("object") == "event" and b["type"] == "redemption.succeeded"]
+    assert legacy and all(b["data"]["object"]["status"] is None for b in legacy)
+
+    exports = generated_landing / "voucherify" / "exports"
+    for obj in ("redemption", "voucher_transactions", "order", "customer", "publication"):
+        files = sorted((exports / obj).glob("*.csv"))
+        assert len(files) >= 2, obj
+    headers = {f.read_text().splitlines()[0] for f in (exports / "customer").glob("*.csv")}
+    assert any("Customer Source Id" in h or "Source Id" in h for h in headers)
+    assert any(h.startswith("id,") for h in headers)
+    order_header = (sorted((exports / "order").glob("*.csv"))[0]).read_text().splitlines()[0]
+    assert "metadata.location_id" in order_header
+
+    seg = generated_landing / "segment"
+    for rel in ("warehouse/pos/order_placed", "warehouse/pos/identifies.csv", "warehouse/mobile_app/order_completed",
+                "warehouse/mobile_app/identifies", "warehouse/web/pages", "warehouse/voucherify/customer_redemption_succeeded",
+                "warehouse/voucherify/customer_redemption_failed", "warehouse/voucherify/tracks.csv",
+                "archive/prod-bucket/segment-logs/dummy-object.txt"):
+        assert (seg / rel).exists(), rel
+    assert list((seg / "warehouse" / "web").rglob("*.parquet"))
+    day_dirs = [p for p in (seg / "archive").rglob("*") if p.is_dir() and p.name.isdigit()]
+    assert day_dirs and all(len(p.name) == 13 and int(p.name) % 86_400_000 == 0 for p in day_dirs)
+    gz_files = list((seg / "archive").rglob("*.gz"))
+    assert any(f.read_bytes()[:2] != b"\x1f\x8b" for f in gz_files), "an archive stored uncompressed"
+    # Warehouse rows and archive messages overlap on message id.
+    archive_ids = set()
+    for f in gz_files:
+        raw = f.read_bytes()
+        try:
+            text = gzip.decompress(raw).decode() if raw[:2] == b"\x1f\x8b" else raw.decode()
+        except EOFError:
+            continue
+        archive_ids.update(json.loads(line)["messageId"] for line in text.splitlines())
+    warehouse_ids = set()
+    for f in (seg / "warehouse" / "mobile_app").rglob("*.csv"):
+        warehouse_ids.update(r["id"] for r in read_csv(f) if "id" in r)
+    assert archive_ids & warehouse_ids
+
+
+def test_segment_schema_drift_and_messy_values(generated_landing):
+    files = sorted((generated_landing / "segment" / "warehouse" / "mobile_app" / "order_completed").glob("*.csv"))
+    headers = [f.read_text().splitlines()[0].split(",") for f in files]
+    assert "load_batch" not in headers[0] and any("load_batch" in h for h in headers[1:])
+    rows = [r for f in files for r in read_csv(f)]
+    assert any("." in r["quantity_total"] for r in rows) and any("." not in r["quantity_total"] for r in rows)
+    parquet = sorted((generated_landing / "segment" / "warehouse" / "web").rglob("order_completed/*.parquet"))
+    assert parquet and pq.read_table(parquet[0]).num_rows > 0
+
+
+def test_every_failure_code_occurs(generated_landing):
+    bodies, _ = webhook_bodies(generated_landing)
+    codes = set()
+    for b in bodies:
+        data = b["data"]
+        for key in ("redemption", "redemption_rollback", "object"):
+            obj = data.get(key)
+            if isinstance(obj, dict) and obj.get("failure_code"):
+                codes.add(obj["failure_code"])
+    assert set(REDEMPTION_FAILURE_CODES) | {ROLLBACK_FAILURE[0]} <= codes
+    truth_codes = {r["failure_code"] for r in truth(generated_landing, "redemptions.csv") if r["failure_code"]}
+    assert truth_codes == set(REDEMPTION_FAILURE_CODES)
+
+
+def test_ground_truth_is_self_consistent(generated_landing):
+    summary = json.loads((generated_landing / "ground_truth" / "summary.json").read_text())
+    ledger = truth(generated_landing, "loyalty_points.csv")
+    members = {m["customer_source_id"]: m for m in truth(generated_landing, "members.csv")}
+    orders = {o["order_id"]: o for o in truth(generated_landing, "orders.csv")}
+    redemptions = truth(generated_landing, "redemptions.csv")
+
+    sums, last_balance = defaultdict(int), {}
+    earned_by_order = defaultdict(int)
+    for row in ledger:  # sorted by occurred_at
+        sums[row["customer_source_id"]] += int(row["points"])
+        last_balance[row["customer_source_id"]] = int(row["balance_after"])
+        if row["movement"] == "earned" and row["order_id"]:
+            earned_by_order[row["order_id"]] += int(row["points"])
+        assert row["customer_source_id"] in members
+    for sid, m in members.items():
+        assert int(m["points_balance"]) == sums[sid] == last_balance.get(sid, 0)
+        assert int(m["points_balance"]) >= 0
+    for oid, o in orders.items():
+        assert int(o["points_earned"]) == earned_by_order[oid]
+        assert Decimal(o["total_amount"]) == Decimal(o["amount"]) - Decimal(o["discount_amount"])
+    # Transfers pair up and net to zero.
+    transfers = [r for r in ledger if r["movement"] == "transferred"]
+    assert transfers and sum(int(r["points"]) for r in transfers) == 0
+
+    for r in redemptions:
+        assert (r["result"] == "FAILURE") == (r["status"] == "FAILED")
+        assert bool(r["rolled_back_at"]) == (r["status"] == "ROLLED_BACK")
+        if r["result"] == "FAILURE":
+            assert Decimal(r["discount_amount"]) == 0
+        if r["order_id"]:
+            assert r["location_id"] == orders[r["order_id"]]["location_id"]
+    assert summary["redemptions"]["rows"] == len(redemptions)
+    assert summary["orders"]["rows"] == len(orders)
+    assert summary["loyalty_points"]["rows"] == len(ledger)
+    assert summary["world"]["members"] == len(members)
+    by_status = defaultdict(int)
+    for r in redemptions:
+        by_status[r["status"]] += 1
+    assert summary["redemptions"]["by_status"] == dict(by_status)
+    paid = [o for o in orders.values() if o["status"] in ("PAID", "FULFILLED")]
+    assert Decimal(summary["orders"]["revenue"]) == sum(Decimal(o["total_amount"]) for o in paid)
+
+    recon = truth(generated_landing, "reconciliation.csv")
+    differing = [r for r in recon if Decimal(r["difference"]) != 0]
+    assert differing and len(differing) == summary["reconciliation"]["differing_rows"]
+    for r in recon:
+        assert Decimal(r["difference"]) == Decimal(r["warehouse_value"]) - Decimal(r["voucherify_value"])
+
+
+def test_ground_truth_is_reproducible_from_the_landing_files(generated_landing):
+    """A minimal correct parser over the webhooks agrees with the ground truth on ids, statuses and points."""
+    bodies, malformed = webhook_bodies(generated_landing)
+    summary = json.loads((generated_landing / "ground_truth" / "summary.json").read_text())
+    assert malformed == summary["expected_rejections"]["voucherify_webhooks"]
+
+    latest_order: dict[str, tuple] = {}
+    redemption_ids, parents, rolled_back, transactions = set(), set(), {}, {}
+    for b in bodies:
+        kind, data = event_type(b), b["data"]
+        if b.get("object") == "event":
+            obj = data["object"]
+            if obj["object"] == "redemption":
+                redemption_ids.add(obj["id"])
+                if obj.get("redemption"):
+                    parents.add(obj["redemption"])
+                if obj.get("related_object_type") == "redemption":
+                    parents.add(obj["id"])
+            elif obj["result"] == "SUCCESS":
+                rolled_back[obj["redemption"]] = obj["date"]
+            continue
+        if kind.startswith("customer.order."):
+            o = data["order"]
+            key = (o["updated_at"], o["status"])
+            if o["id"] not in latest_order or key[0] > latest_order[o["id"]][0]:
+                latest_order[o["id"]] = (o["updated_at"], o["status"], o)
+        if kind in ("redemption.succeeded", "redemption.failed"):
+            r = data["redemption"]
+            redemption_ids.add(r["id"])
+            if r.get("redemption"):
+                parents.add(r["redemption"])
+            if r.get("related_object_type") == "redemption":
+                parents.add(r["id"])
+        if kind == "redemption.rollback.succeeded":
+            rolled_back[data["redemption_rollback"]["redemption"]] = data["redemption_rollback"]["date"]
+        if kind == "voucher.loyalty_card.transaction.created":
+            tx = data["transaction"]
+            transactions[tx["id"]] = tx["details"]["balance"]["points"]
+
+    orders = {o["order_id"]: o for o in truth(generated_landing, "orders.csv")}
+    assert set(latest_order) == set(orders)
+    for oid, (_, status, o) in latest_order.items():
+        assert status == orders[oid]["status"], oid
+        assert Decimal(o["amount"]) / 100 == Decimal(orders[oid]["amount"])
+        assert Decimal(o.get("total_discount_amount", 0)) / 100 == Decimal(orders[oid]["discount_amount"])
+
+    redemptions = {r["redemption_id"]: r for r in truth(generated_landing, "redemptions.csv")}
+    assert redemption_ids - parents == set(redemptions)
+    assert {rid for rid, r in redemptions.items() if r["status"] == "ROLLED_BACK"} == set(rolled_back)
+
+    ledger = {r["transaction_id"]: int(r["points"]) for r in truth(generated_landing, "loyalty_points.csv")}
+    assert transactions == ledger
+
+
+def test_exports_carry_one_malformed_row_and_overlap(generated_landing):
+    files = sorted((generated_landing / "voucherify" / "exports" / "redemption").glob("*.csv"))
+    bad, seen, overlap = 0, set(), 0
+    for f in files:
+        rows = list(csv.reader(f.open(newline="", encoding="utf-8")))
+        width = len(rows[0])
+        for row in rows[1:]:
+            if len(row) != width:
+                bad += 1
+                continue
+            overlap += row[0] in seen
+            seen.add(row[0])
+    summary = json.loads((generated_landing / "ground_truth" / "summary.json").read_text())
+    assert bad == summary["expected_rejections"]["voucherify_exports"] == 1
+    assert overlap > 0
+
+
+def test_default_world_is_quick_and_cli_prints_a_summary(tmp_path):
+    out = tmp_path / "world"
+    result = subprocess.run(
+        [sys.executable, "-m", "loyalty.cli", "generate", "--out", str(out), "--customers", "60", "--days", "14",
+         "--seed", "9", "--end-date", "2026-11-25"],
+        capture_output=True, text=True, cwd=REPO_ROOT, env=dict(os.environ, COLUMNS="200"), timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "webhook deliveries" in result.stdout
+    assert json.loads((out / "ground_truth" / "summary.json").read_text())["world"]["end"] == "2026-11-25T00:00:00.000Z"
+
+
+def test_cli_help_and_bad_end_date(tmp_path):
+    env = dict(os.environ, COLUMNS="200")
+    help_text = subprocess.run([sys.executable, "-m", "loyalty.cli", "generate", "--help"], capture_output=True,
+                               text=True, cwd=REPO_ROOT, env=env).stdout
+    assert "--end-date" in help_text and "--customers" in help_text
+    bad = subprocess.run([sys.executable, "-m", "loyalty.cli", "generate", "--out", str(tmp_path / "w"), "--end-date",
+                          "yesterday"], capture_output=True, text=True, cwd=REPO_ROOT, env=env)
+    assert bad.returncode != 0 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
