@@ -18,7 +18,7 @@ if w.empty(ranking):
     st.stop()
 
 st.subheader("Ranked by revenue")
-fig = px.bar(ranking, x="location_id", y="revenue", hover_data=["paid_orders", "customers"])
+fig = px.bar(ranking, x="location_id", y="revenue", hover_data=["paid_orders", "member_share"])
 fig.update_traces(hovertemplate="%{x}: %{y:,.2f}<extra></extra>")
 w.chart(fig, "Location", f"Revenue ({w.MONEY_UNIT})")
 w.table(ranking, "Locations ranked", money_columns=["revenue"], percent_columns=["member_share"])

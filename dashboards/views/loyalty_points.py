@@ -19,7 +19,8 @@ liability = db.query(queries.POINTS_LIABILITY, params).iloc[0]
 row = st.columns(3)
 w.kpi(row[0], f"Outstanding points on {chosen.end:%Y-%m-%d}", liability["outstanding_points"], formatter=w.count,
       help="Sum of every ledger movement up to the end of the period, all locations: the points liability")
-w.kpi(row[1], "Customers holding points", liability["customers_with_points"], formatter=w.count)
+holding = db.query(queries.MEMBERS_HOLDING_POINTS).iloc[0]["members"]
+w.kpi(row[1], "Members holding points now", holding, formatter=w.count)
 
 st.subheader("Points due to expire")
 st.info(

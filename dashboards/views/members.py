@@ -26,6 +26,20 @@ segment = st.selectbox("List the members of", list(queries.SEGMENTS), format_fun
 w.table(db.query(queries.SEGMENT_MEMBERS, {**params, "segment": segment}), "Segment members",
         money_columns=["lifetime_order_amount"])
 
+st.subheader("Computed traits")
+st.caption("Defined in macros/member_traits.sql (add one there and rebuild): a member has a yes/no trait when it "
+           "is true, a numeric trait (purchase counts, amounts) when it is above zero.")
+columns = db.query(queries.TRAIT_COLUMNS)
+traits = [(r.column_name, r.data_type) for r in columns.itertuples() if r.column_name not in queries.MEMBER_METRIC_COLUMNS]
+if not traits:
+    st.info("This build defines no computed traits.")
+else:
+    w.table(db.query(queries.trait_sizes(traits)).drop(columns="position"), "Members per computed trait")
+    names = [name for name, _ in traits]
+    picked = st.selectbox("List the members having", names, key="trait")
+    w.table(db.query(queries.trait_members(*traits[names.index(picked)])), f"Members with {picked}",
+            money_columns=["lifetime_order_amount"])
+
 st.subheader("Member lookup")
 needle = st.text_input("Customer id or email (or their beginning)", key="member_needle").strip()
 if needle:

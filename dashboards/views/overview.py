@@ -20,7 +20,9 @@ def by_period(sql: str) -> dict[str, dict]:
     return {row["period"]: row for row in frame.to_dict("records")}
 
 
-orders = by_period(queries.OVERVIEW_ORDERS)
+orders = by_period(queries.orders_statement(
+    queries.OVERVIEW_ORDERS, queries.OVERVIEW_ORDERS_BY_CAMPAIGN, chosen.campaign, chosen.channel
+))
 redemptions = by_period(queries.OVERVIEW_REDEMPTIONS)
 points = by_period(queries.OVERVIEW_POINTS)
 
@@ -53,7 +55,9 @@ w.kpi(row[2], "Points earned", *pair(points, "points_earned"), formatter=w.count
 w.kpi(row[3], "Points burned", *pair(points, "points_burned"), formatter=w.count)
 
 st.subheader("Revenue per day")
-daily = db.query(queries.OVERVIEW_DAILY, params)
+daily = db.query(queries.orders_statement(
+    queries.OVERVIEW_DAILY, queries.OVERVIEW_DAILY_BY_CAMPAIGN, chosen.campaign, chosen.channel
+), params)
 if not w.empty(daily):
     fig = go.Figure(go.Bar(x=daily["day"], y=daily["revenue"], name="Revenue",
                            hovertemplate="%{x|%Y-%m-%d}: %{y:,.2f}<extra></extra>"))
