@@ -1,0 +1,283 @@
+"""`load_landing`: every new or changed landing file into the raw layer, one transaction per group of files.
+
+Steps: discover the files → hash them against the manifest → load each source's new/changed files
+in groups (many small files per statement; a large file alone) → summary. A group's data rows,
+quarantined records and manifest rows commit together, so a run killed at any moment and started
+again ends with exactly the rows of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest import manifest
+from ingest.context import DEFAULT_MAX_RECORD_BYTES, BatchContext, Rejects
+from ingest.landing import SOURCES, LandingFile, SkippedFile, discover, is_gzip
+from ingest.raw_schema import DDL
+from loyalty.errors import LoyaltyError
+
+GROUP_BYTES = 64 << 20  # input bytes per transaction of small files
+GROUP_FILES = 2000
+MEMORY_LIMIT = "1GB"  # DuckDB's share; keeps a 5 GB landing well under 2 GB peak
+
+
+@dataclass
+class SourceStats:
+    files: int = 0
+    rows: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class IngestReport:
+    batch_id: str
+    files_seen: int = 0
+    files_loaded: int = 0
+    files_unchanged: int = 0
+    rows_loaded: int = 0
+    rejected_total: int = 0
+    per_source: dict[str, SourceStats] = field(default_factory=dict)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def files_skipped(self) -> int:
+        return len(self.skipped)
+
+
+@dataclass(frozen=True)
+class _Todo:
+    file: LandingFile
+    content_hash: str
+    expected_lines: int  # non-blank lines on disk (plain NDJSON only; for the fast path's self-check)
+    gzip: bool
+    replaces: bool  # an earlier version of this path is in the raw layer
+
+
+def load_landing(
+    landing: Path,
+    warehouse: Path | duckdb.DuckDBPyConnection,
+    *,
+    progress: bool = True,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> IngestReport:
+    """Load new and changed files of `landing` into the raw schema of `warehouse` (created if missing)."""
+    landing = Path(landing)
+    files, skipped = discover(landing)
+    con, owned = _connect(warehouse)
+    restore = _session_settings(con)
+    console = Console(stderr=True, quiet=not progress)
+    ctx = BatchContext(uuid.uuid4().hex, datetime.now(timezone.utc), max_record_bytes)
+    report = IngestReport(batch_id=ctx.batch_id, files_seen=len(files), skipped=skipped)
+    report.per_source = {s: SourceStats() for s in SOURCES}
+    try:
+        con.execute(DDL)
+        con.execute(
+            "insert into raw.ingest_batches (batch_id, started_at, status) values (?, ?, 'running')",
+            [ctx.batch_id, ctx.ingested_at],
+        )
+        status = "failed"
+        try:
+            with _progress(console) as bar:
+                todo = _changed_files(con, files, bar, report)
+                _load_all(con, todo, ctx, bar, report)
+            status = "succeeded"
+        finally:
+            con.execute(
+                """update raw.ingest_batches set finished_at = now(), status = ?, files_loaded = ?,
+                   rows_loaded = ?, rows_rejected = ? where batch_id = ?""",
+                [status, report.files_loaded, report.rows_loaded, report.rejected_total, ctx.batch_id],
+            )
+    finally:
+        restore()
+        if owned:
+            con.close()
+    if progress:
+        Console().print(summary_table(report))
+    return report
+
+
+def _connect(warehouse: Path | duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    if isinstance(warehouse, duckdb.DuckDBPyConnection):
+        return warehouse, False
+    path = Path(warehouse)
+    if path.exists() and path.is_dir():
+        raise LoyaltyError(f"warehouse {path} is a directory, expected a DuckDB file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(str(path)), True
+    except duckdb.IOException as exc:
+        raise LoyaltyError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}") from exc
+    except OSError as exc:
+        raise LoyaltyError(f"cannot create warehouse folder {path.parent}: {exc.strerror}") from exc
+
+
+def _session_settings(con: duckdb.DuckDBPyConnection) -> Callable[[], None]:
+    """Ingest settings (UTC, unordered parallel inserts, bounded memory); returns a function that restores the caller's."""
+    wanted = {"TimeZone": "UTC", "preserve_insertion_order": "false", "memory_limit": MEMORY_LIMIT}
+    before = {k: con.execute(f"select current_setting('{k}')").fetchone()[0] for k in wanted}
+    for k, v in wanted.items():
+        con.execute(f"set {k} = '{v}'")
+
+    def restore() -> None:
+        for k, v in before.items():
+            con.execute(f"set {k} = '{v}'")
+
+    return restore
+
+
+def _changed_files(con, files: list[LandingFile], bar: Progress, report: IngestReport) -> list[_Todo]:
+    known = manifest.loaded_versions(con)
+    task = bar.add_task("checking", total=sum(f.size for f in files))
+    todo = []
+    for f in files:
+        d = manifest.digest(f)
+        bar.advance(task, f.size)
+        previous = known.get(f.rel)
+        if previous == (f.size, d.content_hash):
+            report.files_unchanged += 1
+            continue
+        gz = is_gzip(f.path)
+        todo.append(_Todo(f, d.content_hash, d.line_count(f.size) - d.blank_lines, gz, previous is not None))
+    return todo
+
+
+def _load_all(con, todo: list[_Todo], ctx: BatchContext, bar: Progress, report: IngestReport) -> None:
+    from ingest import sources  # the per-source loaders
+
+    task = bar.add_task("loading", total=sum(t.file.size for t in todo))
+    for source in SOURCES:
+        items = [t for t in todo if t.file.source == source]
+        loader = sources.LOADERS[source]
+        for group in _groups(items, loader.fast_eligible):
+            results = _load_group(con, loader, group, ctx)
+            stats = report.per_source[source]
+            for t in group:
+                rows, rejected = results[t.file.rel]
+                stats.files += 1
+                stats.rows += rows
+                stats.rejected += rejected
+                report.files_loaded += 1
+                report.rows_loaded += rows
+                report.rejected_total += rejected
+            bar.advance(task, sum(t.file.size for t in group))
+
+
+def _groups(items: list[_Todo], fast_eligible) -> list[list[_Todo]]:
+    groups: list[list[_Todo]] = []
+    current: list[_Todo] = []
+    size = 0
+    for t in items:
+        if fast_eligible(t) or t.file.size >= GROUP_BYTES:
+            groups.append([t])
+            continue
+        if current and (size + t.file.size > GROUP_BYTES or len(current) >= GROUP_FILES):
+            groups.append(current)
+            current, size = [], 0
+        current.append(t)
+        size += t.file.size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _load_group(con, loader, group: list[_Todo], ctx: BatchContext) -> dict[str, tuple[int, int]]:
+    """One transaction: forget old versions, insert rows and rejects, record the manifest."""
+    fast = len(group) == 1 and loader.fast_eligible(group[0])
+    try:
+        results = _transaction(con, loader, group, ctx, fast)
+        if results is not None:
+            return results
+        return _transaction(con, loader, group, ctx, False)  # the fast path declined: load exactly
+    except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the others
+        if len(group) > 1:
+            out: dict[str, tuple[int, int]] = {}
+            for t in group:
+                out.update(_load_group(con, loader, [t], ctx))
+            return out
+        return _quarantine_file(con, loader, group[0], ctx, exc)
+
+
+def _transaction(con, loader, group: list[_Todo], ctx: BatchContext, fast: bool):
+    con.begin()
+    try:
+        manifest.forget(con, [t.file for t in group if t.replaces], loader.table)
+        results = loader.load(con, group, ctx, fast)
+        if results is None:
+            con.rollback()
+            return None
+        manifest.record(
+            con,
+            [manifest.ManifestEntry(t.file, t.content_hash, *results[t.file.rel]) for t in group],
+            ctx.batch_id,
+        )
+        con.commit()
+        return results
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _quarantine_file(con, loader, t: _Todo, ctx: BatchContext, exc: Exception) -> dict[str, tuple[int, int]]:
+    """A file no loader could read at all: one rejected record for the whole file, manifest row kept
+    so it is not retried until its content changes."""
+    con.begin()
+    try:
+        manifest.forget(con, [t.file] if t.replaces else [], loader.table)
+        rejects = Rejects(t.file.source)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        rejects.add(t.file.rel, None, f"unreadable file: {reason}"[:500], b"")
+        rejects.flush(con, ctx)
+        manifest.record(con, [manifest.ManifestEntry(t.file, t.content_hash, 0, 1)], ctx.batch_id)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return {t.file.rel: (0, 1)}
+
+
+class _progress:
+    """A rich progress display (files and bytes) on stderr; silent when the console is quiet."""
+
+    def __init__(self, console: Console):
+        self.bar = Progress(
+            TextColumn("[bold]{task.description:>9}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=console.quiet,
+        )
+
+    def __enter__(self) -> Progress:
+        self.bar.start()
+        return self.bar
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+
+def summary_table(report: IngestReport) -> Table:
+    table = Table(title=f"ingest batch {report.batch_id}")
+    table.add_column("source")
+    table.add_column("files", justify="right")
+    table.add_column("rows", justify="right")
+    table.add_column("rejected", justify="right")
+    for source, s in report.per_source.items():
+        table.add_row(source, f"{s.files:,}", f"{s.rows:,}", f"{s.rejected:,}", style="red" if s.rejected else None)
+    table.add_row(
+        "total", f"{report.files_loaded:,}", f"{report.rows_loaded:,}", f"{report.rejected_total:,}", style="bold"
+    )
+    table.caption = (
+        f"{report.files_seen:,} files seen, {report.files_unchanged:,} unchanged, {report.files_skipped:,} skipped"
+    )
+    return table

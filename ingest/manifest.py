@@ -1,0 +1,102 @@
+"""The manifest raw.ingest_files: which file content is already in the raw layer.
+
+A file is identified by its path relative to the landing folder. Same path, size and content hash
+→ skipped; same path with other content → its old rows are deleted and it is loaded again, in the
+same transaction that records the new manifest row (so a crash leaves either the old or the new
+version, never both and never neither).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from ingest.landing import LandingFile
+
+_READ_CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    content_hash: str
+    newlines: int  # b"\n" count of the bytes on disk (only meaningful for uncompressed files)
+    blank_lines: int  # empty lines ("\n\n", "\n\r\n", or a leading newline), uncompressed files
+    ends_with_newline: bool
+
+    def line_count(self, size: int) -> int:
+        return self.newlines + (0 if self.ends_with_newline or size == 0 else 1)
+
+
+def digest(f: LandingFile) -> FileDigest:
+    """sha256 of the bytes on disk, plus newline counts that let the fast path verify itself."""
+    h = hashlib.sha256()
+    newlines = blanks = 0
+    tail = b""
+    first = True
+    with open(f.path, "rb") as fh:
+        while chunk := fh.read(_READ_CHUNK):
+            h.update(chunk)
+            newlines += chunk.count(b"\n")
+            if first:
+                blanks += chunk.startswith(b"\n") or chunk.startswith(b"\r\n")
+                first = False
+            # Count blank lines across the chunk boundary exactly once: scan tail+chunk, minus tail alone.
+            joined = tail + chunk
+            blanks += joined.count(b"\n\n") + joined.count(b"\n\r\n")
+            blanks -= tail.count(b"\n\n") + tail.count(b"\n\r\n")
+            tail = chunk[-2:]
+    return FileDigest(h.hexdigest(), newlines, blanks, tail.endswith(b"\n"))
+
+
+def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
+    """file_path → (size_bytes, content_hash) of every file in the manifest."""
+    return {p: (s, h) for p, s, h in con.execute("select file_path, size_bytes, content_hash from raw.ingest_files").fetchall()}
+
+
+@dataclass
+class ManifestEntry:
+    file: LandingFile
+    content_hash: str
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+
+
+def record(con: duckdb.DuckDBPyConnection, entries: list[ManifestEntry], batch_id: str) -> None:
+    """Write the manifest rows of files whose data rows were inserted in the current transaction."""
+    if not entries:
+        return
+    table = pa.table(
+        {
+            "file_path": [e.file.rel for e in entries],
+            "source": [e.file.source for e in entries],
+            "size_bytes": pa.array([e.file.size for e in entries], pa.int64()),
+            "content_hash": [e.content_hash for e in entries],
+            "rows_loaded": pa.array([e.rows_loaded for e in entries], pa.int64()),
+            "rows_rejected": pa.array([e.rows_rejected for e in entries], pa.int64()),
+        }
+    )
+    con.register("_manifest_rows", table)
+    try:
+        con.execute(
+            """
+            insert into raw.ingest_files
+            select file_path, source, size_bytes, content_hash, ?, rows_loaded, rows_rejected, now()
+            from _manifest_rows
+            """,
+            [batch_id],
+        )
+    finally:
+        con.unregister("_manifest_rows")
+
+
+def forget(con: duckdb.DuckDBPyConnection, files: list[LandingFile], target_table: str) -> None:
+    """Delete everything an earlier version of these files put in the raw layer (current transaction)."""
+    if not files:
+        return
+    paths = [f.rel for f in files]
+    con.execute(f"delete from {target_table} where _file in (select unnest(?::varchar[]))", [paths])
+    con.execute("delete from raw.rejected_records where file_path in (select unnest(?::varchar[]))", [paths])
+    con.execute("delete from raw.ingest_files where file_path in (select unnest(?::varchar[]))", [paths])
