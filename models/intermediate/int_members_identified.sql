@@ -1,5 +1,5 @@
--- Members: customers who hold a loyalty card (were ever published a LOYALTY_CARD voucher, or are the
--- holder of one), one row per customer_source_id with the card(s) and when they joined.
+-- Members: customers who hold a loyalty card (were ever published a LOYALTY_CARD voucher, are named as the
+-- holder of one, or have points moving on one), one row per customer_source_id.
 with
 
 card_publications as (
@@ -18,11 +18,28 @@ held_cards as (
 
 ),
 
+ledger_holders as (
+
+    select
+        coalesce(transactions.customer_source_id, customers.customer_source_id, cards.holder_customer_source_id)
+            as customer_source_id,
+        transactions.voucher_id,
+        null as published_at
+    from {{ ref('int_loyalty_transactions_deduped') }} as transactions
+    left join {{ ref('int_customers_identified') }} as customers
+        on transactions.customer_id = customers.customer_id
+    left join {{ ref('int_vouchers_resolved') }} as cards
+        on transactions.voucher_id = cards.voucher_id
+
+),
+
 unioned as (
 
     select * from card_publications
     union all
     select * from held_cards
+    union all
+    select * from ledger_holders
 
 ),
 
