@@ -150,19 +150,24 @@ def test_every_landing_format_and_variant_is_present(generated_landing):
             continue
         archive_ids.update(json.loads(line)["messageId"] for line in text.splitlines())
     warehouse_ids = set()
-    for f in (seg / "warehouse" / "mobile_app").rglob("*.csv"):
+    for f in (seg / "warehouse").rglob("*.csv"):
         warehouse_ids.update(r["id"] for r in read_csv(f) if "id" in r)
     assert archive_ids & warehouse_ids
 
 
 def test_segment_schema_drift_and_messy_values(generated_landing):
-    files = sorted((generated_landing / "segment" / "warehouse" / "mobile_app" / "order_completed").glob("*.csv"))
-    headers = [f.read_text().splitlines()[0].split(",") for f in files]
-    assert "load_batch" not in headers[0] and any("load_batch" in h for h in headers[1:])
-    rows = [r for f in files for r in read_csv(f)]
-    assert any("." in r["quantity_total"] for r in rows) and any("." not in r["quantity_total"] for r in rows)
-    parquet = sorted((generated_landing / "segment" / "warehouse" / "web").rglob("order_completed/*.parquet"))
-    assert parquet and pq.read_table(parquet[0]).num_rows > 0
+    warehouse = generated_landing / "segment" / "warehouse"
+    placed = sorted((warehouse / "pos" / "order_placed").glob("*.csv"))
+    headers = [f.read_text().splitlines()[0].split(",") for f in placed]
+    assert "load_batch" not in headers[0] and any("load_batch" in h for h in headers[1:]), "a column added later"
+    quantities = []
+    for f in sorted((warehouse / "mobile_app" / "order_completed").glob("*.csv")):
+        quantities += [r["quantity_total"] for r in read_csv(f)]
+    for f in sorted((warehouse / "web" / "order_completed").glob("*.parquet")):
+        quantities += [str(v) for v in pq.read_table(f).column("quantity_total").to_pylist()]
+    assert any("." in q for q in quantities) and any("." not in q for q in quantities), "int → float drift"
+    rows = [r for f in sorted((warehouse / "mobile_app" / "order_completed").glob("*.csv")) for r in read_csv(f)]
+    assert any(r["revenue"] and r["products"].startswith("[") for r in rows)
 
 
 def test_every_failure_code_occurs(generated_landing):

@@ -65,6 +65,7 @@ REWARDS = [
 ]
 
 POINTS_EXPIRY_DAYS = 21
+PENDING_POINTS_DAYS = 3
 
 # Every redemption failure code the vendor documents (already_rolled_back is a rollback failure).
 REDEMPTION_FAILURE_CODES = {

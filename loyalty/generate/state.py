@@ -28,7 +28,7 @@ class Voucher:
 class Order:
     __slots__ = (
         "id", "source_id", "customer", "location", "location_key", "created_ms", "updated_ms", "status", "amount",
-        "discount", "items", "omit_total", "redemption_ids", "points_earned", "history",
+        "discount", "items", "omit_total", "redemption_ids", "points_earned", "history", "pending",
     )
 
     def __init__(self, **kw):

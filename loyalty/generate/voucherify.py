@@ -150,6 +150,7 @@ DISTRIBUTION_EVENTS = [
     "customer.redemption.rollback.succeeded", "customer.publication.succeeded", "customer.rewarded.loyalty_points",
     "customer.voucher.loyalty_card.points_added", "customer.voucher.loyalty_card.points_expired",
     "customer.voucher.loyalty_card.pending_points.added", "customer.voucher.loyalty_card.pending_points.activated",
+    "customer.voucher.loyalty_card.pending_points.canceled", "customer.reward_redemptions.completed",
 ]
 
 

@@ -61,6 +61,7 @@ class World:
         self.export_no = 0
         self.expiry_heap: list = []
         self.stacks = 0
+        self.vouchers: list[Voucher] = []
 
     # ------------------------------------------------------------------------------------------------------
     # scheduling
@@ -189,6 +190,7 @@ class World:
                 "publication": {"id": pub_id, "channel": channel}, "voucher": {"code": v.code, "id": v.id},
                 "campaign": {"id": v.campaign["id"], "name": v.campaign["name"]}})
         self.export_buffer["publication"].append((t_ms, (pub_id, v, t_ms, channel)))
+        self.vouchers.append(v)
         self.truth.publication(pub_id, t_ms, c, v.campaign["name"], v.code, channel)
 
     def do_join(self, t_ms: int, c: Customer) -> None:
@@ -249,12 +251,14 @@ class World:
 
     def do_paid(self, t_ms: int, o: Order) -> None:
         self.order_event(t_ms, o, "PAID", "customer.order.paid")
-        c = o.customer
+        c, rng = o.customer, self.rng
         if c.card is not None and c.joined_ms < t_ms:
-            self.earn_points(t_ms + 800, c, o)
+            if o.location == "Mobile App" and rng.random() < 0.7:
+                self.add_pending_points(t_ms + 800, c, o)
+            else:
+                self.earn_points(t_ms + 800, c, o)
         if o.location in cat.STORES:
             c.visited.add(o.location)
-        rng = self.rng
         if rng.random() < 0.06:
             self.at(t_ms + rng.randint(2, 8) * DAY_MS, "cancel", o, "Returned")
         elif o.location in cat.DIGITAL and rng.random() < 0.5:
@@ -267,6 +271,9 @@ class World:
     def do_cancel(self, t_ms: int, o: Order, reason: str) -> None:
         was_paid = o.status in ("PAID", "FULFILLED")
         self.order_event(t_ms, o, "CANCELED", "customer.order.canceled")
+        if o.pending is not None:
+            self.pending_points_event("voucher.loyalty_card.pending_points.canceled", t_ms + 1000, o)
+            o.pending = None
         if not was_paid:
             return
         # A return: roll back the order's redemptions and take back the points it earned.
@@ -439,7 +446,7 @@ class World:
                reason: str | None = None, source: str | None = None, rule: dict | None = None,
                redemption: Redemption | None = None, rollback_id: str | None = None, reward: dict | None = None,
                related: str | None = None, other_card: Voucher | None = None, tx_id: str | None = None,
-               buckets: list | None = None) -> str:
+               buckets: list | None = None) -> dict:
         """Apply one loyalty transaction to the card and send it everywhere it goes."""
         tx_id = tx_id or self.ids.hex("vtx_")
         old_tier = c.tier
@@ -515,7 +522,7 @@ class World:
         if order is not None and tx_type in ("POINTS_ACCRUAL", "PENDING_POINTS_ACTIVATION"):
             order.points_earned += points
         self.update_tier(t_ms + 900, c, old_tier)
-        return tx_id
+        return tx
 
     def _consume(self, c: Customer, points: int) -> None:
         """Spend points from the oldest buckets first."""
@@ -539,13 +546,54 @@ class World:
         if c.balance >= reward["points"] and self.rng.random() < 0.35:
             self.at(t_ms + self.rng.randint(1, 72) * HOUR_MS, "reward", c, reward)
 
+    def add_pending_points(self, t_ms: int, c: Customer, o: Order) -> None:
+        """App orders earn pending points that activate days later (a ledger row only on activation)."""
+        points = (o.amount - o.discount) // 100
+        if points <= 0:
+            return
+        o.pending = (self.ids.hex("lopp_"), points, t_ms + cat.PENDING_POINTS_DAYS * DAY_MS)
+        self.pending_points_event("voucher.loyalty_card.pending_points.added", t_ms, o)
+        self.at(o.pending[2], "activate_pending", o)
+
+    def pending_points_event(self, event_type: str, t_ms: int, o: Order, transaction: dict | None = None) -> None:
+        c = o.customer
+        pp_id, points, activates_ms = o.pending
+        pending = {"id": pp_id, "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
+                   "customer_id": c.cust_id, "order_id": o.id, "points": points, "activates_at": iso6(activates_ms)[:10],
+                   "details": {"order": {"id": o.id, "source_id": o.source_id},
+                               "earning_rule": {"id": cat.EARNING_RULES["per_unit"]["id"]}},
+                   "created_at": iso6(activates_ms - cat.PENDING_POINTS_DAYS * DAY_MS)}
+        data = {"customer": customer_obj(c), "campaign": campaign_obj(cat.LOYALTY_CAMPAIGN),
+                "voucher": voucher_obj(c.card, c.balance, c.total),
+                "voucher_pending_points_balance": {"pending_points": points},
+                "order": order_obj(o, o.status, o.updated_ms), "pending_points": pending}
+        if transaction is not None:
+            data["transaction"] = transaction
+        self.webhooks.project_event(event_type, t_ms, data, entity_id=c.cust_id)
+        if self.rng.random() < 0.4:
+            self.webhooks.distribution_event("customer." + event_type, t_ms, data, entity_id=c.cust_id)
+
+    def do_activate_pending(self, t_ms: int, o: Order) -> None:
+        if o.pending is None or o.status not in ("PAID", "FULFILLED"):
+            return
+        c = o.customer
+        tx = self.ledger(t_ms, c, "PENDING_POINTS_ACTIVATION", o.pending[1], order=o,
+                         rule=cat.EARNING_RULES["per_unit"], source="Automation")
+        self.pending_points_event("voucher.loyalty_card.pending_points.activated", t_ms, o, transaction=tx)
+        o.pending = None
+
     def do_reward(self, t_ms: int, c: Customer, reward: dict) -> None:
         if c.balance < reward["points"]:
             return
         r = self.new_redemption(t_ms, c, campaign=cat.LOYALTY_CAMPAIGN, voucher=c.card, reward=reward,
                                 points=reward["points"], channel_type="API")
         self.emit_redemption(t_ms, r)
-        self.ledger(t_ms + 300, c, "POINTS_REDEMPTION", -reward["points"], redemption=r, reward=reward, source="API")
+        tx = self.ledger(t_ms + 300, c, "POINTS_REDEMPTION", -reward["points"], redemption=r, reward=reward, source="API")
+        self.webhooks.distribution_event("customer.reward_redemptions.completed", t_ms + 400, {
+            "customer": customer_obj(c), "holder": customer_obj(c), "voucher": voucher_obj(c.card, c.balance, c.total),
+            "campaign": campaign_obj(cat.LOYALTY_CAMPAIGN), "reward": {"id": reward["id"], "name": reward["name"]},
+            "reward_redemption": {"id": self.ids.hex("rrd_"), "status": "COMPLETED", "redemption_id": r.id},
+            "balance": tx["details"]["balance"]}, entity_id=c.cust_id)
         if self.rng.random() < 0.2:
             self.at(t_ms + self.rng.randint(1, 48) * HOUR_MS, "refund_reward", r)
 
@@ -753,6 +801,12 @@ class World:
         if final or self.export_no == 2:
             rows = [self._customer_row(c) for c in self.customers if c.created_ms <= t_ms]
             write_export(self.out, "customer", stamp, EXPORT_COLUMNS["customer"], rows, title_headers=title)
+        if final:
+            write_export(self.out, "voucher", stamp, EXPORT_COLUMNS["voucher"], [self._voucher_row(v) for v in self.vouchers])
+            rows = [[b[0], cat.LOYALTY_CAMPAIGN["id"], c.card.id, "ACTIVE",
+                     iso6(b[3] + cat.POINTS_EXPIRY_DAYS * DAY_MS)[:10], b[1]]
+                    for c in self.members for b in c.buckets]
+            write_export(self.out, "points_expiration", stamp, EXPORT_COLUMNS["points_expiration"], rows)
 
     def _export_row(self, name: str, obj, t_ms: int) -> list:
         if name == "redemption":
@@ -784,6 +838,15 @@ class World:
             return [pub_id, v.code, v.holder.cust_id, v.holder.source_id, iso6(ts), channel, v.campaign["name"],
                     "", "{}"]
         raise ValueError(name)
+
+    def _voucher_row(self, v: Voucher) -> list:
+        camp, card = v.campaign, v.kind == "LOYALTY_CARD"
+        discount = camp.get("discount", {})
+        value = discount.get("amount_off", discount.get("percent_off", ""))
+        return [v.id, v.code, v.kind, value, discount.get("type", ""), camp["name"], "", "", "", "",
+                v.holder.balance if card else "", "" if card else 1, int(v.redeemed), "true", "", "", "{}", "false",
+                iso6(v.created_ms), "", "", "", "", discount.get("amount_limit", ""), camp["id"], "", v.holder.cust_id,
+                "", "", v.holder.source_id]
 
     def _customer_row(self, c: Customer) -> list:
         agg = self.truth.customer_aggregates(c)
