@@ -55,6 +55,10 @@ def build(warehouse: Path, *, full_refresh: bool = False, docs: bool = False, se
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    else:
+        # Unit tests check model logic on fixed inputs, not the data: pytest runs them (tests/test_models.py),
+        # scheduled builds skip their per-test cost.
+        args += ["--exclude-resource-type", "unit_test"]
 
     started = time.perf_counter()
     with _BUILD_LOCK, _warehouse_env(warehouse):

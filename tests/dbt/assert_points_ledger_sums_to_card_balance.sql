@@ -1,0 +1,38 @@
+-- The points ledger is complete for every card whose history the warehouse holds from the start: the
+-- running sum of signed points equals the balance Voucherify reported after each transaction.
+-- (A card whose first known transaction does not start from an empty card has history older than the
+-- warehouse; marts.reconciliation reports those against Voucherify's own totals.)
+with
+
+ledger as (
+
+    select
+        voucher_id,
+        transaction_id,
+        occurred_at,
+        points,
+        balance_after,
+        sum(points) over (
+            partition by voucher_id order by occurred_at, transaction_id
+            rows between unbounded preceding and current row
+        ) as running_points,
+        row_number() over (partition by voucher_id order by occurred_at, transaction_id) as position
+    from {{ ref('fct_loyalty_points') }}
+    where balance_after is not null
+
+),
+
+complete_cards as (
+
+    select voucher_id
+    from ledger
+    where position = 1
+      and balance_after = points
+
+)
+
+select ledger.*
+from ledger
+inner join complete_cards
+    on ledger.voucher_id = complete_cards.voucher_id
+where ledger.running_points <> ledger.balance_after
