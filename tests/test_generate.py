@@ -287,6 +287,15 @@ def test_ground_truth_is_reproducible_from_the_landing_files(generated_landing):
     ledger = {r["transaction_id"]: int(r["points"]) for r in truth(generated_landing, "loyalty_points.csv")}
     assert transactions == ledger
 
+    # Location: order metadata, else the POS "Order placed" event's localisation.
+    placed = {}
+    for f in (generated_landing / "segment" / "warehouse" / "pos" / "order_placed").glob("*.csv"):
+        placed.update({r["voucherify_order_id"]: r["localisation"] for r in read_csv(f)})
+    for oid, (_, _, o) in latest_order.items():
+        meta = o["metadata"]
+        location = meta.get("location_id") or meta.get("location") or placed.get(oid)
+        assert location == orders[oid]["location_id"], oid
+
 
 def test_exports_carry_one_malformed_row_and_overlap(generated_landing):
     files = sorted((generated_landing / "voucherify" / "exports" / "redemption").glob("*.csv"))

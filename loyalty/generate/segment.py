@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,6 +44,7 @@ class SegmentWriter:
         self.single_file_rows: dict[tuple[str, str], list[dict]] = {}
         self.truncate_products_left = 3
         self.files_per_table: dict[tuple[str, str], int] = {}
+        self.redelivered: dict[tuple[str, str], list[dict]] = {}
         self.truncated_archives = 0
         self.archive_files = 0
         self.first_archive = None
@@ -134,6 +136,15 @@ class SegmentWriter:
                     row["load_batch"] = self.load_no  # a column that appears only in later files
                     if isinstance(row.get("quantity_total"), int):
                         row["quantity_total"] = float(row["quantity_total"])  # int → float drift
+            redelivered = self.redelivered.pop((schema, table), [])
+            self.stats["duplicates"] += len(redelivered)
+            for row in rows:
+                if "received_at" in row and self.rng.random() < 0.01:
+                    # Segment loads the same message again in a later load: same id, a later received_at.
+                    later = datetime.fromisoformat(row["received_at"]) + timedelta(days=1)
+                    self.redelivered.setdefault((schema, table), []).append(
+                        dict(row, received_at=later.isoformat(timespec="milliseconds")))
+            rows = rows + redelivered
             if (schema, table) in SINGLE_FILE_TABLES:
                 self.single_file_rows.setdefault((schema, table), []).extend(rows)
                 continue

@@ -227,10 +227,11 @@ class World:
         self.orders[o.id] = o
         # Checkout: maybe redeem a published voucher, a promotion, or both stacked; maybe a failed try first.
         will_pay = not (location == "Web" and rng.random() < 0.12)
-        if rng.random() < 0.05:
-            self.failed_redemption(t_ms - 40_000, c, None, order=o)
         if will_pay:
             self.checkout_redemptions(t_ms + 500, o)
+        if rng.random() < 0.05:
+            # A code tried at the till that failed; the order went through without it.
+            self.failed_redemption(t_ms - 40_000, c, None, order=o)
         self.order_event(t_ms, o, "CREATED", "customer.order.created")
         self.segment_order(t_ms, o)
         if will_pay:
