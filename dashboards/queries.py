@@ -250,7 +250,7 @@ order by day, location_id
 CAMPAIGN_TOTALS = """
 select campaign_name,
        sum(publications) as publications,
-       round(sum(publications * conversion_rate)) as converted_publications,
+       coalesce(round(sum(publications * conversion_rate)), 0) as converted_publications,
        sum(redemptions_succeeded) + sum(redemptions_failed) + sum(redemptions_rolled_back) as redemption_attempts,
        sum(redemptions_succeeded) as redemptions_succeeded,
        sum(redemptions_failed) as redemptions_failed,
