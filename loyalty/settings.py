@@ -28,7 +28,10 @@ KNOWN = {
     "receiver_rotate_seconds": ("LOYALTY_RECEIVER_ROTATE_SECONDS", 3600),
     # `loyalty pull voucherify`: exported objects (comma-separated), the first pull's start (ISO date;
     # empty = everything), and loyalty campaign ids (comma-separated; empty = every LOYALTY_PROGRAM campaign).
-    "voucherify_exports": ("LOYALTY_VOUCHERIFY_EXPORTS", "redemption,voucher_transactions,order,customer,publication"),
+    "voucherify_exports": (
+        "LOYALTY_VOUCHERIFY_EXPORTS",
+        "redemption,voucher_transactions,order,customer,voucher,publication",
+    ),
     "voucherify_pull_since": ("LOYALTY_VOUCHERIFY_PULL_SINCE", None),
     "voucherify_loyalty_campaigns": ("LOYALTY_VOUCHERIFY_LOYALTY_CAMPAIGNS", None),
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fake_voucherify_api import FakeVoucherify
 from test_pull import CAMPAIGN, FAST, make_export_rows, make_redemptions, make_transactions, quiet, settings_for
 from test_receiver import SECRET, RunningReceiver, pretty, vendor_signature
@@ -57,3 +59,56 @@ def test_pulled_and_received_files_ingest_without_rejections(tmp_path, sample_we
         ).fetchall()
         assert exports == [("redemption", 25, 25)]
         assert con.execute("select count(*) from raw.rejected_records").fetchone() == (0,)
+
+
+@pytest.mark.slow
+def test_pulled_vendor_objects_reach_the_marts(tmp_path, sample_webhooks):
+    """The vendor's own redemption and loyalty transaction, served by the API, end up as mart rows."""
+    from loyalty.run import run
+
+    samples = [json.loads(line) for line in sample_webhooks.read_text(encoding="utf-8").splitlines() if line.strip()]
+    redemption = next(s for s in samples if s["type"] == "redemption.succeeded")["data"]["redemption"]
+    transaction = next(s for s in samples if s["type"] == "voucher.loyalty_card.transaction.created")["data"]["transaction"]
+    landing = tmp_path / "landing"
+    card = next(s for s in samples if s["type"] == "voucher.loyalty_card.transaction.created")["data"]
+    # The voucher export is what ties a pulled transaction's card to its holder.
+    voucher_row = {
+        "id": card["voucher"]["id"], "code": card["voucher"]["code"], "voucher_type": "LOYALTY_CARD",
+        "campaign": card["voucher"]["campaign"], "campaign_id": card["voucher"]["campaign_id"],
+        "customer_id": card["holder"]["id"], "customer_source_id": card["holder"]["source_id"],
+        "created_at": transaction["created_at"],
+    }
+    # Pull-only users get orders from the order export (the objects above only reference them).
+    order_rows = [
+        {"id": order_id, "source_id": "", "created_at": created_at, "updated_at": "", "status": "PAID", "amount": "7000",
+         "discount_amount": "", "items_discount_amount": "", "total_discount_amount": "1000", "total_amount": "6000",
+         "customer_id": card["holder"]["id"], "referrer_id": "", "metadata.location_id": "Paris"}
+        for order_id, created_at in [
+            (redemption["order"]["id"], redemption["date"]),
+            (transaction["details"]["order"]["id"], transaction["created_at"]),
+        ]
+    ]
+    customer_rows = [
+        {"id": customer_id, "source_id": source_id, "email": "", "name": "", "created_at": transaction["created_at"],
+         "redemptions_total_succeeded": "1", "redemptions_total_failed": "0", "redemptions_total_rolled_back": "0",
+         "orders_total_amount": "12000", "orders_total_count": "2", "loyalty_points": "210"}
+        for customer_id, source_id in [(card["holder"]["id"], card["holder"]["source_id"]), (redemption["customer_id"], "src-redeemer")]
+    ]
+    with FakeVoucherify(
+        redemptions=[redemption],
+        loyalty_transactions={transaction["campaign_id"]: [transaction]},
+        export_rows={"voucher": [voucher_row], "order": order_rows, "customer": customer_rows},
+    ) as fake:
+        pull(settings_for(fake, voucherify_exports="voucher,order,customer"), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    warehouse = tmp_path / "warehouse.duckdb"
+    run(landing, warehouse, full_refresh=False, as_json=False)
+
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select redemption_id, result, status from marts.fct_redemptions").fetchall() == [
+            (redemption["id"], "SUCCESS", "SUCCEEDED")
+        ]
+        assert con.execute(
+            "select transaction_id, movement, points, customer_source_id from marts.fct_loyalty_points"
+        ).fetchall() == [(transaction["id"], "earned", transaction["details"]["balance"]["points"], card["holder"]["source_id"])]

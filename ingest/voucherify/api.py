@@ -55,6 +55,11 @@ EXPORT_FIELDS = {
         "id", "source_id", "created_at", "updated_at", "status", "amount", "discount_amount",
         "items_discount_amount", "total_discount_amount", "total_amount", "customer_id", "referrer_id", "metadata",
     ],
+    # Card and code holders: without them, pulled loyalty transactions cannot be tied to a customer.
+    "voucher": [
+        "id", "code", "voucher_type", "campaign", "campaign_id", "customer_id", "customer_source_id",
+        "loyalty_balance", "gift_balance", "active", "created_at", "updated_at", "metadata",
+    ],
     "customer": [
         "id", "source_id", "name", "email", "created_at", "redemptions_total_succeeded", "redemptions_total_failed",
         "redemptions_total_rolled_back", "orders_total_amount", "orders_total_count", "loyalty_points",
