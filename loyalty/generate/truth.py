@@ -23,12 +23,17 @@ REDEMPTION_COLUMNS = ["redemption_id", "redeemed_at", "result", "status", "failu
                       "discount_amount", "rolled_back_at"]
 ORDER_COLUMNS = ["order_id", "ordered_at", "status", "customer_source_id", "location_id", "amount", "discount_amount",
                  "total_amount", "is_member", "points_earned"]
-LEDGER_COLUMNS = ["transaction_id", "occurred_at", "customer_source_id", "campaign_id", "transaction_type", "movement",
-                  "points", "balance_after", "order_id", "location_id"]
+LEDGER_COLUMNS = ["transaction_id", "occurred_at", "customer_source_id", "campaign_id", "voucher_id", "transaction_type",
+                  "movement", "points", "balance_after", "order_id", "location_id"]
 MEMBER_COLUMNS = ["customer_source_id", "email", "current_tier", "points_balance", "lifetime_points_earned",
                   "lifetime_points_burned", "lifetime_points_expired", "orders_count", "lifetime_order_amount",
-                  "distinct_locations_visited", "first_order_at", "last_order_at", "last_activity_at"]
-PUBLICATION_COLUMNS = ["publication_id", "published_at", "customer_source_id", "campaign_name", "voucher_code", "channel"]
+                  "distinct_locations_visited", "first_order_at", "last_order_at", "last_activity_at", "joined_at"]
+PUBLICATION_COLUMNS = ["publication_id", "published_at", "customer_source_id", "campaign_name", "voucher_code",
+                       "voucher_type", "channel"]
+LOCATION_DAILY_COLUMNS = ["day", "location_id", "paid_orders", "revenue", "distinct_customers", "member_orders",
+                          "redemptions_succeeded", "redemptions_failed", "points_earned", "points_burned"]
+CAMPAIGN_COLUMNS = ["campaign_name", "day", "publications", "redemptions_succeeded", "redemptions_failed",
+                    "redemptions_rolled_back", "discount_given", "revenue", "conversion_rate"]
 RECONCILIATION_COLUMNS = ["customer_source_id", "metric", "warehouse_value", "voucherify_value", "difference"]
 
 
@@ -90,8 +95,9 @@ class Truth:
                    order: Order | None) -> None:
         self.ledger.append((t_ms, tx_id, c.idx, tx_type, points, balance, order))
 
-    def publication(self, pub_id: str, t_ms: int, c: Customer, campaign_name: str, code: str, channel: str) -> None:
-        self.publications.append([pub_id, t_ms, c.source_id, campaign_name, code, channel])
+    def publication(self, pub_id: str, t_ms: int, c: Customer, campaign_name: str, code: str, voucher_type: str,
+                    channel: str) -> None:
+        self.publications.append([pub_id, t_ms, c.source_id, campaign_name, code, voucher_type, channel])
 
     def tier_event(self, c: Customer, kind: str, tier_name: str | None, t_ms: int) -> None:
         self.tiers[c.idx] = tier_name
@@ -141,8 +147,8 @@ class Truth:
         for t_ms, tx_id, idx, tx_type, points, balance, order in sorted(self.ledger, key=lambda x: (x[0], x[1])):
             c = customers[idx]
             movement = MOVEMENTS[tx_type]
-            ledger_rows.append([tx_id, iso3(t_ms), c.source_id, cat.LOYALTY_CAMPAIGN["id"], tx_type, movement, points,
-                                balance, order.id if order else "", order.location if order else ""])
+            ledger_rows.append([tx_id, iso3(t_ms), c.source_id, cat.LOYALTY_CAMPAIGN["id"], c.card.id, tx_type, movement,
+                                points, balance, order.id if order else "", order.location if order else ""])
             m = per_member.setdefault(idx, {"balance": 0, "earned": 0, "burned": 0, "expired": 0, "last": 0})
             m["balance"] += points
             if movement == "earned":
@@ -178,13 +184,15 @@ class Truth:
                 c.source_id, c.email or "", self.tiers.get(c.idx) or "", m["balance"], m["earned"], m["burned"],
                 m["expired"], len(paid), money(sum(o.amount - o.discount for o in paid)), len(stores),
                 iso3(min(o.created_ms for o in paid)) if paid else "", iso3(max(o.created_ms for o in paid)) if paid else "",
-                iso3(last_activity) if last_activity else "",
+                iso3(last_activity) if last_activity else "", iso3(c.joined_ms),
             ])
         write_csv(self.out / "members.csv", MEMBER_COLUMNS, member_rows)
 
         # publications
-        pub_rows = [[p[0], iso3(p[1]), p[2], p[3], p[4], p[5]] for p in self.publications]
+        pub_rows = [[p[0], iso3(p[1]), p[2], p[3], p[4], p[5], p[6]] for p in self.publications]
         write_csv(self.out / "publications.csv", PUBLICATION_COLUMNS, pub_rows)
+        self._write_location_daily(orders, redemptions, customers)
+        self._write_campaign_performance(orders, redemptions)
 
         # reconciliation: warehouse (marts) against Voucherify's own aggregates in the latest customer export
         recon_rows = []
@@ -231,6 +239,78 @@ class Truth:
         }
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
         return summary
+
+
+    def _write_location_daily(self, orders: dict, redemptions: dict, customers: list) -> None:
+        """agg_location_daily; rows whose metrics are all zero are left out."""
+        cells: dict[tuple, dict] = {}
+
+        def cell(t_ms: int, location: str | None) -> dict:
+            key = (iso3(t_ms)[:10], location or "")
+            if key not in cells:
+                cells[key] = {"paid": 0, "revenue": 0, "customers": set(), "member": 0, "succeeded": 0, "failed": 0,
+                              "earned": 0, "burned": 0}
+            return cells[key]
+
+        for o in orders.values():
+            if o.status in PAID:
+                c = cell(o.created_ms, o.location)
+                c["paid"] += 1
+                c["revenue"] += o.amount - o.discount
+                c["customers"].add(o.customer.source_id)
+                c["member"] += o.customer.card is not None
+        for r in redemptions.values():
+            if not r.is_parent and r.status in ("SUCCEEDED", "FAILED"):
+                cell(r.date_ms, r.order.location if r.order else None)["succeeded" if r.status == "SUCCEEDED" else "failed"] += 1
+        for t_ms, _tx, _idx, tx_type, points, _bal, order in self.ledger:
+            movement = MOVEMENTS[tx_type]
+            if movement in ("earned", "burned"):
+                cell(t_ms, order.location if order else None)[movement] += points if movement == "earned" else -points
+        rows = []
+        for (day, location), c in sorted(cells.items()):
+            metrics = [c["paid"], c["revenue"], len(c["customers"]), c["member"], c["succeeded"], c["failed"], c["earned"],
+                       c["burned"]]
+            if any(metrics):
+                rows.append([day, location, c["paid"], money(c["revenue"]), len(c["customers"]), c["member"],
+                             c["succeeded"], c["failed"], c["earned"], c["burned"]])
+        write_csv(self.out / "location_daily.csv", LOCATION_DAILY_COLUMNS, rows)
+
+    def _write_campaign_performance(self, orders: dict, redemptions: dict) -> None:
+        """fct_campaign_performance; rows whose metrics are all zero are left out; conversion_rate to 6 places."""
+        cells: dict[tuple, dict] = {}
+
+        def cell(campaign: str, t_ms: int) -> dict:
+            key = (campaign, iso3(t_ms)[:10])
+            if key not in cells:
+                cells[key] = {"pubs": 0, "converted": 0, "succeeded": 0, "failed": 0, "rolled_back": 0, "discount": 0,
+                              "orders": {}}
+            return cells[key]
+
+        converted_codes = {(r.campaign_name, r.voucher.code) for r in redemptions.values()
+                           if not r.is_parent and r.voucher is not None and r.status in ("SUCCEEDED", "ROLLED_BACK")}
+        for pub_id, t_ms, _sid, campaign, code, _vtype, _channel in self.publications:
+            c = cell(campaign, t_ms)
+            c["pubs"] += 1
+            c["converted"] += (campaign, code) in converted_codes
+        for r in redemptions.values():
+            if r.is_parent or r.campaign is None:
+                continue
+            c = cell(r.campaign_name, r.date_ms)
+            key = {"SUCCEEDED": "succeeded", "FAILED": "failed", "ROLLED_BACK": "rolled_back"}[r.status]
+            c[key] += 1
+            if r.status == "SUCCEEDED":
+                c["discount"] += r.discount if r.order is not None else 0
+                if r.order is not None and r.order.status in PAID:
+                    c["orders"][r.order.id] = r.order.amount - r.order.discount
+        rows = []
+        for (campaign, day), c in sorted(cells.items()):
+            revenue = sum(c["orders"].values())
+            if not any([c["pubs"], c["succeeded"], c["failed"], c["rolled_back"], c["discount"], revenue]):
+                continue
+            rate = f"{c['converted'] / c['pubs']:.6f}" if c["pubs"] else ""
+            rows.append([campaign, day, c["pubs"], c["succeeded"], c["failed"], c["rolled_back"], money(c["discount"]),
+                         money(revenue), rate])
+        write_csv(self.out / "campaign_performance.csv", CAMPAIGN_COLUMNS, rows)
 
 
 def _count_by(rows: list[tuple], index: int) -> dict:

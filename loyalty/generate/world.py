@@ -191,7 +191,7 @@ class World:
                 "campaign": {"id": v.campaign["id"], "name": v.campaign["name"]}})
         self.export_buffer["publication"].append((t_ms, (pub_id, v, t_ms, channel)))
         self.vouchers.append(v)
-        self.truth.publication(pub_id, t_ms, c, v.campaign["name"], v.code, channel)
+        self.truth.publication(pub_id, t_ms, c, v.campaign["name"], v.code, v.kind, channel)
 
     def do_join(self, t_ms: int, c: Customer) -> None:
         code = "".join(self.rng.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(8))
