@@ -98,7 +98,7 @@ def test_every_page_opens_in_chromium_without_an_error(server, chromium):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page = browser.new_page(viewport={"width": 1440, "height": 2400})
             for path, title in PAGES.items():
                 page.goto(f"{server}/{path}")
                 wait_until_rendered(page, title)

@@ -17,7 +17,12 @@ if not w.empty(tiers, "No members yet."):
     w.chart(fig, "Current tier", "Members (count)")
     w.table(tiers, "Tier distribution", money_columns=["average_lifetime_order_amount"])
 
-st.subheader("Segments (computed traits)")
+st.info(
+    "Tier movements over time (joins, upgrades, downgrades) cannot be shown yet: the marts keep only each "
+    "member's current tier, no tier-event fact."
+)
+
+st.subheader("Segments")
 sizes = db.query(queries.SEGMENT_SIZES, params).iloc[0]
 row = st.columns(len(queries.SEGMENTS))
 for column, (key, label) in zip(row, queries.SEGMENTS.items()):
