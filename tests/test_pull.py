@@ -303,6 +303,17 @@ def test_pull_killed_mid_way_resumes_without_duplicates_or_gaps(tmp_path):
         finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert finished.returncode == 0, finished.stderr
         assert "pulled: redemptions" in finished.stderr
+        assert fake.app_token not in finished.stderr + finished.stdout
+
+        # A failure through the CLI: exit 1, one line naming the API's error, no traceback, no token.
+        env["LOYALTY_VOUCHERIFY_APP_TOKEN"] = "wrong-" + fake.app_token
+        failed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert failed.returncode == 1
+        assert failed.stderr.strip().splitlines()[-1] == (
+            "error: Voucherify API GET /v1/redemptions page 1: HTTP 401 [401] unauthorized: Unauthorized: "
+            "Cannot authenticate the request"
+        )
+        assert "Traceback" not in failed.stderr and fake.app_token not in failed.stderr
     ids = [r["id"] for r in landed(landing, "redemptions")]
     assert ids == [f"r_{n:05d}" for n in range(3000)]
 
