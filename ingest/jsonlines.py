@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 
 from ingest.context import SNIPPET_CHARS, BatchContext, Rejects, sql_str
 from ingest.landing import LandingFile
@@ -108,8 +109,11 @@ def load_precise(con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list
                 sql_checked = True
         finally:
             con.unregister("_lines")
-        for p in pending:
-            valid_rows[p.file] += p.valid_rows
+        # Lines quarantined while building the table are NULL: count what went to SQL per file.
+        files = table.column("_file").combine_chunks()
+        valid = files.indices.to_numpy()[table.column("line").combine_chunks().is_valid().to_numpy(zero_copy_only=False)]
+        for idx, n in enumerate(np.bincount(valid, minlength=len(files.dictionary))):
+            valid_rows[files.dictionary[idx].as_py()] += int(n)
         pending, pending_bytes = [], 0
 
     for f in files:

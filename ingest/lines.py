@@ -37,10 +37,6 @@ class LinePart:
     def rows(self) -> int:
         return len(self.lengths)
 
-    @property
-    def valid_rows(self) -> int:
-        return self.rows if self.valid is None else int(self.valid.sum())
-
 
 def _decoded_chunks(f: LandingFile) -> Iterator[tuple[bytes, str | None]]:
     """The file's bytes, gunzipped when the content is gzip, in pieces; the last piece may carry
@@ -175,7 +171,7 @@ def split_lines(file: str, buf: bytes, first_line_no: int, rejects: Rejects, max
         valid = ~oversized
         for i in np.flatnonzero(oversized):
             s = int(starts[i])
-            rejects.add(file, int(line_nos[i]), f"oversized line: {int(lengths[i])} bytes > {max_record_bytes}", a[s : s + 2000])
+            rejects.add(file, int(line_nos[i]), f"oversized line: {int(lengths[i])} bytes > {max_record_bytes}", buf[s : s + 2000])
     return LinePart(file, data, lengths, line_nos, valid)
 
 
@@ -196,10 +192,12 @@ def parts_to_arrow(parts: list[LinePart], rejects: Rejects) -> pa.Table:
     except pa.ArrowInvalid:
         valid = _quarantine_invalid_utf8(parts, offsets, data, valid, rejects)
         line = _string_array(n, offsets, data, valid)
-    file_idx = np.repeat(np.arange(len(parts), dtype=np.int32), [p.rows for p in parts])
+    names = list(dict.fromkeys(files))  # a large file comes in several parts
+    part_file = np.array([names.index(f) for f in files], np.int32)
+    file_idx = np.repeat(part_file, [p.rows for p in parts])
     return pa.table(
         {
-            "_file": pa.DictionaryArray.from_arrays(pa.array(file_idx), pa.array(files)),
+            "_file": pa.DictionaryArray.from_arrays(pa.array(file_idx), pa.array(names)),
             "_line": pa.array(np.concatenate([p.line_nos for p in parts])),
             "line": line,
         }

@@ -1,0 +1,156 @@
+"""Bad input is quarantined in raw.rejected_records with source, file, line and reason; the rest still loads."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from test_ingest_formats import ingest, ndjson, query, v2024, write, write_csv
+
+
+def rejected(warehouse) -> list[tuple]:
+    return query(warehouse, "select source, file_path, line, reason, snippet from raw.rejected_records order by file_path, line")
+
+
+def webhook_ids(warehouse) -> list[tuple]:
+    return query(warehouse, "select _file, _line, event_id from raw.voucherify_webhooks order by _file, _line")
+
+
+def test_bad_webhook_lines_are_quarantined_one_by_one(tmp_path):
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    good = [json.dumps(v2024(f"g{i}", "voucher.published")) for i in range(4)]
+    no_id = v2024("x", "voucher.published")
+    del no_id["event"]["id"], no_id["id"]
+    bad_time = v2024("t", "voucher.published")
+    bad_time["event"]["created_at"] = "yesterday"
+    lines = [
+        good[0],
+        '{"id": "whs_cut", "type": "redemption.succ',  # 2: cut off mid-body
+        good[1],
+        "[1, 2, 3]",  # 4: JSON, but not an object
+        json.dumps(no_id),  # 5: nothing identifies the event
+        json.dumps(bad_time),  # 6: a timestamp that is not one
+        json.dumps(v2024("big", "voucher.published", data={"pad": "x" * 5000})),  # 7: over the configured limit
+        good[2],
+        "  ",  # 9: whitespace only
+        good[3],
+    ]
+    write(landing / "voucherify/webhooks/mixed.ndjson", "\n".join(lines) + "\n")
+    report = ingest(landing, wh, max_record_bytes=4096)
+    f = "voucherify/webhooks/mixed.ndjson"
+    assert [r[:4] for r in rejected(wh)] == [
+        ("voucherify_webhooks", f, 2, "malformed JSON"),
+        ("voucherify_webhooks", f, 4, "not a JSON object"),
+        ("voucherify_webhooks", f, 5, "missing id: neither event.id nor id"),
+        ("voucherify_webhooks", f, 6, "wrong type: created_at is not a timestamp: yesterday"),
+        ("voucherify_webhooks", f, 7, f"oversized line: {len(lines[6])} bytes > 4096"),
+        ("voucherify_webhooks", f, 9, "malformed JSON"),
+    ]
+    assert rejected(wh)[0][4] == lines[1]  # the snippet is the raw text
+    assert [r[1:] for r in webhook_ids(wh)] == [(1, "ev_g0"), (3, "ev_g1"), (8, "ev_g2"), (10, "ev_g3")]
+    assert (report.rows_loaded, report.rejected_total) == (4, 6)
+    assert query(wh, "select rows_loaded, rows_rejected from raw.ingest_files") == [(4, 6)]
+
+
+def test_truncated_gzip_keeps_the_lines_before_the_cut(tmp_path):
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    records = [v2024(f"{i:04d}", "voucher.published", data={"n": i, "pad": "abc" * 20}) for i in range(2000)]
+    blob = gzip.compress(ndjson(records).encode(), compresslevel=1)
+    write(landing / "voucherify/webhooks/cut.ndjson.gz", blob[: len(blob) // 2])
+    report = ingest(landing, wh)
+    loaded = webhook_ids(wh)
+    assert 0 < len(loaded) < 2000
+    assert [r[2] for r in loaded] == [f"ev_{i:04d}" for i in range(len(loaded))]
+    ((source, file, line, reason, snippet),) = rejected(wh)
+    assert (source, file, line) == ("voucherify_webhooks", "voucherify/webhooks/cut.ndjson.gz", len(loaded) + 1)
+    assert reason == "truncated gzip: file ends mid-stream"
+    assert json.dumps(records[len(loaded)]).startswith(snippet)  # the cut-off record, as far as it decoded
+    assert report.rejected_total == 1
+
+
+def test_invalid_utf8_and_a_bad_line_in_a_large_file(tmp_path):
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    records = [json.dumps(v2024(f"{i:06d}", "voucher.published", data={"pad": "y" * 300})) for i in range(30_000)]
+    lines = [r.encode() for r in records]
+    lines[10] = b'{"id": "whs_\xff\xfe"}'
+    lines[20_000] = b"not json at all"
+    write(landing / "voucherify/webhooks/large.ndjson", b"\n".join(lines) + b"\n")
+    report = ingest(landing, wh)
+    assert [(r[2], r[3]) for r in rejected(wh)] == [(11, "invalid UTF-8 at byte 12"), (20_001, "malformed JSON")]
+    assert report.rows_loaded == 29_998
+    off_by = query(wh, "select count(*) from raw.voucherify_webhooks where event_id <> 'ev_' || lpad((_line - 1)::varchar, 6, '0')")
+    assert off_by == [(0,)]
+
+
+def test_bad_export_rows(tmp_path):
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    write_csv(
+        landing / "voucherify/exports/redemption/e.csv",
+        ["Id", "Date", "Order Amount", "Result"],
+        [
+            ["r_1", "2024-05-01T10:00:00Z", "100", "SUCCESS"],
+            ["r_2", "2024-05-01T10:00:00Z", "100", "SUCCESS", "?", "?"],  # 2: two extra cells
+            ["", "2024-05-01T10:00:00Z", "100", "SUCCESS"],  # 3: no id
+            ["r_4", "2024-05-01T10:00:00Z", "ten", "SUCCESS"],  # 4: amount not a number
+            ["r_5", "31/12/2024", "100", "SUCCESS"],  # 5: date not a timestamp
+            ["r_6", "2024-05-01T10:00:00Z", "", "FAILURE"],
+        ],
+    )
+    write_csv(landing / "voucherify/exports/order/no_id.csv", ["source_id", "amount"], [["o-1", "5"]])
+    ingest(landing, wh)
+    assert [r[1:4] for r in rejected(wh)] == [
+        ("voucherify/exports/order/no_id.csv", 1, "missing id: no id column"),
+        ("voucherify/exports/redemption/e.csv", 2, "wrong column count: expected 4, got 6"),
+        ("voucherify/exports/redemption/e.csv", 3, "missing id"),
+        ("voucherify/exports/redemption/e.csv", 4, "wrong type: order_amount is not a number: ten"),
+        ("voucherify/exports/redemption/e.csv", 5, "wrong type: date is not a timestamp: 31/12/2024"),
+    ]
+    assert rejected(wh)[1][4] == "r_2,2024-05-01T10:00:00Z,100,SUCCESS,?,?"
+    assert query(wh, "select record_id, _line from raw.voucherify_exports order by 2") == [("r_1", 1), ("r_6", 6)]
+
+
+def test_bad_segment_rows_and_messages(tmp_path):
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    write_csv(
+        landing / "segment/warehouse/pos/tracks.csv",
+        ["id", "user_id", "received_at", "timestamp", "event"],
+        [
+            ["m1", "u", "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z", "order_placed"],
+            ["", "u", "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z", "order_placed"],
+            ["m3", "u", "2024-05-01T10:00:00Z", "soon", "order_placed"],
+            ["m4", "u", "2024-05-01T10:00:00Z"],
+        ],
+    )
+    messages = [
+        json.dumps({"messageId": "a1", "type": "track", "event": "X", "timestamp": "2024-05-01T10:00:00Z"}),
+        '{"messageId": "a2", "type": "track", "event": ',
+        json.dumps({"type": "track", "event": "X"}),
+        json.dumps({"messageId": "a4", "type": "track", "event": "X", "timestamp": 12}),
+    ]
+    write(
+        landing / "segment/archive/b/segment-logs/S1/1714521600000/o.gz",
+        gzip.compress(("\n".join(messages) + "\n").encode()),
+    )
+    ingest(landing, wh)
+    assert [r[:4] for r in rejected(wh)] == [
+        ("segment_archive", "segment/archive/b/segment-logs/S1/1714521600000/o.gz", 2, "malformed JSON"),
+        ("segment_archive", "segment/archive/b/segment-logs/S1/1714521600000/o.gz", 3, "missing id: messageId"),
+        ("segment_archive", "segment/archive/b/segment-logs/S1/1714521600000/o.gz", 4, "wrong type: timestamp is not a timestamp"),
+        ("segment_warehouse", "segment/warehouse/pos/tracks.csv", 2, "missing id"),
+        ("segment_warehouse", "segment/warehouse/pos/tracks.csv", 3, "wrong type: timestamp is not a timestamp: soon"),
+        ("segment_warehouse", "segment/warehouse/pos/tracks.csv", 4, "wrong column count: expected 5, got 3"),
+    ]
+    assert sorted(query(wh, "select message_id from raw.segment_events")) == [("a1",), ("m1",)]
+
+
+def test_an_unreadable_file_is_quarantined_whole_and_not_retried(tmp_path):
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    write(landing / "segment/warehouse/app/users.parquet", b"PAR1 this is not parquet")
+    write(landing / "voucherify/webhooks/ok.ndjson", ndjson([v2024("1", "a.b")]))
+    first = ingest(landing, wh)
+    assert first.rows_loaded == 1 and first.rejected_total == 1
+    ((source, file, line, reason, _),) = rejected(wh)
+    assert (source, file, line) == ("segment_warehouse", "segment/warehouse/app/users.parquet", None)
+    assert reason.startswith("unreadable file: ")
+    again = ingest(landing, wh)
+    assert again.files_loaded == 0 and again.rejected_total == 0
