@@ -308,3 +308,48 @@ def test_receiver_killed_mid_stream_keeps_every_acknowledged_delivery(tmp_path, 
     assert set(acknowledged) <= set(stored_ids)
     assert len(acknowledged) >= 150
     assert len(stored_ids) < 600, "the kill happened after everything was sent; the test proved nothing"
+
+
+def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
+    """A real write failure (file size limit, like a full disk) answers 503 and the files stay clean."""
+    landing = tmp_path / "landing"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
+    env |= {"LOYALTY_WEBHOOK_SECRET": SECRET, "LOYALTY_LANDING": str(landing)}
+
+    def limit_file_size() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=limit_file_size,
+    )
+    client = httpx.Client(timeout=5)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if client.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "receiver did not start"
+            time.sleep(0.05)
+        statuses = {}
+        for i in range(5):  # ~4.3 kB each: the third one crosses the 10 kB limit
+            payload = dict(samples[48], id=f"whs_limit_{i}")
+            response = client.post(
+                url + WEBHOOK_PATH, content=compact(payload), headers={"x-voucherify-signature": vendor_signature(payload)}
+            )
+            statuses[payload["id"]] = response.status_code
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(10)
+    assert list(statuses.values()) == [200, 200, 503, 200, 200]  # the next delivery goes to a fresh file
+    stored = [json.loads(line)["id"] for line in received_lines(landing)]  # every line parses
+    assert stored == [delivery for delivery, status in statuses.items() if status == 200]

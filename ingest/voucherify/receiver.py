@@ -79,10 +79,20 @@ class DeliveryLog:
             ):
                 self._open_next(now, day)
             assert self._fd is not None and self.current_path is not None
-            view = memoryview(record)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            os.fsync(self._fd)
+            try:
+                view = memoryview(record)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                os.fsync(self._fd)
+            except OSError:
+                # Disk full, file too large, I/O error: cut off the half-written line so it cannot glue itself
+                # to the next delivery, and carry on in a new file. The caller answers 5xx; Voucherify retries.
+                try:
+                    os.ftruncate(self._fd, self._size)
+                finally:
+                    os.close(self._fd)
+                    self._fd = None
+                raise
             self._size += len(record)
             self.accepted += 1
             return self.current_path
@@ -173,7 +183,11 @@ def create_app(
         if not isinstance(payload, dict):
             return _refuse(400, "malformed JSON: a delivery must be a JSON object")
         # The compacted bytes are exactly what Voucherify signed, on one line (JSON strings cannot hold raw newlines).
-        path = deliveries.append(compacted)
+        try:
+            path = deliveries.append(compacted)
+        except OSError as exc:
+            log.error("could not store a delivery: %s", exc)
+            return _refuse(503, "could not store the delivery; retry later")
         log.info("accepted delivery %s into %s", payload.get("id"), path.name)
         return JSONResponse({"status": "accepted"})
 
