@@ -349,3 +349,12 @@ def test_a_page_landed_but_not_recorded_before_a_crash_is_not_landed_twice(fake,
     pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
     assert not list(folder.glob(".*"))
+
+
+def test_an_unreadable_state_file_is_a_clear_error_not_a_fresh_start(fake, tmp_path):
+    landing = tmp_path / "landing"
+    (landing / STATE_FILE).parent.mkdir(parents=True)
+    (landing / STATE_FILE).write_text('{"lists": {"redemptions": ')
+    with pytest.raises(LoyaltyError, match=r"pull_state.json is unreadable .*delete it to pull everything again"):
+        pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    assert not (landing / "voucherify" / "api").exists()
