@@ -345,8 +345,10 @@ def pull(
 
 
 def _summary(report: PullReport) -> str:
-    parts = [f"{name} {count} file(s)" for name, count in report.export_files.items()]
-    parts += [f"{name} {count} new" for name, count in report.list_objects.items()]
+    parts = [
+        f"{name} {count} file(s) {report.export_bytes.get(name, 0):,} bytes" for name, count in report.export_files.items()
+    ]
+    parts += [f"{name} {count} new in {report.list_pages.get(name, 0)} page(s)" for name, count in report.list_objects.items()]
     return f"pulled: {', '.join(parts) or 'nothing'} ({report.requests} requests, {report.retries} retries)"
 
 

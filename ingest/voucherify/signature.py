@@ -25,11 +25,6 @@ def compact_json(body: bytes) -> bytes:
     return _STRING_OR_WHITESPACE.sub(lambda match: match.group(1) or b"", body)
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The signature Voucherify would send for this body."""
-    return hmac.new(secret.encode("utf-8"), compact_json(body), hashlib.sha256).hexdigest()
-
-
 def signature_matches(compacted_body: bytes, secret: str, signature: str | None) -> bool:
     """Constant-time check of a received signature against an already compacted body."""
     if not signature:
