@@ -339,17 +339,20 @@ def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
                 pass
             assert time.monotonic() < deadline, "receiver did not start"
             time.sleep(0.05)
-        statuses = {}
+        statuses, healths = {}, []
         for i in range(5):  # ~4.3 kB each: the third one crosses the 10 kB limit
             payload = dict(samples[48], id=f"whs_limit_{i}")
             response = client.post(
                 url + WEBHOOK_PATH, content=compact(payload), headers={"x-voucherify-signature": vendor_signature(payload)}
             )
             statuses[payload["id"]] = response.status_code
+            health = client.get(url + "/healthz")
+            healths.append((health.status_code, health.json()["status"]))
     finally:
         client.close()
         process.terminate()
         process.wait(10)
     assert list(statuses.values()) == [200, 200, 503, 200, 200]  # the next delivery goes to a fresh file
+    assert healths[2] == (503, "failing") and healths[3] == (200, "ok")  # monitoring sees it while it lasts
     stored = [json.loads(line)["id"] for line in received_lines(landing)]  # every line parses
     assert stored == [delivery for delivery, status in statuses.items() if status == 200]

@@ -58,6 +58,7 @@ class DeliveryLog:
         self.clock = clock
         self.accepted = 0
         self.current_path: Path | None = None
+        self.last_error: str | None = None  # of the latest append; cleared by the next one that succeeds
         # Requests are appended from worker threads; one lock keeps lines whole and in one file.
         self._lock = threading.Lock()
         self._fd: int | None = None
@@ -84,7 +85,8 @@ class DeliveryLog:
                 while view:
                     view = view[os.write(self._fd, view) :]
                 os.fsync(self._fd)
-            except OSError:
+            except OSError as exc:
+                self.last_error = f"{type(exc).__name__}: {exc.strerror or exc}"
                 # Disk full, file too large, I/O error: cut off the half-written line so it cannot glue itself
                 # to the next delivery, and carry on in a new file. The caller answers 5xx; Voucherify retries.
                 try:
@@ -95,6 +97,7 @@ class DeliveryLog:
                 raise
             self._size += len(record)
             self.accepted += 1
+            self.last_error = None
             return self.current_path
 
     def close(self) -> None:
@@ -193,13 +196,14 @@ def create_app(
 
     async def healthz(request: Request) -> JSONResponse:
         current = deliveries.current_path
-        return JSONResponse(
-            {
-                "status": "ok",
-                "deliveries_accepted": deliveries.accepted,
-                "current_file": str(current.relative_to(landing)) if current else None,
-            }
-        )
+        body = {
+            "status": "failing" if deliveries.last_error else "ok",
+            "deliveries_accepted": deliveries.accepted,
+            "current_file": str(current.relative_to(landing)) if current else None,
+        }
+        if deliveries.last_error:
+            body["last_error"] = deliveries.last_error
+        return JSONResponse(body, status_code=503 if deliveries.last_error else 200)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
