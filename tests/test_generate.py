@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from loyalty.errors import LoyaltyError
 from loyalty.generate import generate_world
 from loyalty.generate.catalog import REDEMPTION_FAILURE_CODES, ROLLBACK_FAILURE
 
@@ -334,3 +335,18 @@ def test_cli_help_and_bad_end_date(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "loyalty.cli", "generate", "--out", str(tmp_path / "w"), "--end-date",
                           "yesterday"], capture_output=True, text=True, cwd=REPO_ROOT, env=env)
     assert bad.returncode != 0 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
+def test_never_overwrites_landing_data_it_did_not_write(tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "voucherify" / "webhooks").mkdir(parents=True)
+    real = landing / "voucherify" / "webhooks" / "received.ndjson"
+    real.write_text("{}\n")
+    with pytest.raises(LoyaltyError, match="did not write"):
+        generate_world(landing, customers=10, days=3, seed=1, end_date=END)
+    assert real.exists()
+    # A folder it generated itself is simply regenerated.
+    other = tmp_path / "world"
+    generate_world(other, customers=10, days=3, seed=1, end_date=END)
+    generate_world(other, customers=10, days=3, seed=2, end_date=END)
+    assert json.loads((other / "ground_truth" / "summary.json").read_text())["world"]["customers"] == 10

@@ -14,8 +14,8 @@ segment{messages, warehouse_rows, archive_messages, ...}; expected_rejections{<r
 
 from __future__ import annotations
 
+import json
 import shutil
-import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -36,6 +36,9 @@ def generate_world(out: Path, customers: int, days: int, seed: int, end_date: da
         end_date = datetime.now(timezone.utc).date()
     end_ms = int(datetime(end_date.year, end_date.month, end_date.day, tzinfo=timezone.utc).timestamp()) * 1000
     start_ms = end_ms - days * 86_400_000
+    generated_before = (out / "ground_truth" / "summary.json").exists()
+    if not generated_before and any((out / sub).exists() for sub in ("voucherify", "segment")):
+        raise LoyaltyError(f"{out} already holds landing data that `loyalty generate` did not write; choose another --out")
     for sub in ("voucherify", "segment", "ground_truth"):
         # Regenerating replaces the previous world instead of mixing two.
         if (out / sub).exists():
@@ -50,8 +53,6 @@ def generate_world(out: Path, customers: int, days: int, seed: int, end_date: da
     else:
         world = World(out, customers, days, seed, start_ms)
         world.run()
-    import json
-
     return json.loads((out / "ground_truth" / "summary.json").read_text())
 
 

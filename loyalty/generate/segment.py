@@ -16,7 +16,7 @@ from loyalty.generate.util import DAY_MS, Ids, dumps, iso3, iso_offset, snake_ca
 SOURCE_IDS = {"pos": "Xq3PosSrc01", "mobile_app": "Mb7AppSrc02", "web": "Wb2WebSrc03", "voucherify": "Vc9EvtCloud4"}
 PARQUET_SCHEMAS = {"web"}
 # Tables written as <schema>/<table>.csv instead of <schema>/<table>/<load>.csv.
-SINGLE_FILE_TABLES = {("pos", "identifies"), ("voucherify", "tracks")}
+SINGLE_FILE_TABLES = {("pos", "identifies"), ("voucherify", "tracks"), ("web", "users")}
 
 
 def flatten(prefix: str, value, out: dict) -> None:
@@ -91,6 +91,8 @@ class SegmentWriter:
                   "uuid_ts": iso_offset(received_ms + 1500)}
         if "sentAt" in msg:
             common["sent_at"] = iso_offset_from(msg["sentAt"])
+        if schema == "pos":
+            common["loaded_at"] = iso_offset(received_ms + 3 * 3_600_000)  # optional column some warehouses add
         flatten("context", msg["context"], common)
         if msg["type"] == "track":
             slug = snake_case(msg["event"])

@@ -8,6 +8,7 @@ and memory holds the state, not the history.
 from __future__ import annotations
 
 import heapq
+import json
 import random
 from pathlib import Path
 
@@ -450,14 +451,13 @@ class World:
                buckets: list | None = None) -> dict:
         """Apply one loyalty transaction to the card and send it everywhere it goes."""
         tx_id = tx_id or self.ids.hex("vtx_")
-        old_tier = c.tier
         c.balance += points
         if points > 0:
             c.total += points
-            if tx_type != "POINTS_REFUND" or True:
-                c.buckets.append([self.ids.alnum("lopb_"), points, points, t_ms])
-                heapq.heappush(self.expiry_heap, (t_ms + cat.POINTS_EXPIRY_DAYS * DAY_MS, self.seq, c.idx))
-                self.seq += 1
+            # Every credit is a bucket that expires on its own (refunds and transfers included).
+            c.buckets.append([self.ids.alnum("lopb_"), points, points, t_ms])
+            heapq.heappush(self.expiry_heap, (t_ms + cat.POINTS_EXPIRY_DAYS * DAY_MS, self.seq, c.idx))
+            self.seq += 1
         elif tx_type != "POINTS_EXPIRATION":
             self._consume(c, -points)
         details = {"balance": {"type": "loyalty_card", "total": c.total, "object": "balance", "points": points,
@@ -522,7 +522,7 @@ class World:
         self.truth.ledger_row(tx_id, t_ms, c, tx_type, points, c.balance, order)
         if order is not None and tx_type in ("POINTS_ACCRUAL", "PENDING_POINTS_ACTIVATION"):
             order.points_earned += points
-        self.update_tier(t_ms + 900, c, old_tier)
+        self.update_tier(t_ms + 900, c)
         return tx
 
     def _consume(self, c: Customer, points: int) -> None:
@@ -692,7 +692,7 @@ class World:
                 idx = i
         return idx
 
-    def update_tier(self, t_ms: int, c: Customer, old: int | None) -> None:
+    def update_tier(self, t_ms: int, c: Customer) -> None:
         if c.tier is None or c.tier_left:
             return
         new = self.tier_for(c.balance)
@@ -858,6 +858,4 @@ class World:
 
 
 def _json(obj) -> str:
-    import json
-
     return json.dumps(obj, separators=(",", ":"))
