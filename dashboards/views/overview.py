@@ -23,6 +23,13 @@ def by_period(sql: str) -> dict[str, dict]:
 orders = by_period(queries.orders_statement(
     queries.OVERVIEW_ORDERS, queries.OVERVIEW_ORDERS_BY_CAMPAIGN, chosen.campaign, chosen.channel
 ))
+customers_sql = queries.orders_statement(
+    queries.OVERVIEW_CUSTOMERS, queries.OVERVIEW_CUSTOMERS_BY_CAMPAIGN, chosen.campaign, chosen.channel
+)
+customers = (
+    db.query(customers_sql, params).iloc[0]["customers"],
+    db.query(customers_sql, {**params, "start": params["prev_start"], "end": params["start"]}).iloc[0]["customers"],
+)
 redemptions = by_period(queries.OVERVIEW_REDEMPTIONS)
 points = by_period(queries.OVERVIEW_POINTS)
 
@@ -40,7 +47,7 @@ row = st.columns(4)
 w.kpi(row[0], "Revenue", *pair(orders, "revenue"), help="Sum of total_amount of paid orders")
 w.kpi(row[1], "Paid orders", *pair(orders, "paid_orders"), formatter=w.count)
 w.kpi(row[2], "Average order value", *pair(orders, "average_order_value"))
-w.kpi(row[3], "Customers who ordered", *pair(orders, "customers"), formatter=w.count)
+w.kpi(row[3], "Customers who ordered", *customers, formatter=w.count)
 
 row = st.columns(4)
 w.kpi(row[0], "Member share of orders", *pair(orders, "member_share"), formatter=w.percent)
