@@ -16,7 +16,7 @@ from loyalty.generate import catalog as cat
 from loyalty.generate.segment import SegmentWriter
 from loyalty.generate.state import Customer, Order, Redemption, Voucher
 from loyalty.generate.truth import Truth
-from loyalty.generate.util import DAY_MS, HOUR_MS, MINUTE_MS, Ids, iso3, iso6
+from loyalty.generate.util import DAY_MS, HOUR_MS, MINUTE_MS, Ids, iso0, iso3, iso6
 from loyalty.generate.voucherify import (
     EXPORT_COLUMNS,
     Webhooks,
@@ -479,7 +479,9 @@ class World:
             details["source_voucher"] = {"id": other_card.id, "code": other_card.code, "type": "LOYALTY_CARD"}
         tx = {"id": tx_id, "source_id": None, "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
               "source": source, "reason": reason, "type": tx_type, "details": details,
-              "related_transaction_id": related, "created_at": iso6(t_ms)}
+              "related_transaction_id": related,
+              # The expiry job runs on whole seconds and is sent without fractional digits.
+              "created_at": iso0(t_ms) if t_ms % 1000 == 0 else iso6(t_ms)}
         camp = campaign_obj(cat.LOYALTY_CAMPAIGN)
         card = voucher_obj(c.card, c.balance, c.total)
         wh = self.webhooks
@@ -623,7 +625,7 @@ class World:
                     keep.append(bucket)
             c.buckets = keep
             if expired > 0:
-                self.ledger(t_ms + idx % 1000, c, "POINTS_EXPIRATION", -expired, source="Automation", buckets=buckets)
+                self.ledger(t_ms + (idx % 900) * 1000, c, "POINTS_EXPIRATION", -expired, source="Automation", buckets=buckets)
 
     def do_program_ops(self, t_ms: int) -> None:
         """Schedule the program team's manual work: adjustments, transfers and tier exits."""
