@@ -136,7 +136,7 @@ def test_first_pull_lands_every_object_exactly_once(fake, tmp_path):
     assert len(fake.calls("GET", "/v1/exports/exp_0001")) == 3 + 3  # 3 polls, then 3 downloads
     assert export_rows(landing, "customer")[0]["redemptions_total_succeeded"] == "3"
     state = json.loads((landing / STATE_FILE).read_text())
-    assert state["lists"]["redemptions"]["cursor_date"] == fake.redemptions[-1]["date"]
+    assert datetime.fromisoformat(state["lists"]["redemptions"]["cursor_date"]) == datetime.fromisoformat(fake.redemptions[-1]["date"])
     assert state["lists"][f"loyalty_transactions/{CAMPAIGN}"]["starting_after_id"] == "vtx_00034"
     assert "pending" not in state["exports"]["redemption"]
     # No temporary files left behind for ingest to trip over.
@@ -358,3 +358,15 @@ def test_an_unreadable_state_file_is_a_clear_error_not_a_fresh_start(fake, tmp_p
     with pytest.raises(LoyaltyError, match=r"pull_state.json is unreadable .*delete it to pull everything again"):
         pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
     assert not (landing / "voucherify" / "api").exists()
+
+
+def test_microsecond_timestamps_resume_without_duplicates(fake, tmp_path):
+    landing = tmp_path / "landing"
+    settings = settings_for(fake, voucherify_exports="")
+    for n, redemption in enumerate(fake.redemptions):  # 6 fractional digits, as some API records carry
+        redemption["date"] = (T0 + timedelta(seconds=n // 3, microseconds=123_456)).isoformat().replace("+00:00", "Z")
+    fake.malformed("GET", "/v1/redemptions", skip=4)
+    with pytest.raises(LoyaltyError):
+        pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]

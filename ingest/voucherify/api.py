@@ -499,7 +499,9 @@ class _Pull:
             if fresh:
                 writer.write(fresh)
                 landed += len(fresh)
-                self.state.put("lists", key, {"seq": writer.seq, "cursor_date": _iso(cursor), "cursor_ids": sorted(cursor_ids)})
+                # Full precision: a cursor rounded to milliseconds would let microsecond-stamped ones land twice.
+                cursor_date = cursor.astimezone(timezone.utc).isoformat()
+                self.state.put("lists", key, {"seq": writer.seq, "cursor_date": cursor_date, "cursor_ids": sorted(cursor_ids)})
             self.progress.update(task, detail=f"{landed} new")
             if len(items) < self.page_limit:
                 break
