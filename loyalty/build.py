@@ -109,8 +109,8 @@ def _node_results(outcome) -> list[NodeResult]:
         nodes.append(
             NodeResult(
                 name=r.node.unique_id.replace(".loyalty.", ".", 1),
-                resource_type=str(r.node.resource_type),
-                status=str(r.status),
+                resource_type=getattr(r.node.resource_type, "value", str(r.node.resource_type)),
+                status=getattr(r.status, "value", str(r.status)),
                 seconds=round(float(r.execution_time or 0.0), 3),
                 rows=rows if isinstance(rows, int) and rows >= 0 else None,
             )
