@@ -43,16 +43,20 @@ def delta(current: Any, previous: Any, formatter=money) -> str | None:
         return None
     change = _number(current) - _number(previous)
     if formatter is percent:  # a change of a share is in percentage points
-        return f"{change * 100:+.1f} pp vs previous period"
+        return f"{change * 100:+.1f} pp"
     sign = "+" if change >= 0 else "-"
     text = f"{sign}{formatter(abs(change))}"
     if _number(previous):
         text += f" ({change / _number(previous) * 100:+.1f}%)"
-    return text + " vs previous period"
+    return text
 
 
-def kpi(column, label: str, current: Any, previous: Any = None, formatter=money, help: str | None = None) -> None:
-    column.metric(label, formatter(current), delta(current, previous, formatter), help=help)
+def kpi(
+    column, label: str, current: Any, previous: Any = None, formatter=money, help: str | None = None, bad_when_up=False
+) -> None:
+    """A headline figure; with `previous`, its change against the previous period (red when it got worse)."""
+    column.metric(label, formatter(current), delta(current, previous, formatter), help=help,
+                  delta_color="inverse" if bad_when_up else "normal")
 
 
 def empty(df: pd.DataFrame, message: str = EMPTY_MESSAGE) -> bool:

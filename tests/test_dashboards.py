@@ -191,7 +191,7 @@ def test_overview_shows_the_change_against_the_previous_period(served, truth):
     previous = paid.loc[in_period(paid["ordered_at"], previous_start, previous_end), "total_amount"].sum()
     assert previous > 0 and current != previous
     change = current - previous
-    expected = f"{'+' if change >= 0 else '-'}{cents(abs(change))} ({change / previous * 100:+.1f}%) vs previous period"
+    expected = f"{'+' if change >= 0 else '-'}{cents(abs(change))} ({change / previous * 100:+.1f}%)"
     assert metric_deltas(at)["Revenue"] == expected
 
 

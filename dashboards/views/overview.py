@@ -10,7 +10,7 @@ params = chosen.params()
 st.title("Overview")
 previous = chosen.previous()
 st.caption(
-    f"{chosen.describe()} · compared with {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}. "
+    f"{chosen.describe()} · changes are against {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}. "
     "Amounts in currency units; orders are paid or fulfilled orders."
 )
 
@@ -52,12 +52,13 @@ w.kpi(row[3], "Customers who ordered", *customers, formatter=w.count)
 row = st.columns(4)
 w.kpi(row[0], "Member share of orders", *pair(orders, "member_share"), formatter=w.percent)
 w.kpi(row[1], "Successful redemptions", *pair(redemptions, "redemptions_succeeded"), formatter=w.count)
-w.kpi(row[2], "Failed redemptions", *pair(redemptions, "redemptions_failed"), formatter=w.count)
+w.kpi(row[2], "Failed redemptions", *pair(redemptions, "redemptions_failed"), formatter=w.count, bad_when_up=True)
 w.kpi(row[3], "Discount given", *pair(redemptions, "discount_given"), help="Discount of succeeded redemptions")
 
 row = st.columns(4)
-w.kpi(row[0], "Rolled-back redemptions", *pair(redemptions, "redemptions_rolled_back"), formatter=w.count)
-w.kpi(row[1], "Redemption failure rate", *pair(redemptions, "failure_rate"), formatter=w.percent)
+w.kpi(row[0], "Rolled-back redemptions", *pair(redemptions, "redemptions_rolled_back"), formatter=w.count,
+      bad_when_up=True)
+w.kpi(row[1], "Redemption failure rate", *pair(redemptions, "failure_rate"), formatter=w.percent, bad_when_up=True)
 w.kpi(row[2], "Points earned", *pair(points, "points_earned"), formatter=w.count)
 w.kpi(row[3], "Points burned", *pair(points, "points_burned"), formatter=w.count)
 
