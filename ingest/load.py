@@ -16,16 +16,17 @@ from pathlib import Path
 
 import duckdb
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ingest import manifest
 from ingest.context import DEFAULT_MAX_RECORD_BYTES, BatchContext, Rejects
 from ingest.landing import SOURCES, LandingFile, SkippedFile, discover, is_gzip
 from ingest.raw_schema import DDL
+from ingest.sources import LOADERS, FastPathDeclined
 from loyalty.errors import LoyaltyError
 
-GROUP_BYTES = 64 << 20  # input bytes per transaction of small files
+GROUP_BYTES = 64 << 20  # input bytes per transaction: ~100k+ rows, so DuckDB writes row groups straight to the file
 GROUP_FILES = 2000
 MEMORY_LIMIT = "1GB"  # DuckDB's share; keeps a 5 GB landing well under 2 GB peak
 
@@ -151,13 +152,12 @@ def _changed_files(con, files: list[LandingFile], bar: Progress, report: IngestR
 
 
 def _load_all(con, todo: list[_Todo], ctx: BatchContext, bar: Progress, report: IngestReport) -> None:
-    from ingest import sources  # the per-source loaders
 
     task = bar.add_task("loading", total=sum(t.file.size for t in todo))
     for source in SOURCES:
         items = [t for t in todo if t.file.source == source]
-        loader = sources.LOADERS[source]
-        for group in _groups(items, loader.fast_eligible):
+        loader = LOADERS[source]
+        for group in _groups(items):
             results = _load_group(con, loader, group, ctx)
             stats = report.per_source[source]
             for t in group:
@@ -171,14 +171,11 @@ def _load_all(con, todo: list[_Todo], ctx: BatchContext, bar: Progress, report: 
             bar.advance(task, sum(t.file.size for t in group))
 
 
-def _groups(items: list[_Todo], fast_eligible) -> list[list[_Todo]]:
+def _groups(items: list[_Todo]) -> list[list[_Todo]]:
     groups: list[list[_Todo]] = []
     current: list[_Todo] = []
     size = 0
     for t in items:
-        if fast_eligible(t) or t.file.size >= GROUP_BYTES:
-            groups.append([t])
-            continue
         if current and (size + t.file.size > GROUP_BYTES or len(current) >= GROUP_FILES):
             groups.append(current)
             current, size = [], 0
@@ -191,12 +188,13 @@ def _groups(items: list[_Todo], fast_eligible) -> list[list[_Todo]]:
 
 def _load_group(con, loader, group: list[_Todo], ctx: BatchContext) -> dict[str, tuple[int, int]]:
     """One transaction: forget old versions, insert rows and rejects, record the manifest."""
-    fast = len(group) == 1 and loader.fast_eligible(group[0])
+    declined: set[str] = set()
     try:
-        results = _transaction(con, loader, group, ctx, fast)
-        if results is not None:
-            return results
-        return _transaction(con, loader, group, ctx, False)  # the fast path declined: load exactly
+        while True:
+            try:
+                return _transaction(con, loader, group, ctx, declined)
+            except FastPathDeclined as exc:  # a file with a doubtful line: load it exactly
+                declined.add(exc.rel)
     except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the others
         if len(group) > 1:
             out: dict[str, tuple[int, int]] = {}
@@ -206,14 +204,11 @@ def _load_group(con, loader, group: list[_Todo], ctx: BatchContext) -> dict[str,
         return _quarantine_file(con, loader, group[0], ctx, exc)
 
 
-def _transaction(con, loader, group: list[_Todo], ctx: BatchContext, fast: bool):
+def _transaction(con, loader, group: list[_Todo], ctx: BatchContext, declined: set[str]):
     con.begin()
     try:
         manifest.forget(con, [t.file for t in group if t.replaces], loader.table)
-        results = loader.load(con, group, ctx, fast)
-        if results is None:
-            con.rollback()
-            return None
+        results = loader.load(con, group, ctx, declined)
         manifest.record(
             con,
             [manifest.ManifestEntry(t.file, t.content_hash, *results[t.file.rel]) for t in group],

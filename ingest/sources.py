@@ -1,8 +1,8 @@
 """One loader per source: the raw table it owns and how a group of its files is loaded.
 
-`load(con, group, ctx, fast)` runs inside the caller's transaction and returns
-{file: (rows_loaded, rows_rejected)}, or None when the fast path declines (the caller rolls back
-and calls again with fast=False).
+`load(con, group, ctx, declined)` runs inside the caller's transaction and returns
+{file: (rows_loaded, rows_rejected)}. When the fast path declines a file it raises FastPathDeclined:
+the caller rolls back, adds the file to `declined` and loads the group again.
 """
 
 from __future__ import annotations
@@ -16,28 +16,42 @@ from ingest.segment import archive, warehouse
 from ingest.voucherify import api_objects, exports, webhooks
 
 
+class FastPathDeclined(Exception):
+    def __init__(self, rel: str):
+        super().__init__(rel)
+        self.rel = rel
+
+
 @dataclass(frozen=True)
 class Loader:
     table: str
-    load_files: Callable  # (con, files, ctx) -> {file: (rows, rejected)}
+    load_files: Callable | None = None  # (con, files, ctx) -> {file: (rows, rejected)}
     json_target: jsonlines.JsonTarget | None = None
 
     def fast_eligible(self, todo) -> bool:
         return self.json_target is not None and jsonlines.fast_path_eligible(todo.file, todo.gzip)
 
-    def load(self, con, group, ctx, fast: bool):
-        if fast:
-            (todo,) = group
-            rows = jsonlines.load_fast(con, self.json_target, todo.file, todo.expected_lines, ctx)
-            return None if rows is None else {todo.file.rel: (rows, 0)}
-        if self.json_target is not None:
-            return jsonlines.load_precise(con, self.json_target, [t.file for t in group], ctx)
-        return self.load_files(con, [t.file for t in group], ctx)
+    def load(self, con, group, ctx, declined: set[str]):
+        if self.json_target is None:
+            return self.load_files(con, [t.file for t in group], ctx)
+        out = {}
+        precise = []
+        for todo in group:
+            if self.fast_eligible(todo) and todo.file.rel not in declined:
+                rows = jsonlines.load_fast(con, self.json_target, todo.file, todo.expected_lines, ctx)
+                if rows is None:
+                    raise FastPathDeclined(todo.file.rel)
+                out[todo.file.rel] = (rows, 0)
+            else:
+                precise.append(todo.file)
+        if precise:
+            out.update(jsonlines.load_precise(con, self.json_target, precise, ctx))
+        return out
 
 
 LOADERS = {
-    VOUCHERIFY_WEBHOOKS: Loader("raw.voucherify_webhooks", None, webhooks.TARGET),
-    VOUCHERIFY_API: Loader("raw.voucherify_api_objects", None, api_objects.TARGET),
+    VOUCHERIFY_WEBHOOKS: Loader("raw.voucherify_webhooks", json_target=webhooks.TARGET),
+    VOUCHERIFY_API: Loader("raw.voucherify_api_objects", json_target=api_objects.TARGET),
     VOUCHERIFY_EXPORTS: Loader(exports.TABLE, exports.load),
     SEGMENT_WAREHOUSE: Loader(warehouse.TABLE, warehouse.load),
     SEGMENT_ARCHIVE: Loader(archive.TABLE, archive.load),
