@@ -27,7 +27,7 @@ _console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 @dataclass(frozen=True)
 class NodeResult:
-    name: str  # unique id without the project prefix, e.g. model.fct_orders / test.not_null_…
+    name: str  # <resource type>.<node name>, e.g. model.fct_orders / test.not_null_fct_orders_order_id
     resource_type: str  # model | test | seed | snapshot | unit_test
     status: str  # success | error | fail | warn | skipped | pass
     seconds: float
@@ -72,7 +72,11 @@ def build(warehouse: Path, *, full_refresh: bool = False, docs: bool = False, se
                     raise LoyaltyError(f"dbt docs generate failed: {_first_line(docs_outcome.exception)}")
         finally:
             _close_connections()
-    return BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
+    result = BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
+    tests = sum(1 for n in nodes if n.resource_type == "test")
+    models = sum(1 for n in nodes if n.resource_type == "model")
+    _console.print(f"  dbt build: {models} models, {tests} tests passed in {result.seconds:.1f} s", soft_wrap=True)
+    return result
 
 
 def _common_args() -> list[str]:
@@ -90,14 +94,15 @@ def _invoke(args: list[str]):
 
 
 def _print_progress(event) -> None:
-    """One short line per finished node, so long builds show progress without dbt's full log."""
+    """A line per finished model (and per test that did not pass), so long builds show progress quietly."""
     if event.info.name != "NodeFinished":
         return
-    result = event.data.run_result
+    status = event.data.run_result.status
     node = event.data.node_info
-    status = result.status
+    if node.resource_type != "model" and status in ("pass", "success"):
+        return
     style = "green" if status in ("success", "pass") else ("yellow" if status in ("warn", "skipped") else "red")
-    _console.print(f"  [{style}]{status:>7}[/{style}] {node.resource_type:<9} {node.node_name}", highlight=False, soft_wrap=True)
+    _console.print(f"  [{style}]{status:>7}[/{style}] {node.resource_type:<9} {node.node_name}", soft_wrap=True)
 
 
 def _node_results(outcome) -> list[NodeResult]:
@@ -106,10 +111,11 @@ def _node_results(outcome) -> list[NodeResult]:
     for r in run_results:
         response = r.adapter_response or {}
         rows = response.get("rows_affected") if isinstance(response, dict) else None
+        resource_type = getattr(r.node.resource_type, "value", str(r.node.resource_type))
         nodes.append(
             NodeResult(
-                name=r.node.unique_id.replace(".loyalty.", ".", 1),
-                resource_type=getattr(r.node.resource_type, "value", str(r.node.resource_type)),
+                name=f"{resource_type}.{r.node.name}",
+                resource_type=resource_type,
                 status=getattr(r.status, "value", str(r.status)),
                 seconds=round(float(r.execution_time or 0.0), 3),
                 rows=rows if isinstance(rows, int) and rows >= 0 else None,
