@@ -59,6 +59,10 @@ def money(cents: int | None) -> str:
     return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
+_ALNUM = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ALNUM_TABLE = bytes(_ALNUM[i % 62] for i in range(256))
+
+
 class Ids:
     """Vendor-looking ids from the world's random stream (deterministic for a seed)."""
 
@@ -69,8 +73,8 @@ class Ids:
         return f"{prefix}{self._rng.getrandbits(digits * 4):0{digits}x}"
 
     def alnum(self, prefix: str, length: int = 24) -> str:
-        chars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-        return prefix + "".join(chars[self._rng.getrandbits(6) % 62] for _ in range(length))
+        raw = self._rng.getrandbits(8 * length).to_bytes(length, "big")
+        return prefix + raw.translate(_ALNUM_TABLE).decode("ascii")
 
     def uuid(self) -> str:
         h = f"{self._rng.getrandbits(128):032x}"
