@@ -81,11 +81,16 @@ def table(
     percent_columns = [c for c in percent_columns if c in df.columns]
     config = {c: st.column_config.NumberColumn(_title(c), format="%.2f") for c in money_columns}
     config |= {c: st.column_config.NumberColumn(_title(c), format="percent") for c in percent_columns}
+    # DuckDB hands DATE columns to pandas as midnight timestamps: show and export them as dates.
+    day_columns = [c for c in df.columns if c == "day"]
+    config |= {c: st.column_config.DateColumn(UTC_DAY, format="YYYY-MM-DD") for c in day_columns}
     config |= {c: _title(c) for c in df.columns if c not in config}
     st.dataframe(df, hide_index=True, width="stretch", column_config=config)
     export = df.copy()
     for column in money_columns:
         export[column] = export[column].map(lambda v: "" if missing(v) else f"{float(v):.2f}")
+    for column in day_columns:
+        export[column] = pd.to_datetime(export[column]).dt.strftime("%Y-%m-%d")
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     st.download_button(
         f"Download {name} (CSV)",

@@ -36,6 +36,7 @@ def serve(warehouse: Path, port: int) -> None:
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     env = {**os.environ, "LOYALTY_WAREHOUSE": str(warehouse)}
     _console.print(f"Serving the dashboards on [bold]http://{HOST}:{port}[/] from {warehouse} (Ctrl+C stops)")

@@ -18,6 +18,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import db, filters, queries, widgets
 
+pytestmark = pytest.mark.slow  # most tests use the built world (one full `loyalty run`)
+
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 PAGES = ["overview", "redemptions", "loyalty_points", "locations", "campaigns", "members", "data_health"]
 PERIOD_PAGES = ["overview", "redemptions", "loyalty_points", "locations", "campaigns"]
