@@ -3,7 +3,7 @@
 Two ways in, one SQL transform:
 - fast path, for a large plain NDJSON file: DuckDB reads the file itself (read_csv, one VARCHAR
   column, no quoting, `with ordinality` = line number), in parallel. It then checks itself: the rows
-  it inserted must equal the file's non-blank line count (known from hashing). Any doubt (a bad line,
+  it inserted must equal the file's non-blank line count (lines counted while hashing). Any doubt (a bad line,
   a read error) → the transaction is rolled back and the file goes through the precise path.
 - precise path: lines.py splits the bytes (many small files per statement), DuckDB parses.
 Malformed lines are only looked for when the insert came up short, so clean data pays one parse.
@@ -70,7 +70,7 @@ def fast_path_eligible(f: LandingFile, gzip: bool) -> bool:
     return f.kind == "ndjson" and not gzip and f.size >= FAST_PATH_MIN_BYTES
 
 
-def load_fast(con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile, expected_rows: int, ctx: BatchContext) -> int | None:
+def load_fast(con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile, lines_on_disk: int, ctx: BatchContext) -> int | None:
     """Insert a clean large NDJSON file straight from DuckDB's reader. Returns rows inserted, or None
     when the file needs the precise path (the caller must then roll back the transaction)."""
     lines = f"""(
@@ -79,12 +79,31 @@ def load_fast(con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile
                       delim=chr(1), quote='', escape='', compression='none',
                       max_line_size={ctx.max_record_bytes + 2}) with ordinality
     )"""
-    guard = f"and octet_length(line) <= {ctx.max_record_bytes}"
+    guard = f"and strlen(line) <= {ctx.max_record_bytes}"
     try:
         inserted = con.execute(target.insert_sql(lines, ctx, guard)).fetchone()[0]
+    except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException):
+        raise  # our SQL is wrong: never hide that behind the slow path
     except duckdb.Error:
         return None  # a line DuckDB's reader refuses (control byte, invalid UTF-8, too long)
-    return inserted if inserted == expected_rows else None
+    if inserted == lines_on_disk or inserted == lines_on_disk - _blank_lines(f):
+        return inserted
+    return None
+
+
+def _blank_lines(f: LandingFile) -> int:
+    """Empty lines of a plain file (only counted when the fast path came up short)."""
+    blanks = 0
+    tail = b""
+    with open(f.path, "rb") as fh:
+        first = fh.read(2)
+        blanks += first.startswith(b"\n") or first.startswith(b"\r\n")
+        fh.seek(0)
+        while chunk := fh.read(8 << 20):
+            joined = tail + chunk  # count patterns across the chunk boundary exactly once
+            blanks += joined.count(b"\n\n") + joined.count(b"\n\r\n") - tail.count(b"\n\n") - tail.count(b"\n\r\n")
+            tail = chunk[-2:]
+    return blanks
 
 
 def load_precise(con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list[LandingFile], ctx: BatchContext) -> dict[str, tuple[int, int]]:

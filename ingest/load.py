@@ -58,7 +58,7 @@ class IngestReport:
 class _Todo:
     file: LandingFile
     content_hash: str
-    expected_lines: int  # non-blank lines on disk (plain NDJSON only; for the fast path's self-check)
+    lines: int  # physical lines on disk (plain NDJSON only; for the fast path's self-check)
     gzip: bool
     replaces: bool  # an earlier version of this path is in the raw layer
 
@@ -147,7 +147,7 @@ def _changed_files(con, files: list[LandingFile], bar: Progress, report: IngestR
             report.files_unchanged += 1
             continue
         gz = is_gzip(f.path)
-        todo.append(_Todo(f, d.content_hash, d.line_count(f.size) - d.blank_lines, gz, previous is not None))
+        todo.append(_Todo(f, d.content_hash, d.line_count(f.size), gz, previous is not None))
     return todo
 
 

@@ -22,8 +22,7 @@ _READ_CHUNK = 8 << 20
 @dataclass(frozen=True)
 class FileDigest:
     content_hash: str
-    newlines: int  # b"\n" count of the bytes on disk (only meaningful for uncompressed files)
-    blank_lines: int  # empty lines ("\n\n", "\n\r\n", or a leading newline), uncompressed files
+    newlines: int  # b"\n" count of the bytes on disk (meaningful for uncompressed files)
     ends_with_newline: bool
 
     def line_count(self, size: int) -> int:
@@ -31,24 +30,16 @@ class FileDigest:
 
 
 def digest(f: LandingFile) -> FileDigest:
-    """sha256 of the bytes on disk, plus newline counts that let the fast path verify itself."""
+    """sha256 of the bytes on disk, plus the line count that lets the fast path verify itself."""
     h = hashlib.sha256()
-    newlines = blanks = 0
-    tail = b""
-    first = True
+    newlines = 0
+    last = b""
     with open(f.path, "rb") as fh:
         while chunk := fh.read(_READ_CHUNK):
             h.update(chunk)
             newlines += chunk.count(b"\n")
-            if first:
-                blanks += chunk.startswith(b"\n") or chunk.startswith(b"\r\n")
-                first = False
-            # Count blank lines across the chunk boundary exactly once: scan tail+chunk, minus tail alone.
-            joined = tail + chunk
-            blanks += joined.count(b"\n\n") + joined.count(b"\n\r\n")
-            blanks -= tail.count(b"\n\n") + tail.count(b"\n\r\n")
-            tail = chunk[-2:]
-    return FileDigest(h.hexdigest(), newlines, blanks, tail.endswith(b"\n"))
+            last = chunk[-1:]
+    return FileDigest(h.hexdigest(), newlines, last == b"\n")
 
 
 def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:

@@ -38,7 +38,7 @@ class Loader:
         precise = []
         for todo in group:
             if self.fast_eligible(todo) and todo.file.rel not in declined:
-                rows = jsonlines.load_fast(con, self.json_target, todo.file, todo.expected_lines, ctx)
+                rows = jsonlines.load_fast(con, self.json_target, todo.file, todo.lines, ctx)
                 if rows is None:
                     raise FastPathDeclined(todo.file.rel)
                 out[todo.file.rel] = (rows, 0)

@@ -125,7 +125,13 @@ def test_webhook_envelopes_and_file_kinds(tmp_path):
     assert json.loads(payload) == v2024("b1", "customer.created")
 
 
-def test_large_webhook_file_takes_the_fast_path_with_exact_lines(tmp_path):
+def test_large_webhook_file_takes_the_fast_path_with_exact_lines(tmp_path, monkeypatch):
+    import ingest.jsonlines as jsonlines_module
+
+    def no_precise_path(*args, **kwargs):
+        raise AssertionError("a clean large file must not need the line-by-line path")
+
+    monkeypatch.setattr(jsonlines_module, "load_precise", no_precise_path)
     landing = tmp_path / "landing"
     records = [v2024(f"{i:06d}", "voucher.published", data={"pad": "x" * 300}) for i in range(30_000)]  # > 8 MB
     path = write(landing / "voucherify/webhooks/big.ndjson", ndjson(records))
@@ -304,3 +310,16 @@ def test_generated_world_rejections_match_ground_truth(generated_landing, tmp_pa
     # A second run over the same world changes nothing.
     again = ingest(generated_landing, tmp_path / "w.duckdb")
     assert again.files_loaded == 0 and again.rows_loaded == 0 and again.files_unchanged == report.files_loaded
+
+
+def test_fast_path_counts_blank_lines_without_losing_line_numbers(tmp_path, monkeypatch):
+    import ingest.jsonlines as jsonlines_module
+
+    monkeypatch.setattr(jsonlines_module, "load_precise", lambda *a, **k: (_ for _ in ()).throw(AssertionError("slow path")))
+    landing = tmp_path / "landing"
+    lines = [json.dumps(v2024(f"{i:06d}", "voucher.published", data={"pad": "x" * 300})) for i in range(30_000)]
+    text = "\n".join(lines[:100]) + "\n\n\n" + "\n".join(lines[100:]) + "\n"  # two blank lines after line 100
+    write(landing / "voucherify/webhooks/gaps.ndjson", text)
+    report = ingest(landing, tmp_path / "w.duckdb")
+    assert report.rows_loaded == 30_000 and report.rejected_total == 0
+    assert query(tmp_path / "w.duckdb", "select _line from raw.voucherify_webhooks where event_id in ('ev_000099', 'ev_000100') order by 1") == [(100,), (103,)]
