@@ -92,17 +92,19 @@ def load_fast(con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile
 
 
 def _blank_lines(f: LandingFile) -> int:
-    """Empty lines of a plain file (only counted when the fast path came up short)."""
+    """Empty lines ("\\n" or "\\r\\n" alone) of a plain file; only counted when the fast path came up short."""
     blanks = 0
-    tail = b""
+    tail = b"\n"  # a newline before the file: a first line that is empty counts as blank
     with open(f.path, "rb") as fh:
-        first = fh.read(2)
-        blanks += first.startswith(b"\n") or first.startswith(b"\r\n")
-        fh.seek(0)
         while chunk := fh.read(8 << 20):
-            joined = tail + chunk  # count patterns across the chunk boundary exactly once
-            blanks += joined.count(b"\n\n") + joined.count(b"\n\r\n") - tail.count(b"\n\n") - tail.count(b"\n\r\n")
-            tail = chunk[-2:]
+            a = np.frombuffer(tail + chunk, np.uint8)
+            at = np.flatnonzero(a == 10)
+            at = at[at >= len(tail)]  # newlines of this chunk; the tail only gives them context
+            prev = a[at - 1]
+            blanks += int(np.count_nonzero(prev == 10))
+            crlf = at[(prev == 13) & (at >= 2)]
+            blanks += int(np.count_nonzero(a[crlf - 2] == 10))
+            tail = (tail + chunk)[-2:]
     return blanks
 
 
