@@ -99,7 +99,7 @@ def _print_progress(event) -> None:
         return
     status = event.data.run_result.status
     node = event.data.node_info
-    if node.resource_type != "model" and status in ("pass", "success"):
+    if status in ("skipped", "no-op") or (node.resource_type != "model" and status in ("pass", "success")):
         return
     style = "green" if status in ("success", "pass") else ("yellow" if status in ("warn", "skipped") else "red")
     _console.print(f"  [{style}]{status:>7}[/{style}] {node.resource_type:<9} {node.node_name}", soft_wrap=True)
