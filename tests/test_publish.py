@@ -81,9 +81,11 @@ def test_readers_keep_answering_during_two_publishes_and_only_ever_see_whole_bui
     builds = [signature(warehouse)]
 
     stop = tmp_path / "stop-readers"
+    # Answers go to files, not pipes: a full pipe nobody drains would stall the readers mid-test.
+    answer_files = [tmp_path / f"reader-{i}.ndjson" for i in range(2)]
     readers = [
-        subprocess.Popen([sys.executable, "-c", READER, str(warehouse), str(stop), SIGNATURE_SQL], stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
+        subprocess.Popen([sys.executable, "-c", READER, str(warehouse), str(stop), SIGNATURE_SQL], stdout=out.open("w"))
+        for out in answer_files
     ]
     try:
         time.sleep(1)  # readers are answering before the run starts
@@ -100,9 +102,11 @@ def test_readers_keep_answering_during_two_publishes_and_only_ever_see_whole_bui
         time.sleep(1)
     finally:
         stop.touch()
-        outputs = [reader.communicate(timeout=60)[0] for reader in readers]
+        for reader in readers:
+            reader.wait(timeout=60)
 
-    answers = [json.loads(line) for output in outputs for line in output.splitlines()]
+    assert [reader.returncode for reader in readers] == [0, 0]
+    answers = [json.loads(line) for out in answer_files for line in out.read_text().splitlines()]
     errors = [a["error"] for a in answers if "error" in a]
     assert errors == []
     seen = [a["answer"] for a in answers]
