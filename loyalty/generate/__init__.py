@@ -8,7 +8,7 @@ Segment raw archive, plus `<out>/ground_truth/` (never ingested).
 summary.json keys: world{customers, members, days, start, end}; redemptions{rows, by_status, by_failure_code,
 stack_parents, rollbacks_failed, discount_given}; orders{rows, by_status, paid, revenue, member_paid};
 loyalty_points{rows, points_by_movement, rows_by_type}; tiers{joined, upgraded, ...}; publications{rows};
-reconciliation{rows, differing_rows}; deliveries{deliveries, duplicates, late, legacy, single_json, by_type};
+reconciliation{rows, differing_rows, differing_by_metric, why}; deliveries{deliveries, duplicates, late, legacy, single_json, by_type};
 segment{messages, warehouse_rows, archive_messages, ...}; expected_rejections{<raw source>: n}.
 """
 

@@ -197,6 +197,7 @@ class Truth:
         # reconciliation: warehouse (marts) against Voucherify's own aggregates in the latest customer export
         recon_rows = []
         differing = 0
+        differing_by_metric: dict[str, int] = {}
         for c in customers:
             agg = self._aggregates(c)
             balance = per_member.get(c.idx, {"balance": 0})["balance"] if c.card else 0
@@ -211,6 +212,7 @@ class Truth:
                 recon_rows.append([c.source_id, metric, fmt(wh), fmt(vf), fmt(wh - vf)])
                 if wh != vf:
                     differing += 1
+                    differing_by_metric[metric] = differing_by_metric.get(metric, 0) + 1
         write_csv(self.out / "reconciliation.csv", RECONCILIATION_COLUMNS, recon_rows)
 
         paid_orders = [o for o in orders.values() if o.status in PAID]
@@ -232,7 +234,9 @@ class Truth:
                                "rows_by_type": _count_by(self.ledger, 3)},
             "tiers": {k[5:]: v for k, v in sorted(self.counters.items()) if k.startswith("tier_")},
             "publications": {"rows": len(pub_rows)},
-            "reconciliation": {"rows": len(recon_rows), "differing_rows": differing},
+            "reconciliation": {"rows": len(recon_rows), "differing_rows": differing,
+                               "differing_by_metric": dict(sorted(differing_by_metric.items())),
+                               "why": "Voucherify counts redemptions and orders from before the window"},
             "deliveries": world.webhooks.stats,
             "segment": world.segment.stats,
             "expected_rejections": dict(self.rejections),
