@@ -797,7 +797,7 @@ class World:
                 columns += ["metadata.currency", "metadata.channel", "metadata.location_id", "metadata.location"]
             # The one malformed export record: a copy of a row with two extra cells (wrong column count).
             bad_row = rows[0] + ["?", "?"] if bad and name == "redemption" and rows else None
-            write_export(self.out, name if name != "redemption" else "redemption", stamp, columns, rows,
+            write_export(self.out, name, stamp, columns, rows,
                          title_headers=title, bad_row=bad_row)
             if bad_row is not None:
                 self.truth.expected_rejection("voucherify_exports")
