@@ -1,54 +1,14 @@
 -- One row per publication (a voucher handed to a customer) across webhooks, publication exports and
 -- Voucherify's Segment Event Cloud, with the voucher's code, type and campaign.
-{%- set cloud = var('segment_event_cloud_events') %}
 with
-
-webhook_publications as (
-
-    select publication_id, voucher_id, null as voucher_code, null as campaign_name, published_at, customer_id,
-        customer_source_id, publication_channel, 1 as source_rank, _ingested_at
-    from {{ ref('stg_voucherify__webhook_publications') }}
-    where coalesce(result, 'SUCCESS') = 'SUCCESS'
-
-),
-
-export_publications as (
-
-    select publication_id, null, voucher_code, campaign_name, published_at, customer_id, customer_source_id,
-        publication_channel, 2, _ingested_at
-    from {{ ref('stg_voucherify__export_publications') }}
-
-),
-
-event_cloud_publications as (
-
-    select
-        {{ json_text('properties', 'publication_id') }},
-        {{ json_text('properties', 'voucher_id') }},
-        {{ json_text('properties', 'voucher_code') }},
-        {{ json_text('properties', 'campaign_name') }},
-        null,
-        {{ json_text('properties', 'customer_id') }},
-        coalesce({{ json_text('properties', 'customer_source_id') }}, customer_source_id),
-        {{ json_text('properties', 'publication_channel') }},
-        3,
-        _ingested_at
-    from {{ ref('int_segment_events_identified') }}
-    where event_slug in {{ sql_list(cloud.publication_succeeded) }}
-
-),
 
 unioned as (
 
-    select * from webhook_publications
-    union all
-    select * from export_publications
-    union all
-    select * from event_cloud_publications
+    select * from {{ ref('int_publication_observations_unioned') }}
 
 ),
 
-{%- set first_seen = "source_rank, _ingested_at" %}
+{%- set first_seen = "source_rank, _ingested_at, observation_key" %}
 
 merged as (
 

@@ -3,15 +3,7 @@ with
 
 sightings as (
 
-    select voucher_id, voucher_code, voucher_type, campaign_name, campaign_id, holder_customer_id,
-        null as holder_customer_source_id, 1 as source_rank, event_created_at as seen_at
-    from {{ ref('stg_voucherify__webhook_vouchers') }}
-
-    union all
-
-    select voucher_id, voucher_code, voucher_type, campaign_name, campaign_id, holder_customer_id,
-        holder_customer_source_id, 2, null
-    from {{ ref('stg_voucherify__export_vouchers') }}
+    select * from {{ ref('int_voucher_observations_unioned') }}
 
 ),
 
@@ -25,12 +17,12 @@ merged as (
 
     select
         voucher_id,
-        {{ first_not_null('voucher_code', 'source_rank, seen_at') }} as voucher_code,
-        {{ first_not_null('voucher_type', 'source_rank, seen_at') }} as voucher_type,
-        {{ first_not_null('campaign_name', 'source_rank, seen_at') }} as campaign_name,
-        {{ first_not_null('campaign_id', 'source_rank, seen_at') }} as campaign_id,
-        {{ first_not_null('holder_customer_id', 'source_rank, seen_at') }} as holder_customer_id,
-        {{ first_not_null('holder_customer_source_id', 'source_rank, seen_at') }} as holder_customer_source_id
+        {{ first_not_null('voucher_code', 'source_rank, seen_at, observation_key') }} as voucher_code,
+        {{ first_not_null('voucher_type', 'source_rank, seen_at, observation_key') }} as voucher_type,
+        {{ first_not_null('campaign_name', 'source_rank, seen_at, observation_key') }} as campaign_name,
+        {{ first_not_null('campaign_id', 'source_rank, seen_at, observation_key') }} as campaign_id,
+        {{ first_not_null('holder_customer_id', 'source_rank, seen_at, observation_key') }} as holder_customer_id,
+        {{ first_not_null('holder_customer_source_id', 'source_rank, seen_at, observation_key') }} as holder_customer_source_id
     from sightings
     where voucher_id is not null
     group by voucher_id

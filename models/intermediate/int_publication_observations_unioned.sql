@@ -1,0 +1,68 @@
+{{ config(materialized='incremental', unique_key='observation_key', on_schema_change='append_new_columns') }}
+-- Every sighting of a publication: webhooks, publication exports and Voucherify's Segment Event Cloud.
+{%- set cloud = var('segment_event_cloud_events') %}
+with
+
+webhook_publications as (
+
+    select publication_id, voucher_id, null as voucher_code, null as campaign_name, published_at, customer_id,
+        customer_source_id, publication_channel, 1 as source_rank,
+        'webhook:' || publication_id || ':' || coalesce(voucher_id, '') || ':' || event_id || ':' || coalesce(webhook_source_id, '') as observation_key,
+        _ingested_at
+    from {{ ref('stg_voucherify__webhook_publications') }}
+    where coalesce(result, 'SUCCESS') = 'SUCCESS'
+      and {{ ingested_since_watermark() }}
+
+),
+
+export_publications as (
+
+    select publication_id, null, voucher_code, campaign_name, published_at, customer_id, customer_source_id,
+        publication_channel, 2,
+        'export:' || publication_id || ':' || _file || ':' || cast(_line as varchar),
+        _ingested_at
+    from {{ ref('stg_voucherify__export_publications') }}
+    where {{ ingested_since_watermark() }}
+
+),
+
+event_cloud_publications as (
+
+    select
+        {{ json_text('properties', 'publication_id') }},
+        {{ json_text('properties', 'voucher_id') }},
+        {{ json_text('properties', 'voucher_code') }},
+        {{ json_text('properties', 'campaign_name') }},
+        null,
+        {{ json_text('properties', 'customer_id') }},
+        coalesce({{ json_text('properties', 'customer_source_id') }}, customer_source_id),
+        {{ json_text('properties', 'publication_channel') }},
+        3,
+        'segment:' || message_id,
+        _ingested_at
+    from {{ ref('int_segment_events_identified') }}
+    where event_slug in {{ sql_list(cloud.publication_succeeded) }}
+      and {{ ingested_since_watermark() }}
+
+),
+
+unioned as (
+
+    select * from webhook_publications
+    union all
+    select * from export_publications
+    union all
+    select * from event_cloud_publications
+
+),
+
+final as (
+
+    select * from unioned
+    where publication_id is not null
+    qualify row_number() over (partition by observation_key order by _ingested_at) = 1
+
+)
+
+select * from final
+where {{ not_yet_loaded('observation_key') }}
