@@ -44,12 +44,14 @@ st.subheader("Per campaign")
 w.table(totals, "Campaign performance", money_columns=["discount_given", "revenue"], percent_columns=["conversion_rate"])
 
 st.subheader("Discount given and revenue per campaign")
-long = totals.melt(id_vars="campaign_name", value_vars=["discount_given", "revenue"], var_name="measure", value_name="amount")
+long = totals.rename(columns={"discount_given": "Discount given", "revenue": "Revenue"}).melt(
+    id_vars="campaign_name", value_vars=["Discount given", "Revenue"], var_name="measure", value_name="amount"
+)
 fig = px.bar(long, x="campaign_name", y="amount", color="measure", barmode="group")
 w.chart(fig, "Campaign", f"Amount ({w.MONEY_UNIT})")
 
 st.subheader("Successful redemptions per day")
 daily = db.query(queries.CAMPAIGN_DAILY, params)
-fig = px.line(daily, x="day", y="redemptions_succeeded", color="campaign_name", markers=True)
+fig = px.bar(daily, x="day", y="redemptions_succeeded", color="campaign_name")
 w.chart(fig, w.UTC_DAY, "Successful redemptions (count)")
 w.table(daily, "Campaign performance per day", money_columns=["discount_given", "revenue"])
