@@ -78,10 +78,12 @@ def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None =
         obj["total_amount"] = o.amount - o.discount
     obj["items"] = [
         {"object": "order_item", "product_id": pid, "source_id": sku, "related_object": "product", "quantity": qty,
-         "amount": qty * price, "price": price, "subtotal_amount": qty * price}
-        for (pid, sku, _name, _cat, price), qty in o.items
+         "amount": qty * price, "price": price, "subtotal_amount": qty * price,
+         "product": {"id": pid, "source_id": sku, "name": name, "price": price}}
+        for (pid, sku, name, _cat, price), qty in o.items
     ]
     obj["metadata"] = order_metadata(o)
+    obj["customer"] = {"id": o.customer.cust_id, "object": "customer"}
     obj["created_at"] = iso6(o.created_ms)
     obj["updated_at"] = iso6(updated_ms)
     obj["object"] = "order"

@@ -177,6 +177,7 @@ class World:
         vobj = voucher_obj(v)
         c = v.holder
         self.webhooks.project_event("publication.succeeded", t_ms, {
+            "user": {"id": "user_MarketingTeam00000000000001"} if channel == "voucherify-web-ui" else None,
             "campaign": camp, "customer": customer_obj(c), "vouchers": [vobj], "publication": pub}, entity_id=c.cust_id)
         if self.rng.random() < 0.7:
             self.webhooks.project_event("voucher.published", t_ms, {
@@ -487,9 +488,16 @@ class World:
         wh = self.webhooks
         wh.project_event("voucher.loyalty_card.transaction.created", t_ms, {
             "transaction": tx, "voucher": card, "campaign": camp, "holder": customer_obj(c),
+            "holder_loyalty_tier": tier_obj(c.tier) if c.tier is not None and not c.tier_left else None,
             "balance": details["balance"], "order": order_obj(order, order.status, order.updated_ms) if order else None,
-            "event": details.get("event"), "earning_rule": None, "redemption": details.get("redemption"),
-            "reward": details.get("reward")}, entity_id=c.cust_id)
+            "event": details.get("event"),
+            "earning_rule": {"id": rule["id"], "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
+                             "parameters": {"event": "order.paid", "banner": rule["banner"],
+                                            "loyalty": {"type": rule["type"]}}, "active": True} if rule else None,
+            "segment": None, "loyalty_tier": None, "redemption": details.get("redemption"),
+            "rollback": details.get("rollback"), "reward": details.get("reward"), "custom_event": None,
+            "source_voucher": details.get("source_voucher"), "destination_voucher": details.get("destination_voucher")},
+            entity_id=c.cust_id)
         if tx_type in ("POINTS_ACCRUAL", "POINTS_ADDITION", "PENDING_POINTS_ACTIVATION"):
             balance = dict(details["balance"], operation_type="AUTOMATIC" if rule else "MANUAL")
             if self.rng.random() < 0.6:
