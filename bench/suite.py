@@ -373,4 +373,7 @@ def print_table(rows: list[Row], world: dict) -> None:
         if row.value is None:
             verdict = row.detail.get("skipped", "")
         table.add_row(row.section, row.metric, value, row.unit, f"{row.peak_rss_mb:,.0f}" if row.peak_rss_mb else "", row.target, verdict)
-    Console().print(table)
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=150)  # a redirected table keeps one line per row
+    out.print(table)
