@@ -241,8 +241,9 @@ where occurred_at < $end
 MEMBERS_HOLDING_POINTS = "select count(*) as members from marts.dim_members where points_balance > 0"
 
 # ── Locations ───────────────────────────────────────────────────────────────────────────────────────
+# Redemptions without an order and ledger rows without one (adjustments, expiry) have no location.
 LOCATION_RANKING = """
-select location_id,
+select coalesce(location_id, '(no location)') as location_id,
        sum(revenue) as revenue,
        sum(paid_orders) as paid_orders,
        sum(member_orders) / nullif(sum(paid_orders), 0) as member_share,
@@ -253,7 +254,7 @@ select location_id,
 from marts.agg_location_daily
 where day between $start_day and $end_day
   and ($location is null or location_id = $location)
-group by location_id
+group by all
 order by revenue desc, location_id
 """
 
@@ -262,7 +263,9 @@ select day, location_id, sum(revenue) as revenue, sum(paid_orders) as paid_order
 from marts.agg_location_daily
 where day between $start_day and $end_day
   and ($location is null or location_id = $location)
+  and location_id is not null
 group by day, location_id
+having sum(paid_orders) > 0
 order by day, location_id
 """
 

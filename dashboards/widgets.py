@@ -102,8 +102,11 @@ def table(
     )
 
 
+_TITLES = {"location_id": "Location", "customer_source_id": "Customer", "campaign_name": "Campaign"}
+
+
 def _title(column: str) -> str:
-    return column.replace("_", " ").capitalize()
+    return _TITLES.get(column) or column.replace("_", " ").capitalize()
 
 
 def chart(fig: go.Figure, x_title: str, y_title: str) -> None:
