@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -394,6 +395,29 @@ def test_reader_follows_an_atomic_publish_and_drops_the_cached_answer(tmp_path):
     assert db.published_version(published) != before
     assert db.query("select value from marts.answer", path=published).iloc[0, 0] == 2
     assert held.iloc[0, 0] == 1
+
+
+def test_an_open_dashboard_shows_the_new_build_after_a_publish(built_world, tmp_path, monkeypatch):
+    published = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_world.warehouse, published)
+    monkeypatch.setenv("LOYALTY_WAREHOUSE", str(published))
+    at = open_page("overview")
+    before = metrics(at)["Paid orders"]
+
+    # The next build (made like `loyalty run` does: a copy, changed, renamed over the published file)
+    # has lost the newest paid order.
+    next_build = tmp_path / "warehouse.duckdb.next"
+    shutil.copyfile(published, next_build)
+    with duckdb.connect(str(next_build)) as con:
+        con.execute(
+            "delete from marts.fct_orders where order_id = (select order_id from marts.fct_orders "
+            "where status in ('PAID', 'FULFILLED') order by ordered_at desc limit 1)"
+        )
+    os.replace(next_build, published)
+
+    at.run()  # the same session, e.g. the user changes a filter or reloads
+    assert not at.exception
+    assert metrics(at)["Paid orders"] == whole(int(before.replace(",", "")) - 1)
 
 
 def test_user_input_is_bound_as_a_parameter_never_spliced_into_sql(served):
