@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ def serve(warehouse: Path, port: int) -> None:
         raise LoyaltyError(f"no warehouse at {warehouse}: run `loyalty run --warehouse {warehouse}` first")
     if not 0 < port < 65536:
         raise LoyaltyError(f"port must be between 1 and 65535, got {port}")
+    _refuse_busy_port(port)
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", HOST,
@@ -48,10 +50,21 @@ def serve(warehouse: Path, port: int) -> None:
         raise LoyaltyError(f"the dashboard server stopped with exit code {completed.returncode}")
 
 
+def _refuse_busy_port(port: int) -> None:
+    """Streamlit would only log the clash and exit; say it in one line instead."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # like the server: ignore TIME_WAIT leftovers
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise LoyaltyError(f"port {port} on {HOST} is already in use: choose another with --port") from exc
+
+
 def demo(landing: Path, warehouse: Path, port: int) -> None:
     """Generate a sample world when the landing folder has no data, run the pipeline, then serve."""
     from loyalty.run import run
 
+    _refuse_busy_port(port)  # before the minute of building, not after
     landing = Path(landing).expanduser()
     if not _has_data(landing):
         from loyalty.generate import generate_world

@@ -439,3 +439,18 @@ def test_serve_refuses_a_missing_warehouse_with_a_clear_error(tmp_path):
 
     with pytest.raises(LoyaltyError, match="no warehouse at"):
         serve(tmp_path / "missing.duckdb", 8599)
+
+
+def test_serve_refuses_a_busy_port_with_a_clear_error(tmp_path):
+    import socket
+
+    from loyalty.errors import LoyaltyError
+    from loyalty.serve import serve
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _warehouse_with(warehouse, 1)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(LoyaltyError, match="already in use"):
+            serve(warehouse, taken.getsockname()[1])
