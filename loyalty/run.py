@@ -39,11 +39,11 @@ create table if not exists ops.runs (
     run_id          varchar primary key,   -- <UTC start>-<random>, sorts by start time
     started_at      timestamptz not null,
     finished_at     timestamptz,
-    outcome         varchar not null,      -- succeeded | failed
+    outcome         varchar not null,      -- succeeded | failed | crashed (killed before it could record an end)
     full_refresh    boolean not null,
     rows_loaded     json,                  -- {source: rows loaded by this run}
     rows_rejected   json,                  -- {source: records quarantined by this run}
-    dbt_results     json,                  -- {elapsed_seconds, counts: {status: n}, problems: [...], nodes: [...]}
+    dbt_results     json,                  -- {elapsed_seconds, counts: {status: n}, problems: [...], slowest: [...]}
     stage_seconds   json,                  -- {copy, ingest, build, publish}
     error           varchar,
     host            varchar,
@@ -55,6 +55,7 @@ RUN_COLUMNS = (
     "dbt_results", "stage_seconds", "error", "host", "pid",
 )  # fmt: skip
 
+SLOWEST_NODES = 10  # per run record: enough to spot a model getting slow, small enough to keep every run
 _console = Console(stderr=True, log_path=False)
 
 
@@ -100,6 +101,7 @@ def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: 
     landing, warehouse = Path(landing), Path(warehouse)
     with run_lock(warehouse):
         record = RunRecord.begin(full_refresh)
+        _append_run_log(warehouse, record)  # a run killed outright still leaves a trace (status shows it crashed)
         _console.log(f"run {record.run_id}: {landing} → {warehouse}")
         try:
             with _stdout_to_stderr():
@@ -140,7 +142,8 @@ def _ingest_build_publish(landing: Path, warehouse: Path, record: RunRecord) -> 
             record.dbt_results = _dbt_results(build_started)
     with _stage(record, "publish"):
         record.finish("succeeded")
-        _write_ops_runs(next_path, [*_read_run_log(warehouse), record])
+        earlier = [_as_crashed(r) if r["outcome"] == "running" else r for r in _read_run_log(warehouse) if r["run_id"] != record.run_id]
+        _write_ops_runs(next_path, [*earlier, record])
         _refuse_if_still_open(next_path)
         publish(next_path, warehouse)
 
@@ -203,7 +206,7 @@ def _dbt_results(build_started: float) -> dict:
     target = Path(getattr(build_module, "PROJECT_DIR", Path(__file__).resolve().parents[1])) / "target"
     path = target / "run_results.json"
     if not path.exists() or path.stat().st_mtime < build_started:
-        return {"counts": {}, "problems": [], "nodes": [], "note": "dbt wrote no run results"}
+        return {"counts": {}, "problems": [], "slowest": [], "note": "dbt wrote no run results"}
     results = json.loads(path.read_text())
     nodes = [
         {"node": r["unique_id"], "status": r["status"], "seconds": round(r.get("execution_time") or 0.0, 3)}
@@ -221,7 +224,7 @@ def _dbt_results(build_started: float) -> dict:
         "elapsed_seconds": round(results.get("elapsed_time") or 0.0, 3),
         "counts": counts,
         "problems": problems,
-        "nodes": nodes,
+        "slowest": sorted(nodes, key=lambda n: n["seconds"], reverse=True)[:SLOWEST_NODES],
     }
 
 
@@ -271,22 +274,43 @@ def _append_run_log(warehouse: Path, record: RunRecord) -> None:
 
 
 def _read_run_log(warehouse: Path) -> list[dict]:
-    """Run records from the run log; a torn last line (a crash mid-write) is skipped."""
+    """The latest record of each run in the run log (a run logs its start and its end); torn lines are skipped."""
     path = run_log_path_for(warehouse)
     if not path.exists():
         return []
-    records = []
+    records: dict[str, dict] = {}
     for line in path.read_text().splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            continue
-    return records
+            continue  # a crash mid-write
+        if isinstance(record, dict) and "run_id" in record:
+            records[record["run_id"]] = record
+    return list(records.values())
+
+
+def _as_crashed(record: dict) -> dict:
+    return {**record, "outcome": "crashed", "error": "the run ended without recording an outcome (killed or crashed)"}
+
+
+def _still_running(record: dict) -> bool:
+    if record.get("host") != socket.gethostname():
+        return True  # cannot tell from here
+    try:
+        os.kill(int(record["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, TypeError, ValueError):
+        return True
+    return True
 
 
 def read_runs(warehouse: Path, con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
     """Every known run, newest first: the run log, plus ops.runs of the published warehouse (by run_id)."""
-    runs = {r["run_id"]: r for r in _read_run_log(warehouse) if "run_id" in r}
+    runs = {
+        r["run_id"]: r if r.get("outcome") != "running" or _still_running(r) else _as_crashed(r)
+        for r in _read_run_log(warehouse)
+    }
     if con is not None and _table_exists(con, "ops", "runs"):
         cursor = con.execute(f"select {', '.join(RUN_COLUMNS)} from ops.runs")
         for row in cursor.fetchall():

@@ -65,7 +65,7 @@ def test_first_run_records_rows_per_source_and_dbt_results_in_ops_runs(built_wor
     assert dbt_results["counts"].get("success", 0) >= models_built > 0
     assert dbt_results["counts"].get("pass", 0) > 0  # the data tests ran too
     log = [json.loads(line) for line in run_log_path_for(built_world.warehouse).read_text().splitlines()]
-    assert [r["run_id"] for r in log] == [run_id]
+    assert [(r["run_id"], r["outcome"]) for r in log] == [(run_id, "running"), (run_id, "succeeded")]
 
 
 @pytest.mark.slow
@@ -180,3 +180,30 @@ def test_a_missing_landing_folder_fails_without_touching_the_published_warehouse
     assert last_line.startswith("error: run ") and "does not exist" in last_line and "Traceback" not in result.stderr
     assert sha256(warehouse) == before
     assert json.loads(run_log_path_for(warehouse).read_text().splitlines()[-1])["outcome"] == "failed"
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_way_frees_the_lock_keeps_the_published_file_and_shows_as_crashed(built_world, tmp_path):
+    warehouse = published_copy(built_world, tmp_path)
+    before = sha256(warehouse)
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "loyalty.cli", "run", "--landing", str(built_world.landing), "--warehouse", str(warehouse), "--full-refresh"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not next_path_for(warehouse).exists():  # copied: ingest or build is under way
+        assert victim.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    victim.kill()
+    victim.wait(timeout=30)
+    assert sha256(warehouse) == before
+
+    status = loyalty("status", "--warehouse", str(warehouse), "--stale-after-hours", "1000000", "--json", timeout=120)
+    last = json.loads(status.stdout)["runs"][0]
+    assert last["outcome"] == "crashed" and "killed" in last["error"]
+
+    after = loyalty("run", "--landing", str(built_world.landing), "--warehouse", str(warehouse), timeout=600)
+    assert after.returncode == 0, after.stderr  # the kernel released the dead run's lock
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        outcomes = [o for (o,) in con.execute("select outcome from ops.runs order by started_at").fetchall()]
+    assert outcomes == ["succeeded", "crashed", "succeeded"]
