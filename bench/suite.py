@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -125,14 +126,17 @@ class StageRunner:
             raise SystemExit(f"bench stage {stage} failed (exit {proc.returncode}); log {log}:\n{tail}")
         return json.loads(result_path.read_text()), usage.ru_maxrss / 1024  # Linux reports KiB
 
-    def repeat(self, times: int, stage: str, prepare=None, **kwargs) -> tuple[list[dict], float]:
-        results, peak = [], 0.0
+    def rounds(self, times: int, **stages: tuple[str, Callable[[int], dict], dict]) -> dict[str, tuple[list[dict], float]]:
+        """Run each named (stage, prepare(round) -> kwargs, fixed kwargs) once per round, interleaved (A B A B …),
+        so that a change in the machine's load hits the stages being compared alike. Peak RSS is per name."""
+        out: dict[str, tuple[list[dict], float]] = {name: ([], 0.0) for name in stages}
         for i in range(times):
-            extra = prepare(i) if prepare else {}
-            result, rss = self(stage, **kwargs, **extra)
-            results.append(result)
-            peak = max(peak, rss)
-        return results, peak
+            for name, (stage, prepare, kwargs) in stages.items():
+                result, rss = self(stage, **kwargs, **prepare(i))
+                results, peak = out[name]
+                results.append(result)
+                out[name] = (results, max(peak, rss))
+        return out
 
 
 def median(results: list[dict], key: str) -> float:
@@ -243,8 +247,12 @@ def ingest_section(args, runner: StageRunner, rows: list[Row], webhooks_only: Pa
 
         return prepare
 
-    ours, ours_rss = runner.repeat(args.repeat, "ingest", fresh("ingest"), landing=str(webhooks_only))
-    ceiling, ceiling_rss = runner.repeat(args.repeat, "read_json", fresh("read_json"), landing=str(webhooks_only))
+    measured = runner.rounds(
+        args.repeat,
+        ours=("ingest", fresh("ingest"), {"landing": str(webhooks_only)}),
+        ceiling=("read_json", fresh("read_json"), {"landing": str(webhooks_only)}),
+    )
+    (ours, ours_rss), (ceiling, ceiling_rss) = measured["ours"], measured["ceiling"]
     events = ours[0]["webhook_rows"]
     ours_rate = events / median(ours, "seconds")
     ceiling_rate = ceiling[0]["webhook_rows"] / median(ceiling, "seconds")
@@ -264,7 +272,7 @@ def ingest_section(args, runner: StageRunner, rows: list[Row], webhooks_only: Pa
         return {"pipelines_dir": str(base / "pipelines"), "warehouse": str(base / "dlt.duckdb")}
 
     # One run only: dlt takes minutes for a few thousand deliveries, and the ratio is far from the target.
-    dlt_runs, dlt_rss = runner.repeat(1, "dlt", fresh_dlt, landing=str(webhooks_only), max_events=args.dlt_events)
+    dlt_runs, dlt_rss = runner.rounds(1, dlt=("dlt", fresh_dlt, {"landing": str(webhooks_only), "max_events": args.dlt_events}))["dlt"]
     dlt_rate = dlt_runs[0]["webhook_rows"] / median(dlt_runs, "seconds")
     rows.append(Row("ingest", "webhook events/s (dlt, defaults)", dlt_rate, "events/s", dlt_rss, detail={"events": dlt_runs[0]["webhook_rows"], "runs": dlt_runs}))
     ratio = ours_rate / dlt_rate
@@ -277,26 +285,26 @@ def build_section(args, runner: StageRunner, rows: list[Row], landing: Path, bas
     result, rss = runner("ingest", landing=str(base), warehouse=str(base_raw))
     rows.append(Row("ingest", "whole landing (all sources) seconds", result["seconds"], "s", rss, detail={"rows": result["rows"]}))
 
-    def copy_of(source: Path, name: str):
-        def prepare(i: int) -> dict:
-            path = scratch / f"{name}-{i}.duckdb"
-            shutil.copyfile(source, path)
-            return {"warehouse": str(path)}
-
-        return prepare
-
-    full, full_rss = runner.repeat(args.repeat, "build", copy_of(base_raw, "full"), full_refresh=True)
-    full_seconds = median(full, "seconds")
-    rows.append(Row("dbt", "full build seconds", full_seconds, "s", full_rss, detail={"runs": full}))
-    base_built = scratch / f"full-{args.repeat - 1}.duckdb"
-
-    def with_new_data(i: int) -> dict:
-        path = scratch / f"incremental-{i}.duckdb"
-        shutil.copyfile(base_built, path)
-        runner("ingest", landing=str(landing), warehouse=str(path))  # the new 1% lands (not part of the build time)
+    def fresh_copy(i: int) -> dict:
+        path = scratch / f"full-{i}.duckdb"
+        shutil.copyfile(base_raw, path)
         return {"warehouse": str(path)}
 
-    incremental, incremental_rss = runner.repeat(args.repeat, "build", with_new_data, full_refresh=False)
+    def with_new_data(i: int) -> dict:
+        """The full build of this round, plus the newest 1% of the landing ingested (not part of the build time)."""
+        path = scratch / f"incremental-{i}.duckdb"
+        shutil.copyfile(scratch / f"full-{i}.duckdb", path)
+        runner("ingest", landing=str(landing), warehouse=str(path))
+        return {"warehouse": str(path)}
+
+    measured = runner.rounds(
+        args.repeat,
+        full=("build", fresh_copy, {"full_refresh": True}),
+        incremental=("build", with_new_data, {"full_refresh": False}),
+    )
+    (full, full_rss), (incremental, incremental_rss) = measured["full"], measured["incremental"]
+    full_seconds = median(full, "seconds")
+    rows.append(Row("dbt", "full build seconds", full_seconds, "s", full_rss, detail={"runs": full}))
     incremental_seconds = median(incremental, "seconds")
     rows.append(Row("dbt", f"incremental build seconds (+{share:.1%} new data)", incremental_seconds, "s", incremental_rss, detail={"runs": incremental}))
     ratio = incremental_seconds / full_seconds
