@@ -115,6 +115,8 @@ def _run_summary(run: dict) -> dict:
 
 def _print(report: dict) -> None:
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # mail from cron, a log file: one line per row
     verdict = "[red]STALE[/red]" if report["stale"] else "[green]fresh[/green]"
     console.print(f"{report['warehouse']}: {verdict} (threshold {report['stale_after_hours']:g} h)")
 
