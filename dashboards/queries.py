@@ -310,33 +310,28 @@ group by tier
 order by members desc, tier
 """
 
-# Computed traits: (key, label, predicate) evaluated in SQL; `$end` anchors "lapsed" to the chosen period.
+# Segments: key → (label, predicate over dim_members); `$end` anchors "lapsed" to the chosen period.
 SEGMENTS = {
-    "multi_store": "Visited 3 or more stores",
-    "frequent": "5 or more paid orders",
-    "high_balance": "1,000 or more points",
-    "lapsed": "No activity in the 30 days before the period end",
-    "no_orders": "Member without a paid order",
+    "multi_store": ("Visited 3 or more stores", "distinct_locations_visited >= 3"),
+    "frequent": ("5 or more paid orders", "orders_count >= 5"),
+    "high_balance": ("1,000 or more points", "points_balance >= 1000"),
+    "lapsed": (
+        "No activity in the 30 days before the period end",
+        "last_activity_at is null or last_activity_at < $end - interval 30 day",
+    ),
+    "no_orders": ("Member without a paid order", "coalesce(orders_count, 0) = 0"),
 }
-_SEGMENT_PREDICATE = """
-case $segment
-    when 'multi_store' then distinct_locations_visited >= 3
-    when 'frequent' then orders_count >= 5
-    when 'high_balance' then points_balance >= 1000
-    when 'lapsed' then last_activity_at is null or last_activity_at < $end - interval 30 day
-    when 'no_orders' then coalesce(orders_count, 0) = 0
-end
-"""
+_SEGMENT_PREDICATE = (
+    "case $segment "
+    + " ".join(f"when '{key}' then ({predicate})" for key, (_, predicate) in SEGMENTS.items())
+    + " end"
+)
 
-SEGMENT_SIZES = """
-select count(*) as members,
-       count(*) filter (where distinct_locations_visited >= 3) as multi_store,
-       count(*) filter (where orders_count >= 5) as frequent,
-       count(*) filter (where points_balance >= 1000) as high_balance,
-       count(*) filter (where last_activity_at is null or last_activity_at < $end - interval 30 day) as lapsed,
-       count(*) filter (where coalesce(orders_count, 0) = 0) as no_orders
-from marts.dim_members
-"""
+SEGMENT_SIZES = (
+    "select count(*) as members, "
+    + ", ".join(f"count(*) filter (where {predicate}) as {key}" for key, (_, predicate) in SEGMENTS.items())
+    + " from marts.dim_members"
+)
 
 SEGMENT_MEMBERS = f"""
 select customer_source_id, email, current_tier, points_balance, orders_count, lifetime_order_amount,

@@ -336,8 +336,8 @@ def test_tier_distribution_and_segments_match_the_ground_truth(served, truth):
     tiers = table(at, "Tier distribution").set_index("tier")["members"].to_dict()
     assert tiers == members["current_tier"].fillna("No tier").value_counts().to_dict()
     shown = metrics(at)
-    assert shown[queries.SEGMENTS["multi_store"]] == whole((members["distinct_locations_visited"].astype(int) >= 3).sum())
-    assert shown[queries.SEGMENTS["frequent"]] == whole((members["orders_count"].astype(int) >= 5).sum())
+    assert shown[queries.SEGMENTS["multi_store"][0]] == whole((members["distinct_locations_visited"].astype(int) >= 3).sum())
+    assert shown[queries.SEGMENTS["frequent"][0]] == whole((members["orders_count"].astype(int) >= 5).sum())
 
 
 def test_member_lookup_shows_the_members_whole_timeline(served, truth):

@@ -25,9 +25,10 @@ st.info(
 st.subheader("Segments")
 sizes = db.query(queries.SEGMENT_SIZES, params).iloc[0]
 row = st.columns(len(queries.SEGMENTS))
-for column, (key, label) in zip(row, queries.SEGMENTS.items()):
+for column, (key, (label, _)) in zip(row, queries.SEGMENTS.items()):
     column.metric(label, w.count(sizes[key]))
-segment = st.selectbox("List the members of", list(queries.SEGMENTS), format_func=queries.SEGMENTS.get, key="segment")
+segment = st.selectbox("List the members of", list(queries.SEGMENTS), format_func=lambda key: queries.SEGMENTS[key][0],
+                       key="segment")
 w.table(db.query(queries.SEGMENT_MEMBERS, {**params, "segment": segment}), "Segment members",
         money_columns=["lifetime_order_amount"])
 
