@@ -64,7 +64,7 @@ REWARDS = [
     {"id": "rew_FreeMugReward0000000002", "name": "Free Adventure Mug", "points": 400},
 ]
 
-POINTS_EXPIRY_DAYS = 21
+POINTS_EXPIRY_DAYS = 21  # at most; short worlds use a third of their days so expiries still happen
 PENDING_POINTS_DAYS = 3
 
 # Every redemption failure code the vendor documents (already_rolled_back is a rollback failure).

@@ -15,6 +15,8 @@ from loyalty.generate.util import DAY_MS, Ids, dumps, iso3, iso_offset, snake_ca
 
 SOURCE_IDS = {"pos": "Xq3PosSrc01", "mobile_app": "Mb7AppSrc02", "web": "Wb2WebSrc03", "voucherify": "Vc9EvtCloud4"}
 PARQUET_SCHEMAS = {"web"}
+# Integer columns that later files carry as floats (schema drift).
+DRIFTING_INTS = ("quantity_total", "order_amount", "balance_points")
 # Tables written as <schema>/<table>.csv instead of <schema>/<table>/<load>.csv.
 SINGLE_FILE_TABLES = {("pos", "identifies"), ("voucherify", "tracks"), ("web", "users")}
 
@@ -133,11 +135,13 @@ class SegmentWriter:
             if not rows:
                 continue
             nth = self.files_per_table[(schema, table)] = self.files_per_table.get((schema, table), 0) + 1
-            if nth > 1 and table in ("order_completed", "order_placed"):
+            if nth > 1:
                 for row in rows:
-                    row["load_batch"] = self.load_no  # a column that appears only in later files
-                    if isinstance(row.get("quantity_total"), int):
-                        row["quantity_total"] = float(row["quantity_total"])  # int → float drift
+                    if table in ("order_completed", "order_placed"):
+                        row["load_batch"] = self.load_no  # a column that appears only in later files
+                    for key in DRIFTING_INTS:
+                        if isinstance(row.get(key), int):
+                            row[key] = float(row[key])  # int → float drift
             redelivered = self.redelivered.pop((schema, table), [])
             self.stats["duplicates"] += len(redelivered)
             for row in rows:

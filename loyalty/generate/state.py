@@ -8,7 +8,7 @@ class Customer:
         "idx", "cust_id", "source_id", "name", "first", "last", "email", "region", "home", "wants_card",
         "card", "joined_ms", "balance", "total", "buckets", "tier", "tier_left", "visited", "anon_id",
         "open_vouchers", "created_ms", "announced", "pos_identified", "app_identified", "web_identified",
-        "pre_window_succeeded", "pre_window_order_cents", "pre_window_orders", "last_tier_ms",
+        "pre_window_succeeded", "pre_window_order_cents", "pre_window_orders", "last_tier_ms", "last_ledger_ms",
     )
 
     def __init__(self, **kw):

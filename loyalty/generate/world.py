@@ -62,6 +62,8 @@ class World:
         self.export_no = 0
         self.expiry_heap: list = []
         self.stacks = 0
+        self.typo_sent = False
+        self.expiry_ms = max(3, min(cat.POINTS_EXPIRY_DAYS, days // 3)) * DAY_MS
         self.vouchers: list[Voucher] = []
 
     # ------------------------------------------------------------------------------------------------------
@@ -110,12 +112,14 @@ class World:
                     phones.add(phone)
                     break
             first, last = rng.choice(cat.FIRST_NAMES), rng.choice(cat.LAST_NAMES)
-            home = rng.choice(cat.STORES)
+            nearest_store = rng.choice(cat.STORES)
+            # Where the customer usually shops: 60 % a store, 25 % the app, 15 % the web shop.
+            home = rng.choices([nearest_store, "Mobile App", "Web"], [0.6, 0.25, 0.15])[0]
             c = Customer(
                 idx=idx, cust_id=self.ids.alnum("cust_"), source_id=f"+1{phone}", first=first, last=last,
                 name=f"{first} {last}",
                 email=None if rng.random() < 0.12 else f"{first.lower()}.{last.lower()}{idx}@example.com",
-                region=cat.REGIONS[home], home=home, wants_card=rng.random() < 0.6, balance=0, total=0, buckets=[],
+                region=cat.REGIONS[nearest_store], home=home, wants_card=rng.random() < 0.6, balance=0, total=0, buckets=[],
                 tier=None, tier_left=False, visited=set(), anon_id=self.ids.uuid(), open_vouchers=[],
                 created_ms=self.start_ms - rng.randint(1, 400) * DAY_MS, announced=False, pos_identified=False,
                 app_identified=False, web_identified=False, pre_window_succeeded=0, pre_window_order_cents=0,
@@ -311,10 +315,9 @@ class World:
         rng, c = self.rng, o.customer
         voucher = c.open_vouchers[0] if c.open_vouchers and rng.random() < 0.75 else None
         promo = cat.PROMOTION_CAMPAIGN["tier"]
-        eligible = o.amount >= promo["min_amount"]
-        use_promo = eligible and (rng.random() < (0.5 if voucher else 0.15) or (voucher is not None and not self.stacks))
-        if voucher is not None and use_promo:
-            self.stacks += 1
+        # The first checkout with a voucher always stacks the promotion too, so every world has a stack.
+        first_stack = voucher is not None and not self.stacks
+        use_promo = (o.amount >= promo["min_amount"] and rng.random() < (0.5 if voucher else 0.15)) or first_stack
         parts = []
         if voucher is not None:
             c.open_vouchers.pop(0)
@@ -322,13 +325,15 @@ class World:
             d = voucher.campaign["discount"]
             off = d["amount_off"] if d["type"] == "AMOUNT" else min(o.amount * d["percent_off"] // 100, d["amount_limit"])
             parts.append(dict(campaign=voucher.campaign, voucher=voucher, discount=min(off, o.amount - 100)))
-        if use_promo:
-            parts.append(dict(campaign=cat.PROMOTION_CAMPAIGN, promotion_tier=promo,
-                              discount=min(promo["amount_off"], o.amount - 100 - sum(p["discount"] for p in parts))))
+        promo_off = min(promo["amount_off"], o.amount - 100 - sum(p["discount"] for p in parts))
+        if use_promo and promo_off > 0:
+            parts.append(dict(campaign=cat.PROMOTION_CAMPAIGN, promotion_tier=promo, discount=promo_off))
         if not parts:
             return
         channel = "USER" if o.location in cat.STORES else "API"
         o.discount = sum(p["discount"] for p in parts)
+        if len(parts) == 2:
+            self.stacks += 1
         if len(parts) == 1:
             r = self.new_redemption(t_ms, c, order=o, channel_type=channel, **parts[0])
             o.redemption_ids.append(r.id)
@@ -433,7 +438,9 @@ class World:
 
     def do_failed_rollback(self, t_ms: int, r: Redemption) -> None:
         rb = rollback_obj(self.ids.hex("rrf_"), r, t_ms, None, failed=True, reason="Duplicate return scan")
-        status = "ROLLED BACK" if self.rng.random() < 0.4 else "ROLLED_BACK"  # the vendor's own alias
+        # The vendor's own alias, always on the first failed rollback so every world has it.
+        first = not self.truth.counters.get("rollbacks_failed")
+        status = "ROLLED BACK" if first or self.rng.random() < 0.4 else "ROLLED_BACK"
         robj = redemption_obj(r, status, self.redemption_order(r))
         self.webhooks.project_event("redemption.rollback.failed", t_ms, {
             "order": None, "holder": None, "voucher": voucher_obj(r.voucher) if r.voucher else None,
@@ -452,12 +459,15 @@ class World:
                buckets: list | None = None) -> dict:
         """Apply one loyalty transaction to the card and send it everywhere it goes."""
         tx_id = tx_id or self.ids.hex("vtx_")
+        # A card's transactions are applied in time order: balance_after must follow occurred_at.
+        t_ms = max(t_ms, (c.last_ledger_ms or 0) + 1)
+        c.last_ledger_ms = t_ms
         c.balance += points
         if points > 0:
             c.total += points
             # Every credit is a bucket that expires on its own (refunds and transfers included).
             c.buckets.append([self.ids.alnum("lopb_"), points, points, t_ms])
-            heapq.heappush(self.expiry_heap, (t_ms + cat.POINTS_EXPIRY_DAYS * DAY_MS, self.seq, c.idx))
+            heapq.heappush(self.expiry_heap, (t_ms + self.expiry_ms, self.seq, c.idx))
             self.seq += 1
         elif tx_type != "POINTS_EXPIRATION":
             self._consume(c, -points)
@@ -504,8 +514,9 @@ class World:
                 wh.project_event("voucher.loyalty_card.points_added", t_ms, {
                     "voucher": card, "balance": balance, "campaign": camp, "customer": customer_obj(c),
                     "transaction": tx}, entity_id=c.cust_id)
-            if self.rng.random() < 0.3:
-                typo = self.rng.random() < 0.2
+            if not self.typo_sent or self.rng.random() < 0.3:
+                typo = not self.typo_sent or self.rng.random() < 0.2  # the vendor's `points_aded`, at least once
+                self.typo_sent = True
                 wh.distribution_event("customer.voucher.loyalty_card.points_added", t_ms, {
                     "customer": customer_obj(c), "campaign": camp, "voucher": card, "balance": balance,
                     "transaction": tx}, entity_id=c.cust_id,
@@ -622,12 +633,12 @@ class World:
             expired, buckets = 0, []
             keep = []
             for bucket in c.buckets:
-                if bucket[3] + cat.POINTS_EXPIRY_DAYS * DAY_MS <= t_ms:
+                if bucket[3] + self.expiry_ms <= t_ms:
                     if bucket[1] > 0:
                         expired += bucket[1]
                         buckets.append({"id": bucket[0], "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
                                         "bucket": {"total_points": bucket[1]}, "status": "EXPIRED",
-                                        "expires_at": iso6(bucket[3] + cat.POINTS_EXPIRY_DAYS * DAY_MS)[:10],
+                                        "expires_at": iso6(bucket[3] + self.expiry_ms)[:10],
                                         "created_at": iso6(bucket[3]), "object": "loyalty_points_bucket"})
                 else:
                     keep.append(bucket)
@@ -653,22 +664,60 @@ class World:
         self.at(end - 2 * DAY_MS, "showcase")
 
     def do_showcase(self, t_ms: int) -> None:
-        """Guarantee each rare kind at least once in any world with two members."""
+        """Guarantee each rare kind at least once in any world with two members: one step per action time, so
+        every balance change is applied in time order."""
         members = [c for c in self.members if c.tier is not None and not c.tier_left]
         if len(members) >= 2:
-            a, b = members[0], members[1]
-            self.do_adjust(t_ms, a, 1)
-            self.do_adjust(t_ms + HOUR_MS, a, -1)
-            self.do_transfer(t_ms + 2 * HOUR_MS, a, b)
-            self.do_tier_left(t_ms + 3 * HOUR_MS, members[-1])
-        if not self.truth.counters.get("rollbacks_failed"):
-            rolled = [r for r in self.redemptions.values() if r.status == "ROLLED_BACK"]
-            if not rolled:
-                rolled = [r for r in self.redemptions.values() if r.status == "SUCCEEDED" and not r.is_parent]
-                if rolled:
-                    self.rollback(t_ms + 4 * HOUR_MS, rolled[0], "Fraud prevention")
-            if rolled:
-                self.do_failed_rollback(t_ms + 5 * HOUR_MS, rolled[0])
+            a = max(members, key=lambda m: m.balance)  # the richest card can always give some away
+            b = members[0] if a is not members[0] else members[1]
+            self.at(t_ms, "adjust", a, 1)
+            self.at(t_ms + HOUR_MS, "adjust", a, -1)
+            self.at(t_ms + 2 * HOUR_MS, "transfer", a, b)
+            self.at(t_ms + 3 * HOUR_MS, "tier_left", members[-1])
+        self.at(t_ms + 4 * HOUR_MS, "showcase_return")
+        self.at(t_ms + 5 * HOUR_MS, "showcase_refund")
+        self.at(t_ms + 8 * HOUR_MS, "showcase_failed_rollback")
+        self.at(t_ms + 10 * HOUR_MS, "showcase_pending")
+
+    def _ledger_has(self, tx_type: str) -> bool:
+        return any(row[3] == tx_type for row in self.truth.ledger)
+
+    def do_showcase_return(self, t_ms: int) -> None:
+        if not any(o.status == "CANCELED" for o in self.orders.values()):
+            paid = [o for o in self.orders.values() if o.status in ("PAID", "FULFILLED")]
+            if paid:
+                self.do_cancel(t_ms, paid[-1], "Returned")
+
+    def do_showcase_refund(self, t_ms: int) -> None:
+        if self._ledger_has("POINTS_REFUND"):
+            return
+        rewards = [r for r in self.redemptions.values() if r.reward is not None and r.status == "SUCCEEDED"]
+        if rewards:
+            self.rollback(t_ms, rewards[0], "Reward refunded")
+            return
+        rich = [m for m in self.members if m.balance >= cat.REWARDS[0]["points"]]
+        if rich:
+            self.do_reward(t_ms, rich[0], cat.REWARDS[0])
+            rewards = [r for r in self.redemptions.values() if r.reward is not None and r.status == "SUCCEEDED"]
+            self.at(t_ms + HOUR_MS, "refund_reward", rewards[0])
+
+    def do_showcase_failed_rollback(self, t_ms: int) -> None:
+        if self.truth.counters.get("rollbacks_failed"):
+            return
+        rolled = [r for r in self.redemptions.values() if r.status == "ROLLED_BACK"]
+        if rolled:
+            self.do_failed_rollback(t_ms, rolled[0])
+            return
+        succeeded = [r for r in self.redemptions.values() if r.status == "SUCCEEDED" and not r.is_parent]
+        if succeeded:
+            self.rollback(t_ms, succeeded[0], "Fraud prevention")
+            self.at(t_ms + HOUR_MS, "failed_rollback", succeeded[0])
+
+    def do_showcase_pending(self, t_ms: int) -> None:
+        if not self._ledger_has("PENDING_POINTS_ACTIVATION"):
+            waiting = [o for o in self.orders.values() if o.pending is not None and o.status in ("PAID", "FULFILLED")]
+            if waiting:
+                self.do_activate_pending(t_ms, waiting[0])  # activated early
 
     def do_adjust(self, t_ms: int, c: Customer, sign: int) -> None:
         if c.card is None:
@@ -682,7 +731,7 @@ class World:
                 self.ledger(t_ms, c, "POINTS_REMOVAL", -take, reason="Correction", source="voucherify-web-ui")
 
     def do_transfer(self, t_ms: int, a: Customer, b: Customer) -> None:
-        if a.card is None or b.card is None or a is b or a.balance < 20:
+        if a.card is None or b.card is None or a is b or a.balance < 1:
             return
         pts = min(a.balance, self.rng.choice([20, 50, 100]))
         out_id, in_id = self.ids.hex("vtx_"), self.ids.hex("vtx_")
@@ -815,7 +864,7 @@ class World:
         if final:
             write_export(self.out, "voucher", stamp, EXPORT_COLUMNS["voucher"], [self._voucher_row(v) for v in self.vouchers])
             rows = [[b[0], cat.LOYALTY_CAMPAIGN["id"], c.card.id, "ACTIVE",
-                     iso6(b[3] + cat.POINTS_EXPIRY_DAYS * DAY_MS)[:10], b[1]]
+                     iso6(b[3] + self.expiry_ms)[:10], b[1]]
                     for c in self.members for b in c.buckets]
             write_export(self.out, "points_expiration", stamp, EXPORT_COLUMNS["points_expiration"], rows)
 
