@@ -196,8 +196,10 @@ def test_ground_truth_is_self_consistent(generated_landing):
 
     sums, last_balance = defaultdict(int), {}
     earned_by_order = defaultdict(int)
-    for row in ledger:  # sorted by occurred_at
+    for row in sorted(ledger, key=lambda r: (r["occurred_at"], r["transaction_id"])):
         sums[row["customer_source_id"]] += int(row["points"])
+        # Each card's balance after every transaction is the running sum in time order (no history before).
+        assert sums[row["customer_source_id"]] == int(row["balance_after"]), row
         last_balance[row["customer_source_id"]] = int(row["balance_after"])
         if row["movement"] == "earned" and row["order_id"]:
             earned_by_order[row["order_id"]] += int(row["points"])
