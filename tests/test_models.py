@@ -3,6 +3,8 @@ pass, and an incremental build after new data equals a full refresh."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -134,7 +136,8 @@ def test_dbt_unit_tests_pass(sample_warehouse, monkeypatch):
 
 
 def _landing_without_late_files(full: Path, dest: Path) -> Path:
-    """The same world with its later files held back: late redeliveries, the newest exports and Segment loads."""
+    """The same world with files held back (late redeliveries, the newest exports and Segment loads) and one
+    loyalty transaction from the middle of a card's history missing from every file, so the ledger has a gap."""
     shutil.copytree(full, dest, ignore=shutil.ignore_patterns("ground_truth"))
     shutil.rmtree(dest / "voucherify" / "webhooks" / "late", ignore_errors=True)
     for folder in (dest / "voucherify" / "exports").iterdir():
@@ -143,7 +146,35 @@ def _landing_without_late_files(full: Path, dest: Path) -> Path:
             path.unlink()
     for path in (dest / "segment" / "warehouse").rglob("load_00[3-9]*"):
         path.unlink()
+    _drop_everywhere(dest / "voucherify", _a_mid_history_transaction(full / "ground_truth" / "loyalty_points.csv"))
     return dest
+
+
+def _a_mid_history_transaction(ledger_csv: Path) -> str:
+    by_card: dict[str, list[str]] = {}
+    with ledger_csv.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            by_card.setdefault(row["customer_source_id"], []).append(row["transaction_id"])
+    history = max(by_card.values(), key=len)
+    assert len(history) >= 3
+    return history[len(history) // 2]
+
+
+def _drop_everywhere(folder: Path, text: str) -> None:
+    """Remove every line (or one-body file) mentioning `text` from the Voucherify files under `folder`."""
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        raw = path.read_bytes()
+        zipped = raw[:2] == b"\x1f\x8b"
+        content = (gzip.decompress(raw) if zipped else raw).decode("utf-8")
+        if text not in content:
+            continue
+        if path.suffix == ".json":
+            path.unlink()
+            continue
+        kept = "".join(line for line in content.splitlines(keepends=True) if text not in line).encode("utf-8")
+        path.write_bytes(gzip.compress(kept) if zipped else kept)
 
 
 def _all_marts(warehouse: Path) -> dict[str, list[dict]]:
@@ -160,13 +191,17 @@ def test_incremental_build_after_new_data_equals_full_refresh(generated_landing,
     warehouse = tmp_path / "warehouse.duckdb"
     partial = _landing_without_late_files(generated_landing, tmp_path / "partial")
     load_landing(partial, warehouse, progress=False)
-    build(warehouse)
+    first_build = build(warehouse)
     first = _all_marts(warehouse)
 
     load_landing(generated_landing, warehouse, progress=False)  # the held-back files arrive
-    build(warehouse)
+    second_build = build(warehouse)
     incremental = _all_marts(warehouse)
     assert incremental != first, "the held-back files changed nothing: the test would prove nothing"
+    # The ledger check warns while held-back transactions leave gaps in a card's history, passes once they land.
+    ledger_check = "test.assert_points_ledger_sums_to_card_balance"
+    assert {n.name: n.status for n in first_build.nodes}[ledger_check] == "warn"
+    assert {n.name: n.status for n in second_build.nodes}[ledger_check] == "pass"
 
     refreshed = tmp_path / "refreshed.duckdb"
     shutil.copy(warehouse, refreshed)

@@ -1,10 +1,18 @@
+{{ config(materialized='incremental', unique_key='transaction_id', on_schema_change='append_new_columns') }}
 -- One row per loyalty transaction id across channels, gift-card credit movements left out, each type
 -- mapped onto one movement vocabulary (v1 vtx_ types and loyalty v2 types alike).
+-- Incremental: transactions sighted in the look-back window are recomputed from all their sightings.
 with
 
 observations as (
 
     select * from {{ ref('int_loyalty_transaction_observations_unioned') }}
+    {% if is_incremental() %}
+    where transaction_id in (
+        select transaction_id from {{ ref('int_loyalty_transaction_observations_unioned') }}
+        where {{ ingested_since_watermark('_ingested_at', 'last_ingested_at') }}
+    )
+    {% endif %}
 
 ),
 

@@ -1,11 +1,19 @@
 -- One row per order: the latest snapshot (by the order's updated_at, else created_at, else delivery time;
 -- on a tie an order event beats an export, and both beat an order copied inside another event).
 -- Fields a snapshot left out (location, customer, items) come from the other snapshots.
+-- Incremental: orders with a snapshot in the look-back window are recomputed from all their snapshots.
+{{ config(materialized='incremental', unique_key='order_id', on_schema_change='append_new_columns') }}
 with
 
 snapshots as (
 
     select * from {{ ref('int_order_snapshots_unioned') }}
+    {% if is_incremental() %}
+    where order_id in (
+        select order_id from {{ ref('int_order_snapshots_unioned') }}
+        where {{ ingested_since_watermark('_ingested_at', 'last_ingested_at') }}
+    )
+    {% endif %}
 
 ),
 

@@ -1,10 +1,35 @@
--- One row per redemption of a single redeemable: every channel's sightings merged, stack parents and
--- rollback objects dropped, and the status the source left null derived.
+{{ config(materialized='incremental', unique_key='redemption_id', on_schema_change='append_new_columns') }}
+-- One row per redemption id: every channel's sightings merged, rollback objects dropped, stack parents
+-- flagged (fct_redemptions leaves them out), and the status the source left null derived.
+-- Incremental: only redemptions with a sighting in the look-back window (or a rollback or stack child
+-- naming them) are recomputed, each from all of its sightings.
 with
+
+{% if is_incremental() %}
+recent_sightings as (
+
+    select redemption_id, parent_redemption_id
+    from {{ ref('int_redemption_observations_unioned') }}
+    where {{ ingested_since_watermark('_ingested_at', 'last_ingested_at') }}
+
+),
+
+touched as (
+
+    select redemption_id from recent_sightings
+    union
+    select parent_redemption_id from recent_sightings where parent_redemption_id is not null
+
+),
+{% endif %}
 
 observations as (
 
     select * from {{ ref('int_redemption_observations_unioned') }}
+    {% if is_incremental() %}
+    where redemption_id in (select redemption_id from touched)
+       or parent_redemption_id in (select redemption_id from touched)
+    {% endif %}
 
 ),
 
@@ -37,7 +62,8 @@ succeeded_rollbacks as (
 
     select
         parent_redemption_id as redemption_id,
-        min(redeemed_at) as rolled_back_at
+        min(redeemed_at) as rolled_back_at,
+        max(_ingested_at) as last_ingested_at
     from rollback_sightings
     where coalesce(result, 'SUCCESS') = 'SUCCESS'
       and coalesce(status_as_sent, 'SUCCEEDED') = 'SUCCEEDED'
@@ -71,7 +97,6 @@ merged as (
         min(related_rollback_at) as related_rollback_at,
         max(_ingested_at) as last_ingested_at
     from redemption_sightings
-    where redemption_id not in (select redemption_id from stack_parents where redemption_id is not null)
     group by redemption_id
 
 ),
@@ -106,7 +131,9 @@ final as (
             end as {{ type_money() }}
         ) as discount_amount,
         coalesce(succeeded_rollbacks.rolled_back_at, merged.related_rollback_at) as rolled_back_at,
-        merged.last_ingested_at
+        merged.redemption_id in (select redemption_id from stack_parents where redemption_id is not null)
+            as is_stack_parent,
+        greatest(merged.last_ingested_at, succeeded_rollbacks.last_ingested_at) as last_ingested_at
     from merged
     left join succeeded_rollbacks
         on merged.redemption_id = succeeded_rollbacks.redemption_id

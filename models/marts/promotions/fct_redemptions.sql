@@ -4,6 +4,7 @@ with
 redemptions as (
 
     select * from {{ ref('int_redemptions_status_derived') }}
+    where is_stack_parent is not true  -- null: a row built before the flag existed, when parents were already left out
 
 ),
 
