@@ -1,10 +1,10 @@
 """Load NDJSON / one-body JSON files into a raw table with DuckDB doing the parsing.
 
 Two ways in, one SQL transform:
-- fast path, for a large plain NDJSON file: DuckDB reads the file itself (read_csv, one VARCHAR
-  column, no quoting, `with ordinality` = line number), in parallel. It then checks itself: the rows
-  it inserted must equal the file's non-blank line count (lines counted while hashing). Any doubt (a bad line,
-  a read error) → the transaction is rolled back and the file goes through the precise path.
+- fast path, for a large plain NDJSON file: DuckDB reads the file itself (read_json_objects,
+  `with ordinality` = line number), in parallel. It then checks itself: the rows it inserted must
+  equal the file's line count (counted while hashing). Any doubt (a bad or blank line, a read
+  error) → the transaction is rolled back and the file goes through the precise path.
 - precise path: lines.py splits the bytes (many small files per statement), DuckDB parses.
 Malformed lines are only looked for when the insert came up short, so clean data pays one parse.
 """
@@ -33,12 +33,14 @@ class JsonTarget:
     columns: dict[str, str]  # target column → SQL expression over v (list of extracted text) and j (the JSON)
     checks: tuple[tuple[str, str], ...]  # (SQL condition that makes a record bad, reason); first match wins
 
-    def judged_sql(self, lines: str) -> str:
+    def judged_sql(self, lines: str, validated: bool = False) -> str:
+        """`validated`: the lines come from DuckDB's JSON reader, already parsed once."""
         paths = "[" + ", ".join(sql_str(p) for p in self.paths) + "]"
         whens = "\n".join(f"when {cond} then {reason}" for cond, reason in self.checks)
+        j = "line" if validated else "try_cast(line as json)"
         return f"""
         with parsed as (
-            select _file, _line, line, try_cast(line as json) as j from {lines} where line is not null
+            select _file, _line, line, {j} as j from {lines} where line is not null
         ), extracted as (
             select *, json_extract_string(j, {paths}) as v from parsed
         ), judged as (
@@ -50,10 +52,10 @@ class JsonTarget:
             from extracted
         )"""
 
-    def insert_sql(self, lines: str, ctx: BatchContext, extra_where: str = "") -> str:
+    def insert_sql(self, lines: str, ctx: BatchContext, extra_where: str = "", validated: bool = False) -> str:
         cols = ", ".join(self.columns)
         exprs = ", ".join(self.columns.values())
-        return f"""{self.judged_sql(lines)}
+        return f"""{self.judged_sql(lines, validated)}
         insert into {self.table} ({cols}, _file, _line, _batch_id, _ingested_at)
         select {exprs}, _file, _line, {sql_str(ctx.batch_id)}, {ctx.ingested_at_sql}
         from judged where _reason is null {extra_where}"""
@@ -71,41 +73,22 @@ def fast_path_eligible(f: LandingFile, gzip: bool) -> bool:
 
 
 def load_fast(con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile, lines_on_disk: int, ctx: BatchContext) -> int | None:
-    """Insert a clean large NDJSON file straight from DuckDB's reader. Returns rows inserted, or None
+    """Insert a clean large NDJSON file straight from DuckDB's JSON reader. Returns rows inserted, or None
     when the file needs the precise path (the caller must then roll back the transaction)."""
     lines = f"""(
-        select {sql_str(f.rel)} as _file, ordinality as _line, line
-        from read_csv({sql_str(str(f.path))}, columns={{'line': 'VARCHAR'}}, header=false, auto_detect=false,
-                      delim=chr(1), quote='', escape='', compression='none',
-                      max_line_size={ctx.max_record_bytes + 2}) with ordinality
+        select {sql_str(f.rel)} as _file, ordinality as _line, json as line
+        from read_json_objects({sql_str(str(f.path))}, format='newline_delimited', compression='none',
+                               maximum_object_size={ctx.max_record_bytes + 2}) with ordinality
     )"""
     guard = f"and strlen(line) <= {ctx.max_record_bytes}"
     try:
-        inserted = con.execute(target.insert_sql(lines, ctx, guard)).fetchone()[0]
+        inserted = con.execute(target.insert_sql(lines, ctx, guard, validated=True)).fetchone()[0]
     except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException):
         raise  # our SQL is wrong: never hide that behind the slow path
     except duckdb.Error:
-        return None  # a line DuckDB's reader refuses (control byte, invalid UTF-8, too long)
-    if inserted == lines_on_disk or inserted == lines_on_disk - _blank_lines(f):
-        return inserted
-    return None
-
-
-def _blank_lines(f: LandingFile) -> int:
-    """Empty lines ("\\n" or "\\r\\n" alone) of a plain file; only counted when the fast path came up short."""
-    blanks = 0
-    tail = b"\n"  # a newline before the file: a first line that is empty counts as blank
-    with open(f.path, "rb") as fh:
-        while chunk := fh.read(8 << 20):
-            a = np.frombuffer(tail + chunk, np.uint8)
-            at = np.flatnonzero(a == 10)
-            at = at[at >= len(tail)]  # newlines of this chunk; the tail only gives them context
-            prev = a[at - 1]
-            blanks += int(np.count_nonzero(prev == 10))
-            crlf = at[(prev == 13) & (at >= 2)]
-            blanks += int(np.count_nonzero(a[crlf - 2] == 10))
-            tail = (tail + chunk)[-2:]
-    return blanks
+        return None  # malformed JSON, invalid UTF-8, an object spanning lines, a line too long
+    # The reader skips blank lines, so ordinality is the line number only when there were none.
+    return inserted if inserted == lines_on_disk else None
 
 
 def load_precise(con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list[LandingFile], ctx: BatchContext) -> dict[str, tuple[int, int]]:

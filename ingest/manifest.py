@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 
 import duckdb
-import pyarrow as pa
 
 from ingest.landing import LandingFile
 
@@ -57,30 +56,17 @@ class ManifestEntry:
 
 def record(con: duckdb.DuckDBPyConnection, entries: list[ManifestEntry], batch_id: str) -> None:
     """Write the manifest rows of files whose data rows were inserted in the current transaction."""
-    if not entries:
-        return
-    table = pa.table(
-        {
-            "file_path": [e.file.rel for e in entries],
-            "source": [e.file.source for e in entries],
-            "size_bytes": pa.array([e.file.size for e in entries], pa.int64()),
-            "content_hash": [e.content_hash for e in entries],
-            "rows_loaded": pa.array([e.rows_loaded for e in entries], pa.int64()),
-            "rows_rejected": pa.array([e.rows_rejected for e in entries], pa.int64()),
-        }
-    )
-    con.register("_manifest_rows", table)
-    try:
+    for i in range(0, len(entries), 500):
+        chunk = entries[i : i + 500]
+        params = [
+            v
+            for e in chunk
+            for v in (e.file.rel, e.file.source, e.file.size, e.content_hash, batch_id, e.rows_loaded, e.rows_rejected)
+        ]
         con.execute(
-            """
-            insert into raw.ingest_files
-            select file_path, source, size_bytes, content_hash, ?, rows_loaded, rows_rejected, now()
-            from _manifest_rows
-            """,
-            [batch_id],
+            "insert into raw.ingest_files values " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, now())"] * len(chunk)),
+            params,
         )
-    finally:
-        con.unregister("_manifest_rows")
 
 
 def forget(con: duckdb.DuckDBPyConnection, files: list[LandingFile], target_table: str) -> None:
