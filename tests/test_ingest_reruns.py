@@ -89,22 +89,27 @@ def test_a_changed_file_replaces_its_rows_and_rejects(tmp_path):
 
 
 def crash_landing(root: Path) -> Path:
-    """Enough data for several transactions per run: large webhook files (one transaction each), one of
-    them with a bad line (fast path declines, precise path reloads it), gzip files, exports, Segment."""
+    """Enough data for many transactions per run: thousands of small webhook files (1000 per transaction,
+    some gzip), large ones (DuckDB's own reader; one with a bad line, so the exact path reloads it),
+    exports and Segment dumps."""
     landing = root / "landing"
-    template = json.dumps(v2024("{i}", "voucher.published", data={"pad": "z" * 300})).replace('"whs_{i}"', '"whs_%d"').replace('"ev_{i}"', '"ev_%d"')
+    template = json.dumps(v2024("{i}", "voucher.published", data={"pad": "z" * 300}))
+    template = template.replace('"whs_{i}"', '"whs_%d"').replace('"ev_{i}"', '"ev_%d"')
     n = 0
-    for f in range(10):
+    for f in range(3):
         lines = [template % (k, k) for k in range(n, n + 25_000)]
         n += 25_000
-        if f == 4:
+        if f == 1:
             lines[777] = "{not json"
         write(landing / f"voucherify/webhooks/big/{f:02d}.ndjson", "\n".join(lines) + "\n")
-    for f in range(40):
-        write(landing / f"voucherify/webhooks/small/{f:02d}.ndjson.gz", gzip.compress(ndjson([v2024(f"s{f}_{k}", "a.b") for k in range(50)]).encode()))
-    for f in range(5):
+    for f in range(4000):
+        body = "".join(template % (k, k) + "\n" for k in range(n, n + 5))
+        n += 5
+        name = f"voucherify/webhooks/small/{f // 100:02d}/{f:04d}.ndjson"
+        write(landing / (name + ".gz" if f % 3 == 0 else name), gzip.compress(body.encode()) if f % 3 == 0 else body)
+    for f in range(3):
         write_csv(landing / f"voucherify/exports/order/{f}.csv", ["ID", "Amount"], [[f"ord_{f}_{k}", str(k)] for k in range(2000)])
-    for f in range(5):
+    for f in range(3):
         write_csv(landing / f"segment/warehouse/pos/tracks/{f}.csv", ["id", "received_at", "event"],
                   [[f"m{f}_{k}", "2024-05-01T00:00:00Z", "x"] for k in range(2000)])  # fmt: skip
     return landing
