@@ -138,14 +138,14 @@ def _session_settings(con: duckdb.DuckDBPyConnection) -> Callable[[], None]:
 
 def _changed_files(con, files: list[LandingFile], bar: Progress, report: IngestReport) -> list[_Todo]:
     known = manifest.loaded_versions(con)
-    task = bar.add_task("checking", total=sum(f.size for f in files))
+    task = bar.add_task("checking", total=sum(f.size for f in files), files=0, total_files=len(files))
     todo = []
     # Two at a time: sha256 releases the GIL, so one file hashes while another is counted.
     with ThreadPoolExecutor(max_workers=2) as pool:
         digests = pool.map(manifest.digest, files)
         for f, d in zip(files, digests):
             todo_item = _todo_if_changed(f, d, known, report)
-            bar.advance(task, f.size)
+            bar.update(task, advance=f.size, files=bar.tasks[task].fields["files"] + 1)
             if todo_item is not None:
                 todo.append(todo_item)
     return todo
@@ -160,7 +160,7 @@ def _todo_if_changed(f: LandingFile, d: manifest.FileDigest, known: dict, report
 
 
 def _load_all(con, todo: list[_Todo], ctx: BatchContext, bar: Progress, report: IngestReport) -> None:
-    task = bar.add_task("loading", total=sum(t.file.size for t in todo))
+    task = bar.add_task("loading", total=sum(t.file.size for t in todo), files=0, total_files=len(todo))
     for source in SOURCES:
         items = [t for t in todo if t.file.source == source]
         loader = LOADERS[source]
@@ -175,7 +175,7 @@ def _load_all(con, todo: list[_Todo], ctx: BatchContext, bar: Progress, report: 
                 report.files_loaded += 1
                 report.rows_loaded += rows
                 report.rejected_total += rejected
-            bar.advance(task, sum(t.file.size for t in group))
+            bar.update(task, advance=sum(t.file.size for t in group), files=bar.tasks[task].fields["files"] + len(group))
 
 
 def _groups(items: list[_Todo]) -> list[list[_Todo]]:
@@ -253,6 +253,7 @@ class _progress:
         self.bar = Progress(
             TextColumn("[bold]{task.description:>9}"),
             BarColumn(),
+            TextColumn("{task.fields[files]:,}/{task.fields[total_files]:,} files"),
             DownloadColumn(),
             TimeElapsedColumn(),
             console=console,
