@@ -192,8 +192,9 @@ def parts_to_arrow(parts: list[LinePart], rejects: Rejects) -> pa.Table:
     except pa.ArrowInvalid:
         valid = _quarantine_invalid_utf8(parts, offsets, data, valid, rejects)
         line = _string_array(n, offsets, data, valid)
-    names = list(dict.fromkeys(files))  # a large file comes in several parts
-    part_file = np.array([names.index(f) for f in files], np.int32)
+    index = {f: i for i, f in enumerate(dict.fromkeys(files))}  # a large file comes in several parts
+    names = list(index)
+    part_file = np.array([index[f] for f in files], np.int32)
     file_idx = np.repeat(part_file, [p.rows for p in parts])
     return pa.table(
         {
