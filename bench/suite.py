@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import importlib.util
 import json
 import os
@@ -160,12 +161,20 @@ def count_deliveries(landing: Path) -> tuple[int, int]:
     return deliveries, size
 
 
+def generator_version() -> str:
+    """A digest of the generator's source: a cached world is reused only while the generator is unchanged."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "loyalty" / "generate").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def generate(args: argparse.Namespace, runner: StageRunner, rows: list[Row]) -> Path:
     """The world for this scale, generated once and kept under --work (the generator is deterministic)."""
     from loyalty.generate import generate_world
 
     target = max(1, round(FULL_SCALE_DELIVERIES * args.scale))
-    probe = args.work / f"probe-d{args.days}-s{args.seed}"
+    probe = args.work / f"probe-d{args.days}-s{args.seed}-g{generator_version()}"
     if not (probe / "world.json").exists():
         shutil.rmtree(probe, ignore_errors=True)
         generate_world(out=probe / "landing", customers=PROBE_CUSTOMERS, days=args.days, seed=args.seed)
@@ -173,7 +182,7 @@ def generate(args: argparse.Namespace, runner: StageRunner, rows: list[Row]) -> 
     per_customer = json.loads((probe / "world.json").read_text())["deliveries"] / PROBE_CUSTOMERS
     customers = max(20, round(target / per_customer))
 
-    world = args.work / f"world-c{customers}-d{args.days}-s{args.seed}"
+    world = args.work / f"world-c{customers}-d{args.days}-s{args.seed}-g{generator_version()}"
     if not (world / "world.json").exists():
         shutil.rmtree(world, ignore_errors=True)
         console.log(f"generating {customers:,} customers × {args.days} days (≈{target:,} webhook deliveries)…")
