@@ -8,6 +8,7 @@ events as (
 
     select * from {{ ref('stg_segment__events') }}
     where {{ ingested_since_watermark() }}
+       or {{ within_lookback('received_at') }}
 
 ),
 
