@@ -20,7 +20,7 @@ from ingest.context import SNIPPET_CHARS, BatchContext, Rejects, sql_str
 from ingest.landing import LandingFile
 from ingest.lines import CHUNK_BYTES, LinePart, iter_parts, parts_to_arrow
 
-FAST_PATH_MIN_BYTES = 8 << 20
+FAST_PATH_MIN_BYTES = 1 << 20  # below this, per-file statements cost more than batching in Python
 
 
 @dataclass(frozen=True)

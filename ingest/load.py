@@ -200,8 +200,8 @@ def _load_group(con, loader, group: list[_Todo], ctx: BatchContext) -> dict[str,
         while True:
             try:
                 return _transaction(con, loader, group, ctx, declined)
-            except FastPathDeclined as exc:  # a file with a doubtful line: load it exactly
-                declined.add(exc.rel)
+            except FastPathDeclined as exc:  # files with a doubtful line: load them exactly
+                declined.update(exc.rels)
     except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the others
         if len(group) > 1:
             out: dict[str, tuple[int, int]] = {}

@@ -17,9 +17,9 @@ from ingest.voucherify import api_objects, exports, webhooks
 
 
 class FastPathDeclined(Exception):
-    def __init__(self, rel: str):
-        super().__init__(rel)
-        self.rel = rel
+    def __init__(self, rels: set[str]):
+        super().__init__(", ".join(sorted(rels)))
+        self.rels = rels
 
 
 @dataclass(frozen=True)
@@ -36,17 +36,30 @@ class Loader:
             return self.load_files(con, [t.file for t in group], ctx)
         out = {}
         precise = []
+        now_declined: set[str] = set()
         for todo in group:
             if self.fast_eligible(todo) and todo.file.rel not in declined:
                 rows = jsonlines.load_fast(con, self.json_target, todo.file, todo.lines, ctx)
                 if rows is None:
-                    raise FastPathDeclined(todo.file.rel)
+                    now_declined.add(todo.file.rel)
+                    if not con_usable(con):
+                        break  # a failed statement aborted the transaction: retry now
                 out[todo.file.rel] = (rows, 0)
             else:
                 precise.append(todo.file)
+        if now_declined:
+            raise FastPathDeclined(now_declined)  # all found in one pass when the transaction survived
         if precise:
             out.update(jsonlines.load_precise(con, self.json_target, precise, ctx))
         return out
+
+
+def con_usable(con) -> bool:
+    try:
+        con.execute("select 1").fetchone()
+        return True
+    except Exception:  # noqa: BLE001 - DuckDB refuses every statement in an aborted transaction
+        return False
 
 
 LOADERS = {

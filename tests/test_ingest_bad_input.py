@@ -154,3 +154,24 @@ def test_an_unreadable_file_is_quarantined_whole_and_not_retried(tmp_path):
     assert reason.startswith("unreadable file: ")
     again = ingest(landing, wh)
     assert again.files_loaded == 0 and again.rejected_total == 0
+
+
+def test_several_large_files_with_bad_lines_in_one_transaction(tmp_path):
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    for name, bad_line, bad in (("a", 5, "[1]"), ("b", None, None), ("c", 9, "{oops"), ("d", 3, json.dumps({"no": "id"}))):
+        lines = [json.dumps(v2024(f"{name}{i:05d}", "voucher.published", data={"pad": "q" * 300})) for i in range(4000)]
+        if bad_line:
+            lines[bad_line - 1] = bad
+        write(landing / f"voucherify/webhooks/{name}.ndjson", "\n".join(lines) + "\n")  # > 1 MB each: DuckDB's reader
+    report = ingest(landing, wh)
+    assert [(r[1], r[2], r[3]) for r in rejected(wh)] == [
+        ("voucherify/webhooks/a.ndjson", 5, "not a JSON object"),
+        ("voucherify/webhooks/c.ndjson", 9, "malformed JSON"),
+        ("voucherify/webhooks/d.ndjson", 3, "missing id: neither event.id nor id"),
+    ]
+    assert report.rows_loaded == 4 * 4000 - 3
+    assert query(wh, "select count(*), count(distinct event_id) from raw.voucherify_webhooks") == [(15_997, 15_997)]
+    assert query(wh, "select file_path, rows_loaded, rows_rejected from raw.ingest_files order by 1") == [
+        ("voucherify/webhooks/a.ndjson", 3999, 1), ("voucherify/webhooks/b.ndjson", 4000, 0),
+        ("voucherify/webhooks/c.ndjson", 3999, 1), ("voucherify/webhooks/d.ndjson", 3999, 1),
+    ]  # fmt: skip
