@@ -52,7 +52,13 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[SkippedFile]]:
         raise LoyaltyError(f"landing folder {landing} is not a directory")
     files: list[LandingFile] = []
     skipped: list[SkippedFile] = []
-    for dirpath, dirnames, filenames in os.walk(landing):
+    seen_dirs: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(landing, followlinks=True):  # landings are often assembled from links
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen_dirs:  # a link loop: each real folder is read once
+            dirnames.clear()
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
         dirnames.sort()
         rel_dir = Path(dirpath).relative_to(landing)
         if rel_dir.parts[:1] == ("ground_truth",):

@@ -320,3 +320,15 @@ def test_large_file_with_blank_lines_keeps_line_numbers(tmp_path):
     report = ingest(landing, tmp_path / "w.duckdb")
     assert report.rows_loaded == 30_000 and report.rejected_total == 0
     assert query(tmp_path / "w.duckdb", "select _line from raw.voucherify_webhooks where event_id in ('ev_000099', 'ev_000100') order by 1") == [(100,), (103,)]
+
+
+def test_symlinked_folders_are_followed_once(tmp_path):
+    elsewhere = tmp_path / "exports_disk"
+    write(elsewhere / "2024/hooks.ndjson", ndjson([v2024("s1", "a.b")]))
+    (elsewhere / "2024/loop").symlink_to(elsewhere)  # a link loop must not hang or duplicate
+    landing = tmp_path / "landing"
+    (landing / "voucherify").mkdir(parents=True)
+    (landing / "voucherify/webhooks").symlink_to(elsewhere)
+    report = ingest(landing, tmp_path / "w.duckdb")
+    assert (report.files_seen, report.rows_loaded) == (1, 1)
+    assert query(tmp_path / "w.duckdb", "select _file from raw.voucherify_webhooks") == [("voucherify/webhooks/2024/hooks.ndjson",)]
