@@ -35,6 +35,8 @@ LOCATION_DAILY_COLUMNS = ["day", "location_id", "paid_orders", "revenue", "disti
 CAMPAIGN_COLUMNS = ["campaign_name", "day", "publications", "redemptions_succeeded", "redemptions_failed",
                     "redemptions_rolled_back", "discount_given", "revenue", "conversion_rate"]
 RECONCILIATION_COLUMNS = ["customer_source_id", "metric", "warehouse_value", "voucherify_value", "difference"]
+TIER_CHANGE_COLUMNS = ["customer_source_id", "changed_at", "change_type", "tier_from", "tier_to", "campaign_id"]
+POINTS_EXPIRING_COLUMNS = ["customer_source_id", "expires_on", "points"]
 
 
 class Truth:
@@ -43,6 +45,7 @@ class Truth:
         self.ledger: list[tuple] = []
         self.publications: list[list] = []
         self.tiers: dict[int, str | None] = {}
+        self.tier_changes: list[list] = []
         self.counters: dict[str, int] = {}
         self.rejections: dict[str, int] = {"voucherify_webhooks": 0, "voucherify_exports": 0, "segment_warehouse": 0,
                                            "segment_archive": 0}
@@ -99,8 +102,11 @@ class Truth:
                     channel: str) -> None:
         self.publications.append([pub_id, t_ms, c.source_id, campaign_name, code, voucher_type, channel])
 
-    def tier_event(self, c: Customer, kind: str, tier_name: str | None, t_ms: int) -> None:
-        self.tiers[c.idx] = tier_name
+    def tier_event(self, c: Customer, kind: str, tier_from: str | None, tier_to: str | None, t_ms: int) -> None:
+        """One tier change; `left` has only a tier_from, `joined` only a tier_to, `prolonged` the same tier twice."""
+        self.tiers[c.idx] = tier_to
+        self.tier_changes.append([c.source_id, iso3(t_ms), kind, tier_from or "", tier_to or "",
+                                  cat.LOYALTY_CAMPAIGN["id"]])
         self.count(f"tier_{kind}")
 
     # -- files -----------------------------------------------------------------------------------------------
@@ -192,6 +198,8 @@ class Truth:
         pub_rows = [[p[0], iso3(p[1]), p[2], p[3], p[4], p[5], p[6]] for p in self.publications]
         write_csv(self.out / "publications.csv", PUBLICATION_COLUMNS, pub_rows)
         self._write_location_daily(orders, redemptions, customers)
+        write_csv(self.out / "tier_changes.csv", TIER_CHANGE_COLUMNS, sorted(self.tier_changes, key=lambda r: (r[1], r[0])))
+        self._write_points_expiring(world)
         self._write_campaign_performance(orders, redemptions)
 
         # reconciliation: warehouse (marts) against Voucherify's own aggregates in the latest customer export
@@ -244,6 +252,17 @@ class Truth:
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
         return summary
 
+
+    def _write_points_expiring(self, world) -> None:
+        """fct_points_expiring: the members' unexpired point buckets at the end of the simulation (what the final
+        points_expiration export lists), summed per member and expiry date."""
+        due: dict[tuple, int] = {}
+        for c in world.members:
+            for _bucket_id, remaining, _credited, credited_ms in c.buckets:
+                key = (c.source_id, iso3(credited_ms + world.expiry_ms)[:10])
+                due[key] = due.get(key, 0) + remaining
+        rows = [[member, day, points] for (member, day), points in sorted(due.items()) if points > 0]
+        write_csv(self.out / "points_expiring.csv", POINTS_EXPIRING_COLUMNS, rows)
 
     def _write_location_daily(self, orders: dict, redemptions: dict, customers: list) -> None:
         """agg_location_daily; rows whose metrics are all zero are left out."""

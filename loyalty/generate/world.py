@@ -781,7 +781,12 @@ class World:
             c.tier_left = True
         else:
             c.tier = to_idx
-        self.truth.tier_event(c, kind, None if kind == "left" else cat.TIERS[to_idx]["name"], t_ms)
+        to_name = cat.TIERS[to_idx]["name"]
+        if kind == "left":
+            self.truth.tier_event(c, kind, to_name, None, t_ms)
+        else:
+            self.truth.tier_event(c, kind, cat.TIERS[from_idx]["name"] if from_idx is not None
+                                  else to_name if kind == "prolonged" else None, to_name, t_ms)
 
     # ------------------------------------------------------------------------------------------------------
     # Segment
