@@ -32,6 +32,10 @@ GROUP_FILES = 1000
 MEMORY_LIMIT = "1GB"  # DuckDB's share; keeps a 5 GB landing well under 2 GB peak
 
 
+# Failures of the machine rather than of a file's content.
+_RUN_FAILURES = (duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.InterruptException, MemoryError)
+
+
 @dataclass
 class SourceStats:
     files: int = 0
@@ -202,6 +206,8 @@ def _load_group(con, loader, group: list[_Todo], ctx: BatchContext) -> dict[str,
                 return _transaction(con, loader, group, ctx, declined)
             except FastPathDeclined as exc:  # files with a doubtful line: load them exactly
                 declined.update(exc.rels)
+    except _RUN_FAILURES as exc:  # not the file's fault: fail the run, quarantine nothing, retry next time
+        raise LoyaltyError(f"ingest stopped while loading {group[0].file.rel}: {str(exc).splitlines()[0]}") from exc
     except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the others
         if len(group) > 1:
             out: dict[str, tuple[int, int]] = {}
