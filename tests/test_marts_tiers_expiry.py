@@ -1,0 +1,84 @@
+"""Tier movements and points due to expire equal what the generator meant to happen, row for row.
+
+fct_tier_changes is compared with ground_truth/tier_changes.csv (every tier event of the simulation, once) and
+fct_points_expiring with ground_truth/points_expiring.csv (the members' unexpired point buckets when the world
+ends, summed per member and expiry day).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+
+import duckdb
+import pytest
+
+from loyalty.run import run
+from tests.mart_compare import differences, mart_rows, truth_rows
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "mart, truth_file, key",
+    [
+        ("marts.fct_tier_changes", "tier_changes.csv", ["customer_source_id", "changed_at"]),
+        ("marts.fct_points_expiring", "points_expiring.csv", ["customer_source_id", "expires_on"]),
+    ],
+    ids=["fct_tier_changes", "fct_points_expiring"],
+)
+def test_mart_equals_ground_truth(built_world, mart, truth_file, key):
+    columns, expected = truth_rows(built_world.truth_dir / truth_file)
+    assert expected, f"ground truth {truth_file} is empty: the comparison would prove nothing"
+    with built_world.connect() as con:
+        actual = mart_rows(con, mart, columns)
+    assert differences(expected, actual, key) == []
+
+
+def test_tier_changes_count_each_event_once_however_often_it_is_delivered(landing_copy, tmp_path):
+    """Every tier event delivered a second time (same event id, new delivery id, a later file): still one row."""
+    copies = []
+    for path in sorted((landing_copy / "voucherify" / "webhooks" / "distribution").glob("*.ndjson*")):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                body = json.loads(line)
+                if body["event"]["type"].startswith("customer.loyalty.tier."):
+                    copies.append(json.dumps(dict(body, id=body["id"] + "_again")))
+    assert copies, "the world has no tier events"
+    redeliveries = landing_copy / "voucherify" / "webhooks" / "late" / "tier_redeliveries.ndjson"
+    redeliveries.write_text("\n".join(copies) + "\n", encoding="utf-8")
+    warehouse = tmp_path / "warehouse.duckdb"
+    run(landing_copy, warehouse, full_refresh=False, as_json=False)
+
+    columns, expected = truth_rows(landing_copy / "ground_truth" / "tier_changes.csv")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        delivered = con.execute(
+            "select count(*) from raw.voucherify_webhooks where event_type like 'customer.loyalty.tier.%'"
+        ).fetchone()[0]
+        actual = mart_rows(con, "marts.fct_tier_changes", columns)
+    assert delivered >= 2 * len(expected)
+    assert differences(expected, actual, ["customer_source_id", "changed_at"]) == []
+
+
+def test_ground_truth_exercises_every_kind_of_tier_change(built_world):
+    _, changes = truth_rows(built_world.truth_dir / "tier_changes.csv")
+    kinds = {row["change_type"] for row in changes}
+    assert {"joined", "upgraded", "downgraded", "left"} <= kinds
+    # Tier movements need both ends where the event names them, and only there.
+    for row in changes:
+        assert (row["tier_from"] == "") == (row["change_type"] == "joined"), row
+        assert (row["tier_to"] == "") == (row["change_type"] == "left"), row
+
+
+def test_points_expiring_come_from_the_freshest_export_only(built_world):
+    """Every unexpired bucket of the latest points_expiration export is counted once, and nothing else: the
+    mart's total equals the export file's ACTIVE points, read here with the csv module."""
+    exports = sorted((built_world.landing / "voucherify" / "exports" / "points_expiration").glob("*.csv"))
+    assert exports, "the world wrote no points_expiration export"
+    with exports[-1].open(newline="", encoding="utf-8") as fh:
+        total = sum(int(row["points"]) for row in csv.DictReader(fh) if row["status"] == "ACTIVE")
+    with built_world.connect() as con:
+        shown = con.execute("select sum(points) from marts.fct_points_expiring").fetchone()[0]
+    assert total > 0 and shown == total
