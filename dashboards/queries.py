@@ -12,6 +12,7 @@ Which filter applies where: redemptions honour all four. Orders honour date and 
 channel filter narrows them to orders behind a succeeded redemption of that campaign/channel (the
 *_BY_CAMPAIGN statements; `orders_statement` picks one). Loyalty
 points and location aggregates honour date and location; campaign performance honours date and campaign.
+Tier movements honour the date only; points due to expire count from the period's last day ($end_day).
 """
 
 from __future__ import annotations
@@ -240,6 +241,26 @@ where occurred_at < $end
 
 MEMBERS_HOLDING_POINTS = "select count(*) as members from marts.dim_members where points_balance > 0"
 
+# Points due to expire in the N days after the period's last day ($end_day + 1 … $end_day + N), from the
+# freshest points-expiration snapshot (fct_points_expiring). Program-wide: buckets have no location.
+POINTS_EXPIRING_WINDOWS = """
+select coalesce(sum(points) filter (where expires_on <= $end_day + 30), 0) as due_30_days,
+       coalesce(sum(points) filter (where expires_on <= $end_day + 60), 0) as due_60_days,
+       coalesce(sum(points) filter (where expires_on <= $end_day + 90), 0) as due_90_days,
+       count(distinct customer_source_id) filter (where expires_on <= $end_day + 90) as members_90_days,
+       (select max(snapshot_loaded_at) from marts.fct_points_expiring) as snapshot_loaded_at
+from marts.fct_points_expiring
+where expires_on > $end_day
+"""
+
+POINTS_EXPIRING_DAILY = """
+select expires_on as day, count(distinct customer_source_id) as members, sum(points) as points
+from marts.fct_points_expiring
+where expires_on > $end_day and expires_on <= $end_day + 90
+group by expires_on
+order by expires_on
+"""
+
 # ── Locations ───────────────────────────────────────────────────────────────────────────────────────
 # Redemptions without an order and ledger rows without one (adjustments, expiry) have no location.
 LOCATION_RANKING = """
@@ -308,6 +329,27 @@ select coalesce(current_tier, 'No tier') as tier,
 from marts.dim_members
 group by tier
 order by members desc, tier
+"""
+
+# Tier movements in the period (fct_tier_changes): no location, campaign or channel applies.
+TIER_MOVEMENTS_DAILY = f"""
+select {_utc_day("changed_at")} as day, change_type, count(*) as changes
+from marts.fct_tier_changes
+where changed_at >= $start and changed_at < $end
+group by day, change_type
+order by day, change_type
+"""
+
+TIER_MOVEMENTS = """
+select change_type,
+       coalesce(tier_from, '(none)') as tier_from,
+       coalesce(tier_to, '(none)') as tier_to,
+       count(*) as changes,
+       count(distinct customer_source_id) as members
+from marts.fct_tier_changes
+where changed_at >= $start and changed_at < $end
+group by all
+order by changes desc, change_type, tier_from, tier_to
 """
 
 # Segments: key → (label, predicate over dim_members); `$end` anchors "lapsed" to the chosen period.
@@ -519,11 +561,15 @@ PAGE_QUERIES: dict[str, dict[str, str]] = {
         "totals": POINTS_TOTALS,
         "liability": POINTS_LIABILITY,
         "members_holding_points": MEMBERS_HOLDING_POINTS,
+        "expiring_windows": POINTS_EXPIRING_WINDOWS,
+        "expiring_daily": POINTS_EXPIRING_DAILY,
     },
     "locations": {"ranking": LOCATION_RANKING, "daily": LOCATION_DAILY},
     "campaigns": {"totals": CAMPAIGN_TOTALS, "daily": CAMPAIGN_DAILY},
     "members": {
         "tiers": TIER_DISTRIBUTION,
+        "tier_movements_daily": TIER_MOVEMENTS_DAILY,
+        "tier_movements": TIER_MOVEMENTS,
         "segment_sizes": SEGMENT_SIZES,
         "segment_members": SEGMENT_MEMBERS,
         "trait_columns": TRAIT_COLUMNS,

@@ -66,6 +66,17 @@ class Truth:
         return self.csv("members")
 
     @property
+    def tier_changes(self) -> pd.DataFrame:
+        return self.csv("tier_changes", "changed_at")
+
+    @property
+    def points_expiring(self) -> pd.DataFrame:
+        expiring = self.csv("points_expiring")
+        expiring["expires_on"] = pd.to_datetime(expiring["expires_on"]).dt.date
+        expiring["points"] = expiring["points"].astype(int)
+        return expiring
+
+    @property
     def reconciliation(self) -> pd.DataFrame:
         frame = self.csv("reconciliation")
         frame["difference"] = frame["difference"].astype(float)
@@ -286,6 +297,35 @@ def test_points_movements_and_liability_match_the_ground_truth(served, truth):
     assert shown["Members holding points now"] == whole((truth.members["points_balance"].astype(int) > 0).sum())
 
 
+def test_points_due_to_expire_in_30_60_90_days_match_the_ground_truth(served, truth):
+    """Windows count from the day after the period's end. The period ends so that the 30-day window holds only
+    part of the unexpired buckets and the 60-day one all of them: each window is checked against its own sum."""
+    expiring = truth.points_expiring
+    days = sorted(expiring["expires_on"].unique())
+    end = days[len(days) // 2] - dt.timedelta(days=30)
+    at = open_page("loyalty_points", period=(end - dt.timedelta(days=6), end))
+    shown = metrics(at)
+    ahead = expiring[expiring["expires_on"] > end]
+    due = {n: ahead.loc[ahead["expires_on"] <= end + dt.timedelta(days=n), "points"].sum() for n in (30, 60, 90)}
+    assert 0 < due[30] < due[60], "the chosen period does not split the buckets between the windows"
+    for n in (30, 60, 90):
+        assert shown[f"Due within {n} days"] == whole(due[n]), n
+    within_90 = ahead[ahead["expires_on"] <= end + dt.timedelta(days=90)]
+    assert shown["Members with points due within 90 days"] == whole(within_90["customer_source_id"].nunique())
+    per_day = table(at, "Points due to expire per day")
+    expected = within_90.groupby("expires_on").agg(members=("customer_source_id", "nunique"), points=("points", "sum"))
+    assert [d.date() for d in pd.to_datetime(per_day["day"])] == list(expected.index)
+    assert per_day["points"].astype(int).tolist() == expected["points"].tolist()
+    assert per_day["members"].astype(int).tolist() == expected["members"].tolist()
+
+
+def test_no_points_due_after_the_last_expiry_says_so(served, truth):
+    last = truth.points_expiring["expires_on"].max()
+    at = open_page("loyalty_points", period=(last - dt.timedelta(days=3), last))
+    assert metrics(at)["Due within 90 days"] == "0"
+    assert f"No points are due to expire in the 90 days after {last:%Y-%m-%d}." in [i.value for i in at.info]
+
+
 # ── Locations ─────────────────────────────────────────────────────────────────────────────────────
 def test_locations_are_ranked_by_revenue_with_orders_and_member_share(served, truth):
     start, end = truth.full_period()
@@ -338,6 +378,27 @@ def test_tier_distribution_and_segments_match_the_ground_truth(served, truth):
     shown = metrics(at)
     assert shown[queries.SEGMENTS["multi_store"][0]] == whole((members["distinct_locations_visited"].astype(int) >= 3).sum())
     assert shown[queries.SEGMENTS["frequent"][0]] == whole((members["orders_count"].astype(int) >= 5).sum())
+
+
+def test_tier_movements_in_the_period_match_the_ground_truth(served, truth):
+    changes = truth.tier_changes
+    start, end = changes["changed_at"].min().date(), changes["changed_at"].max().date()
+    start = start + dt.timedelta(days=2)  # a period that leaves some changes out, so the filter is tested too
+    at = open_page("members", period=(start, end))
+    chosen = changes[in_period(changes["changed_at"], start, end)].fillna({"tier_from": "(none)", "tier_to": "(none)"})
+    assert 0 < len(chosen) < len(changes)
+    shown = table(at, "Tier movements").set_index(["change_type", "tier_from", "tier_to"])
+    expected = chosen.groupby(["change_type", "tier_from", "tier_to"]).agg(
+        changes=("customer_source_id", "size"), members=("customer_source_id", "nunique"))
+    assert shown["changes"].astype(int).to_dict() == expected["changes"].to_dict()
+    assert shown["members"].astype(int).to_dict() == expected["members"].to_dict()
+    assert len(at.get("plotly_chart")) >= 2  # tier distribution and tier movements over time
+
+
+def test_a_period_without_tier_changes_says_so(served, truth):
+    last = truth.tier_changes["changed_at"].max().date()
+    at = open_page("members", period=(last + dt.timedelta(days=100), last + dt.timedelta(days=110)))
+    assert "No tier changes in the selected period." in [i.value for i in at.info]
 
 
 def test_member_lookup_shows_the_members_whole_timeline(served, truth):

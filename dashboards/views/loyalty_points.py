@@ -1,4 +1,4 @@
-"""Loyalty points: movements over time, outstanding points (liability) and what is known about expiry."""
+"""Loyalty points: movements over time, outstanding points (liability) and points due to expire."""
 
 import plotly.express as px
 import streamlit as st
@@ -22,11 +22,25 @@ w.kpi(row[0], f"Outstanding points on {chosen.end:%Y-%m-%d}", liability["outstan
 holding = db.query(queries.MEMBERS_HOLDING_POINTS).iloc[0]["members"]
 w.kpi(row[1], "Members holding points now", holding, formatter=w.count)
 
-st.subheader("Points due to expire")
-st.info(
-    "Points due to expire in the next 30/60/90 days cannot be shown yet: the marts carry no expiry dates "
-    "(Voucherify's points_expiration export or loyalty_card.next_expiration_date are not modelled)."
-)
+st.subheader(f"Points due to expire after {chosen.end:%Y-%m-%d}")
+expiring = db.query(queries.POINTS_EXPIRING_WINDOWS, params).iloc[0]
+if w.missing(expiring["snapshot_loaded_at"]):
+    st.info("No points-expiration export from Voucherify has been loaded yet.")
+else:
+    st.caption(
+        "Unexpired point buckets in Voucherify's latest points-expiration export (loaded "
+        f"{expiring['snapshot_loaded_at']:%Y-%m-%d %H:%M} UTC), by expiry day, counted from the day after the period; "
+        "all locations. Buckets spent or expired after that export still count until the next one."
+    )
+    row = st.columns(4)
+    for column, days in zip(row, (30, 60, 90)):
+        w.kpi(column, f"Due within {days} days", expiring[f"due_{days}_days"], formatter=w.count)
+    w.kpi(row[3], "Members with points due within 90 days", expiring["members_90_days"], formatter=w.count)
+    due = db.query(queries.POINTS_EXPIRING_DAILY, params)
+    if not w.empty(due, f"No points are due to expire in the 90 days after {chosen.end:%Y-%m-%d}."):
+        fig = px.bar(due, x="day", y="points")
+        w.chart(fig, "Expiry day (UTC)", "Points due to expire")
+        w.table(due, "Points due to expire per day")
 
 totals = db.query(queries.POINTS_TOTALS, params)
 st.subheader("Movements in the period")

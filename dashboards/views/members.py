@@ -1,14 +1,17 @@
-"""Members: tier distribution, computed-trait segments and a member lookup with the member's timeline."""
+"""Members: tier distribution and movements, computed-trait segments and a member lookup with the member's timeline."""
 
 import plotly.express as px
 import streamlit as st
 
 from dashboards import db, filters, queries, widgets as w
 
+CHANGE_TYPES = ["joined", "upgraded", "downgraded", "prolonged", "left"]
+
 chosen = filters.current()
 params = chosen.params()
 st.title("Members")
-st.caption("Members are customers holding a loyalty card; figures are as of the latest build, all locations.")
+st.caption("Members are customers holding a loyalty card; figures are as of the latest build, all locations "
+           "(tier movements follow the chosen period).")
 
 st.subheader("Tier distribution")
 tiers = db.query(queries.TIER_DISTRIBUTION)
@@ -17,10 +20,13 @@ if not w.empty(tiers, "No members yet."):
     w.chart(fig, "Current tier", "Members (count)")
     w.table(tiers, "Tier distribution", money_columns=["average_lifetime_order_amount"])
 
-st.info(
-    "Tier movements over time (joins, upgrades, downgrades) cannot be shown yet: the marts keep only each "
-    "member's current tier, no tier-event fact."
-)
+st.subheader("Tier movements")
+st.caption(f"{chosen.describe()} · only the period applies: tier changes have no location, campaign or channel.")
+movements = db.query(queries.TIER_MOVEMENTS_DAILY, params)
+if not w.empty(movements, "No tier changes in the selected period."):
+    fig = px.bar(movements, x="day", y="changes", color="change_type", category_orders={"change_type": CHANGE_TYPES})
+    w.chart(fig, w.UTC_DAY, "Tier changes (count)")
+    w.table(db.query(queries.TIER_MOVEMENTS, params), "Tier movements")
 
 st.subheader("Segments")
 sizes = db.query(queries.SEGMENT_SIZES, params).iloc[0]
