@@ -136,8 +136,8 @@ def test_dbt_unit_tests_pass(sample_warehouse, monkeypatch):
 
 
 def _landing_without_late_files(full: Path, dest: Path) -> Path:
-    """The same world with files held back (late redeliveries, the newest exports and Segment loads) and one
-    loyalty transaction from the middle of a card's history missing from every file, so the ledger has a gap."""
+    """The same world with files held back: late redeliveries, the newest exports and Segment loads, and every
+    file carrying one loyalty transaction from the middle of a card's history, so the ledger has a gap."""
     shutil.copytree(full, dest, ignore=shutil.ignore_patterns("ground_truth"))
     shutil.rmtree(dest / "voucherify" / "webhooks" / "late", ignore_errors=True)
     for folder in (dest / "voucherify" / "exports").iterdir():
@@ -161,20 +161,12 @@ def _a_mid_history_transaction(ledger_csv: Path) -> str:
 
 
 def _drop_everywhere(folder: Path, text: str) -> None:
-    """Remove every line (or one-body file) mentioning `text` from the Voucherify files under `folder`."""
+    """Hold back every Voucherify file mentioning `text` (whole files: a landed file never changes)."""
     for path in folder.rglob("*"):
-        if not path.is_file():
-            continue
-        raw = path.read_bytes()
-        zipped = raw[:2] == b"\x1f\x8b"
-        content = (gzip.decompress(raw) if zipped else raw).decode("utf-8")
-        if text not in content:
-            continue
-        if path.suffix == ".json":
-            path.unlink()
-            continue
-        kept = "".join(line for line in content.splitlines(keepends=True) if text not in line).encode("utf-8")
-        path.write_bytes(gzip.compress(kept) if zipped else kept)
+        if path.is_file():
+            raw = path.read_bytes()
+            if text.encode() in (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw):
+                path.unlink()
 
 
 def _all_marts(warehouse: Path) -> dict[str, list[dict]]:

@@ -4,7 +4,7 @@ with
 
 card_publications as (
 
-    select customer_source_id, voucher_id, published_at
+    select customer_source_id, voucher_id, published_at, last_ingested_at
     from {{ ref('int_publications_deduped') }}
     where voucher_type = 'LOYALTY_CARD'
 
@@ -12,7 +12,7 @@ card_publications as (
 
 held_cards as (
 
-    select holder_customer_source_id as customer_source_id, voucher_id, null as published_at
+    select holder_customer_source_id as customer_source_id, voucher_id, null as published_at, last_ingested_at
     from {{ ref('int_vouchers_resolved') }}
     where voucher_type = 'LOYALTY_CARD'
 
@@ -24,7 +24,8 @@ ledger_holders as (
         coalesce(transactions.customer_source_id, customers.customer_source_id, cards.holder_customer_source_id)
             as customer_source_id,
         transactions.voucher_id,
-        null as published_at
+        null as published_at,
+        transactions.last_ingested_at
     from {{ ref('int_loyalty_transactions_deduped') }} as transactions
     left join {{ ref('int_customers_identified') }} as customers
         on transactions.customer_id = customers.customer_id
@@ -48,7 +49,8 @@ final as (
     select
         customer_source_id,
         min(published_at) as joined_at,
-        count(distinct voucher_id) as loyalty_cards
+        count(distinct voucher_id) as loyalty_cards,
+        max(last_ingested_at) as last_ingested_at
     from unioned
     where customer_source_id is not null
     group by customer_source_id

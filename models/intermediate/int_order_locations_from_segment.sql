@@ -10,7 +10,8 @@ pos_orders as (
         customer_source_id,
         occurred_at,
         received_at,
-        message_id
+        message_id,
+        _ingested_at
     from {{ ref('int_segment_events_identified') }}
     where event_slug in {{ sql_list(var('segment_pos_order_events')) }}
 
@@ -29,7 +30,7 @@ ranked as (
 
 final as (
 
-    select order_id, location_id, customer_source_id, occurred_at as reported_at
+    select order_id, location_id, customer_source_id, occurred_at as reported_at, _ingested_at
     from ranked
     where report_number = 1
 

@@ -32,7 +32,8 @@ final as (
             when segment_locations.location_id is not null then 'segment.order_placed'
         end as location_source,
         orders.items,
-        orders.last_ingested_at
+        -- when anything this row is made of last arrived (drives the incremental marts)
+        greatest(orders.last_ingested_at, segment_locations._ingested_at) as last_ingested_at
     from orders
     left join segment_locations
         on orders.order_id = segment_locations.order_id

@@ -20,7 +20,8 @@ merged as (
         {{ first_not_null('published_at', first_seen) }} as published_at,
         {{ first_not_null('customer_id', first_seen) }} as customer_id,
         {{ first_not_null('customer_source_id', first_seen) }} as customer_source_id,
-        {{ first_not_null('publication_channel', first_seen) }} as publication_channel
+        {{ first_not_null('publication_channel', first_seen) }} as publication_channel,
+        max(_ingested_at) as last_ingested_at
     from unioned
     where publication_id is not null
     group by publication_id
@@ -58,7 +59,8 @@ final as (
         merged.published_at,
         merged.customer_id,
         coalesce(merged.customer_source_id, customers.customer_source_id) as customer_source_id,
-        merged.publication_channel
+        merged.publication_channel,
+        merged.last_ingested_at
     from merged
     left join vouchers
         on merged.voucher_id = vouchers.voucher_id

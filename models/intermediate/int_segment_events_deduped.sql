@@ -1,7 +1,8 @@
 {{ config(materialized='incremental', unique_key='message_id', on_schema_change='append_new_columns') }}
 -- One row per Segment message id. The same id can arrive twice, days apart, and through both the
--- warehouse dump and the raw archive: keep the earliest received_at, preferring the row that carries
--- the properties (a per-event table over the bare `tracks` table).
+-- warehouse dump and the raw archive: keep the first copy ingested (an incremental run cannot swap a kept
+-- copy for a later one, so a full refresh must not either); within one batch the earliest received_at,
+-- preferring the row that carries the properties (a per-event table over the bare `tracks` table).
 with
 
 events as (
@@ -18,7 +19,7 @@ ranked as (
         *,
         row_number() over (
             partition by message_id
-            order by received_at, case when table_name = 'tracks' then 1 else 0 end, _ingested_at, _file, _line
+            order by _ingested_at, received_at, case when table_name = 'tracks' then 1 else 0 end, _file, _line
         ) as copy_number
     from events
 

@@ -1,9 +1,24 @@
+{{ config(materialized='incremental', unique_key='transaction_id', on_schema_change='append_new_columns') }}
 -- The points ledger: one row per loyalty transaction id (gift-card credits excluded), signed points.
+-- Incremental: transactions that changed since the last build, or whose order did, are rebuilt.
 with
+
+{% if is_incremental() %}
+changed_orders as (
+
+    select order_id from {{ ref('int_orders_located') }}
+    where {{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
+
+),
+{% endif %}
 
 transactions as (
 
     select * from {{ ref('int_loyalty_transactions_deduped') }}
+    {% if is_incremental() %}
+    where {{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
+       or order_id in (select order_id from changed_orders)
+    {% endif %}
 
 ),
 
@@ -21,7 +36,7 @@ cards as (
 
 orders as (
 
-    select order_id, location_id from {{ ref('int_orders_located') }}
+    select order_id, location_id, last_ingested_at from {{ ref('int_orders_located') }}
 
 ),
 
@@ -39,7 +54,8 @@ final as (
         transactions.points,
         transactions.balance_after,
         transactions.order_id,
-        orders.location_id
+        orders.location_id,
+        greatest(transactions.last_ingested_at, orders.last_ingested_at) as _source_loaded_at
     from transactions
     left join customers
         on transactions.customer_id = customers.customer_id

@@ -1,10 +1,31 @@
+{{ config(
+    materialized='incremental',
+    unique_key='redemption_id',
+    on_schema_change='append_new_columns',
+    post_hook="delete from {{ this }} where redemption_id in (select redemption_id from {{ ref('int_redemptions_status_derived') }} where is_stack_parent)"
+) }}
 -- One row per redemption of a single redeemable (r_/rf_ ids): stack parents and rollbacks are not rows.
+-- Incremental: redemptions that changed since the last build, or whose order did, are rebuilt; a
+-- redemption later revealed as a stack parent is deleted by the post-hook.
 with
+
+{% if is_incremental() %}
+changed_orders as (
+
+    select order_id from {{ ref('int_orders_located') }}
+    where {{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
+
+),
+{% endif %}
 
 redemptions as (
 
     select * from {{ ref('int_redemptions_status_derived') }}
     where is_stack_parent is not true  -- null: a row built before the flag existed, when parents were already left out
+    {% if is_incremental() %}
+      and ({{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
+           or order_id in (select order_id from changed_orders))
+    {% endif %}
 
 ),
 
@@ -16,7 +37,7 @@ customers as (
 
 orders as (
 
-    select order_id, location_id from {{ ref('int_orders_located') }}
+    select order_id, location_id, last_ingested_at from {{ ref('int_orders_located') }}
 
 ),
 
@@ -36,7 +57,8 @@ final as (
         orders.location_id,
         redemptions.channel_type,
         redemptions.discount_amount,
-        redemptions.rolled_back_at
+        redemptions.rolled_back_at,
+        greatest(redemptions.last_ingested_at, orders.last_ingested_at) as _source_loaded_at
     from redemptions
     left join customers
         on redemptions.customer_id = customers.customer_id

@@ -1,9 +1,40 @@
+{{ config(materialized='incremental', unique_key='order_id', on_schema_change='append_new_columns') }}
 -- One row per order id with its latest status, location, membership and the points it earned.
+-- Incremental: orders that changed since the last build are rebuilt, and so are orders whose points
+-- changed or whose customer became a member.
 with
+
+{% if is_incremental() %}
+touched_orders as (
+
+    select order_id from {{ ref('int_orders_located') }}
+    where {{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
+
+    union
+
+    select order_id from {{ ref('int_loyalty_transactions_deduped') }}
+    where order_id is not null
+      and {{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
+
+    union
+
+    select located.order_id
+    from {{ ref('int_orders_located') }} as located
+    left join {{ ref('int_customers_identified') }} as customers
+        on located.customer_id = customers.customer_id
+    inner join {{ ref('int_members_identified') }} as new_members
+        on coalesce(located.customer_source_id, customers.customer_source_id) = new_members.customer_source_id
+    where {{ ingested_since_watermark('new_members.last_ingested_at', '_source_loaded_at') }}
+
+),
+{% endif %}
 
 orders as (
 
     select * from {{ ref('int_orders_located') }}
+    {% if is_incremental() %}
+    where order_id in (select order_id from touched_orders)
+    {% endif %}
 
 ),
 
@@ -15,14 +46,17 @@ customers as (
 
 members as (
 
-    select customer_source_id from {{ ref('int_members_identified') }}
+    select customer_source_id, last_ingested_at from {{ ref('int_members_identified') }}
 
 ),
 
 points_earned as (
 
-    select order_id, cast(sum(points) as {{ dbt.type_bigint() }}) as points_earned
-    from {{ ref('fct_loyalty_points') }}
+    select
+        order_id,
+        cast(sum(points) as {{ dbt.type_bigint() }}) as points_earned,
+        max(last_ingested_at) as last_ingested_at
+    from {{ ref('int_loyalty_transactions_deduped') }}
     where movement = 'earned' and order_id is not null
     group by order_id
 
@@ -51,7 +85,8 @@ final as (
         resolved.discount_amount,
         resolved.total_amount,
         members.customer_source_id is not null as is_member,
-        coalesce(points_earned.points_earned, 0) as points_earned
+        coalesce(points_earned.points_earned, 0) as points_earned,
+        greatest(resolved.last_ingested_at, members.last_ingested_at, points_earned.last_ingested_at) as _source_loaded_at
     from resolved
     left join members
         on resolved.resolved_customer_source_id = members.customer_source_id
