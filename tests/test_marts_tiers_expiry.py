@@ -2,7 +2,7 @@
 
 fct_tier_changes is compared with ground_truth/tier_changes.csv (every tier event of the simulation, once) and
 fct_points_expiring with ground_truth/points_expiring.csv (the members' unexpired point buckets when the world
-ends, summed per member and expiry day).
+ends, summed per member and expiry day). The vendor's sample tier events check the tiers named in the payload.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import shutil
 
 import duckdb
 import pytest
@@ -82,3 +83,24 @@ def test_points_expiring_come_from_the_freshest_export_only(built_world):
     with built_world.connect() as con:
         shown = con.execute("select sum(points) from marts.fct_points_expiring").fetchone()[0]
     assert total > 0 and shown == total
+
+
+def test_vendor_sample_tier_events_keep_the_tiers_they_name(sample_webhooks, tmp_path):
+    """The vendor's samples name a downgrade's origin (Loyal Star Platinum) that no earlier event of that customer
+    mentions: tier_from comes from loyalty_tier_from, not from the customer's previous event."""
+    landing = tmp_path / "landing"
+    (landing / "voucherify" / "webhooks").mkdir(parents=True)
+    shutil.copy(sample_webhooks, landing / "voucherify" / "webhooks" / "samples.ndjson")
+    warehouse = tmp_path / "warehouse.duckdb"
+    run(landing, warehouse, full_refresh=False, as_json=False)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select customer_source_id, change_type, tier_from, tier_to from marts.fct_tier_changes order by changed_at"
+        ).fetchall()
+    assert rows == [
+        ("4l3x-d03", "upgraded", "Loyal silver", "Loyal gold"),
+        ("4lx-d03", "joined", None, "Loyal silver"),
+        ("4lx-d03", "left", "Loyal gold", None),
+        ("4lx-d03", "downgraded", "Loyal Star Platinum", "Loyal silver"),
+        ("jn-gn", "prolonged", "Tier-01", "Tier-01"),
+    ]
