@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from ingest import load_landing
-from loyalty.build import build
+from loyalty.build import PROJECT_DIR, build
 from loyalty.errors import LoyaltyError
 
 
@@ -28,7 +28,7 @@ def test_build_reports_each_node_and_frees_the_file(sample_landing, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     load_landing(sample_landing, warehouse, progress=False)
 
-    result = build(warehouse)
+    result = build(warehouse, docs=True)
 
     by_name = {n.name: n for n in result.nodes}
     assert by_name["model.fct_redemptions"].status == "success"
@@ -42,6 +42,13 @@ def test_build_reports_each_node_and_frees_the_file(sample_landing, tmp_path):
         capture_output=True, text=True, timeout=60)
     assert probe.returncode == 0, probe.stderr
     assert int(probe.stdout) == 4
+    # docs=True wrote the dbt docs site: the marts' columns and the seven dashboards as exposures.
+    target = PROJECT_DIR / "target"
+    catalog = json.loads((target / "catalog.json").read_text())
+    assert "discount_amount" in catalog["nodes"]["model.loyalty.fct_redemptions"]["columns"]
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert {e["label"] for e in manifest["exposures"].values()} == {
+        "Overview", "Redemptions", "Loyalty points", "Locations", "Campaigns", "Members", "Data health"}
 
 
 def test_failed_data_test_is_one_line_naming_the_node(sample_landing, tmp_path):
