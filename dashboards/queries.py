@@ -241,8 +241,10 @@ where occurred_at < $end
 
 MEMBERS_HOLDING_POINTS = "select count(*) as members from marts.dim_members where points_balance > 0"
 
-# Points due to expire in the N days after the period's last day ($end_day + 1 … $end_day + N), from the
-# freshest points-expiration snapshot (fct_points_expiring). Program-wide: buckets have no location.
+# Points due to expire within N days after the period's last day: buckets still unexpired in the freshest
+# points-expiration snapshot (fct_points_expiring) whose expiry day is $end_day … $end_day + N. Expiry day
+# $end_day itself counts: still unexpired at the end of that day, Voucherify's daily job expires them next.
+# Program-wide: buckets have no location.
 POINTS_EXPIRING_WINDOWS = """
 select coalesce(sum(points) filter (where expires_on <= $end_day + 30), 0) as due_30_days,
        coalesce(sum(points) filter (where expires_on <= $end_day + 60), 0) as due_60_days,
@@ -250,13 +252,13 @@ select coalesce(sum(points) filter (where expires_on <= $end_day + 30), 0) as du
        count(distinct customer_source_id) filter (where expires_on <= $end_day + 90) as members_90_days,
        (select max(snapshot_loaded_at) from marts.fct_points_expiring) as snapshot_loaded_at
 from marts.fct_points_expiring
-where expires_on > $end_day
+where expires_on >= $end_day
 """
 
 POINTS_EXPIRING_DAILY = """
 select expires_on as day, count(distinct customer_source_id) as members, sum(points) as points
 from marts.fct_points_expiring
-where expires_on > $end_day and expires_on <= $end_day + 90
+where expires_on >= $end_day and expires_on <= $end_day + 90
 group by expires_on
 order by expires_on
 """

@@ -298,14 +298,15 @@ def test_points_movements_and_liability_match_the_ground_truth(served, truth):
 
 
 def test_points_due_to_expire_in_30_60_90_days_match_the_ground_truth(served, truth):
-    """Windows count from the day after the period's end. The period ends so that the 30-day window holds only
-    part of the unexpired buckets and the 60-day one all of them: each window is checked against its own sum."""
+    """Windows hold the buckets expiring from the period's last day to N days later. The period ends so that the
+    30-day window holds only part of the unexpired buckets and the 60-day one all of them: each window is checked
+    against its own sum."""
     expiring = truth.points_expiring
     days = sorted(expiring["expires_on"].unique())
     end = days[len(days) // 2] - dt.timedelta(days=30)
     at = open_page("loyalty_points", period=(end - dt.timedelta(days=6), end))
     shown = metrics(at)
-    ahead = expiring[expiring["expires_on"] > end]
+    ahead = expiring[expiring["expires_on"] >= end]
     due = {n: ahead.loc[ahead["expires_on"] <= end + dt.timedelta(days=n), "points"].sum() for n in (30, 60, 90)}
     assert 0 < due[30] < due[60], "the chosen period does not split the buckets between the windows"
     for n in (30, 60, 90):
@@ -319,11 +320,15 @@ def test_points_due_to_expire_in_30_60_90_days_match_the_ground_truth(served, tr
     assert per_day["members"].astype(int).tolist() == expected["members"].tolist()
 
 
-def test_no_points_due_after_the_last_expiry_says_so(served, truth):
-    last = truth.points_expiring["expires_on"].max()
+def test_points_expiring_on_the_periods_last_day_are_due_and_none_after_says_so(served, truth):
+    expiring = truth.points_expiring
+    last = expiring["expires_on"].max()
     at = open_page("loyalty_points", period=(last - dt.timedelta(days=3), last))
+    assert metrics(at)["Due within 30 days"] == whole(expiring.loc[expiring["expires_on"] == last, "points"].sum())
+    after = last + dt.timedelta(days=1)
+    at = open_page("loyalty_points", period=(last - dt.timedelta(days=3), after))
     assert metrics(at)["Due within 90 days"] == "0"
-    assert f"No points are due to expire in the 90 days after {last:%Y-%m-%d}." in [i.value for i in at.info]
+    assert f"No points are due to expire in the 90 days after {after:%Y-%m-%d}." in [i.value for i in at.info]
 
 
 # ── Locations ─────────────────────────────────────────────────────────────────────────────────────

@@ -29,8 +29,9 @@ if w.missing(expiring["snapshot_loaded_at"]):
 else:
     st.caption(
         "Unexpired point buckets in Voucherify's latest points-expiration export (loaded "
-        f"{expiring['snapshot_loaded_at']:%Y-%m-%d %H:%M} UTC), by expiry day, counted from the day after the period; "
-        "all locations. Buckets spent or expired after that export still count until the next one."
+        f"{expiring['snapshot_loaded_at']:%Y-%m-%d %H:%M} UTC) expiring on {chosen.end:%Y-%m-%d} or at most N days "
+        "later (unexpired at the end of the period, so due); all locations. Buckets spent or expired after that "
+        "export still count until the next one."
     )
     row = st.columns(4)
     for column, days in zip(row, (30, 60, 90)):
