@@ -2,9 +2,9 @@
 
     <warehouse>.lock          flock held for the whole run (a second run exits 4 at once)
     <warehouse>.next          the copy being ingested into and built; renamed over <warehouse> on success
-    <warehouse>.runs.ndjson   the run log: one JSON line per run, succeeded or failed
+    <warehouse>.runs.ndjson   the run log: a JSON line when a run starts and one when it ends
 
-Every run record goes to the run log. A succeeded run also writes the records into `ops.runs` of the
+Every run record goes to the run log (a start with no end is a run that crashed). A succeeded run also writes the records into `ops.runs` of the
 build it publishes (failed runs from the log included), so the warehouse carries its own history;
 a failed run never writes the published file, which readers may hold open.
 
@@ -85,7 +85,7 @@ class RunRecord:
         self.error = error
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=False)
+        return json.dumps(asdict(self), separators=(",", ":"))
 
 
 def run_log_path_for(warehouse: Path) -> Path:
