@@ -312,7 +312,7 @@ def test_points_due_to_expire_in_30_60_90_days_match_the_ground_truth(served, tr
     for n in (30, 60, 90):
         assert shown[f"Due within {n} days"] == whole(due[n]), n
     within_90 = ahead[ahead["expires_on"] <= end + dt.timedelta(days=90)]
-    assert shown["Members with points due within 90 days"] == whole(within_90["customer_source_id"].nunique())
+    assert shown["Members, points due in 90 days"] == whole(within_90["customer_source_id"].nunique())
     per_day = table(at, "Points due to expire per day")
     expected = within_90.groupby("expires_on").agg(members=("customer_source_id", "nunique"), points=("points", "sum"))
     assert [d.date() for d in pd.to_datetime(per_day["day"])] == list(expected.index)

@@ -22,7 +22,7 @@ w.kpi(row[0], f"Outstanding points on {chosen.end:%Y-%m-%d}", liability["outstan
 holding = db.query(queries.MEMBERS_HOLDING_POINTS).iloc[0]["members"]
 w.kpi(row[1], "Members holding points now", holding, formatter=w.count)
 
-st.subheader(f"Points due to expire after {chosen.end:%Y-%m-%d}")
+st.subheader(f"Points due to expire from {chosen.end:%Y-%m-%d}")
 expiring = db.query(queries.POINTS_EXPIRING_WINDOWS, params).iloc[0]
 if w.missing(expiring["snapshot_loaded_at"]):
     st.info("No points-expiration export from Voucherify has been loaded yet.")
@@ -36,7 +36,7 @@ else:
     row = st.columns(4)
     for column, days in zip(row, (30, 60, 90)):
         w.kpi(column, f"Due within {days} days", expiring[f"due_{days}_days"], formatter=w.count)
-    w.kpi(row[3], "Members with points due within 90 days", expiring["members_90_days"], formatter=w.count)
+    w.kpi(row[3], "Members, points due in 90 days", expiring["members_90_days"], formatter=w.count)
     due = db.query(queries.POINTS_EXPIRING_DAILY, params)
     if not w.empty(due, f"No points are due to expire in the 90 days after {chosen.end:%Y-%m-%d}."):
         fig = px.bar(due, x="day", y="points")
