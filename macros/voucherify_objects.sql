@@ -1,8 +1,9 @@
 {#- Column lists for Voucherify objects, shared by every channel that carries the same object as JSON
     (webhook bodies, API list pulls), so a redemption means the same thing wherever it came from. -#}
 
-{#- A redemption or redemption_rollback object. -#}
-{% macro voucherify_redemption_columns(doc) -%}
+{#- A redemption or redemption_rollback object; `context` is the object around it (a webhook's data),
+    whose customer, campaign and voucher fill what the redemption left out (failures often do). -#}
+{% macro voucherify_redemption_columns(doc, context=none) -%}
         {{ json_text(doc, 'id') }} as redemption_id,
         {{ json_text(doc, 'object') }} as object_type,
         -- a stack child names its parent here, and a rollback the redemption it rolls back
@@ -13,9 +14,16 @@
         {{ json_text(doc, 'failure_code') }} as failure_code,
         {{ json_text(doc, 'failure_message') }} as failure_message,
         coalesce({{ json_text(doc, 'customer_id') }}, {{ json_text(doc, 'customer.id') }}) as customer_id,
+        {%- if context is not none %}
+        coalesce({{ json_text(doc, 'customer.source_id') }}, {{ json_text(context, 'customer.source_id') }}) as customer_source_id,
+        coalesce({{ json_text(doc, 'voucher.campaign') }}, {{ json_text(doc, 'promotion_tier.campaign.name') }},
+            {{ json_text(context, 'campaign.name') }}, {{ json_text(context, 'voucher.campaign') }}) as campaign_name,
+        coalesce({{ json_text(doc, 'voucher.code') }}, {{ json_text(context, 'voucher.code') }}) as voucher_code,
+        {%- else %}
         {{ json_text(doc, 'customer.source_id') }} as customer_source_id,
         coalesce({{ json_text(doc, 'voucher.campaign') }}, {{ json_text(doc, 'promotion_tier.campaign.name') }}) as campaign_name,
         {{ json_text(doc, 'voucher.code') }} as voucher_code,
+        {%- endif %}
         coalesce({{ json_text(doc, 'voucher.id') }}, {{ json_text(doc, 'voucher_id') }}) as voucher_id,
         {{ json_text(doc, 'order.id') }} as order_id,
         {{ cents_to_amount(json_text(doc, 'order.applied_discount_amount')) }} as order_applied_discount_amount,
