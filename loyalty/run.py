@@ -201,10 +201,9 @@ def _loaded_by_source(database: Path, batches_before: set[str]) -> tuple[dict[st
 
 def _dbt_results(build_started: float) -> dict:
     """Summarise dbt's run_results.json of this build (absent when dbt failed before running anything)."""
-    from loyalty import build as build_module
+    from loyalty.build import PROJECT_DIR
 
-    target = Path(getattr(build_module, "PROJECT_DIR", Path(__file__).resolve().parents[1])) / "target"
-    path = target / "run_results.json"
+    path = PROJECT_DIR / "target" / "run_results.json"
     if not path.exists() or path.stat().st_mtime < build_started:
         return {"counts": {}, "problems": [], "slowest": [], "note": "dbt wrote no run results"}
     results = json.loads(path.read_text())
