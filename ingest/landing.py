@@ -1,7 +1,8 @@
 """Find the files of a landing folder and say which source each belongs to (see docs/architecture.md).
 
 Anything that does not fit the layout is reported as skipped, never rejected: strays such as
-Segment's `segment-logs/dummy-object.txt` are expected in real buckets.
+Segment's `segment-logs/dummy-object.txt` are expected in real buckets. Two folders are not looked at
+at all: `ground_truth/` (the generator's answers) and `voucherify/_state/` (the API pull's state and lock).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.voucherify.pull_state import STATE_DIR
 from loyalty.errors import LoyaltyError
 
 # Source names used in raw.ingest_files, raw.rejected_records and the summary.
@@ -63,6 +65,9 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[SkippedFile]]:
         rel_dir = Path(dirpath).relative_to(landing)
         if rel_dir.parts[:1] == ("ground_truth",):
             dirnames.clear()  # written by `loyalty generate` for the tests; never data
+            continue
+        if rel_dir == STATE_DIR:
+            dirnames.clear()  # the API pull's own bookkeeping (state file, lock): neither data nor a stray
             continue
         for name in sorted(filenames):
             path = Path(dirpath) / name

@@ -292,6 +292,8 @@ def test_ground_truth_and_unknown_folders_are_not_data(tmp_path):
     write(landing / "ground_truth/summary.json", "{}")
     write(landing / "somewhere/else.ndjson", "{}\n")
     write(landing / "voucherify/webhooks/readme.txt", "hi")
+    write(landing / "voucherify/_state/pull_state.json", "{}")  # the API pull's bookkeeping: not even a stray
+    write(landing / "voucherify/_state/pull.lock", "")
     report = ingest(landing, tmp_path / "w.duckdb")
     assert report.files_seen == 0
     assert sorted(s.rel for s in report.skipped) == ["somewhere/else.ndjson", "voucherify/webhooks/readme.txt"]
