@@ -3,8 +3,9 @@
 Two ways in, one SQL transform:
 - fast path, for a large plain NDJSON file: DuckDB reads the file itself (read_json_objects,
   `with ordinality` = line number), in parallel. It then checks itself: the rows it inserted must
-  equal the file's line count (counted while hashing). Any doubt (a bad or blank line, a read
-  error) → the transaction is rolled back and the file goes through the precise path.
+  equal the file's line count (counted while hashing). A bad or blank line → that file's rows are
+  deleted and it goes through the precise path in the same transaction; a read error that fails the
+  statement → the transaction is rolled back and the file goes through the precise path.
 - precise path: lines.py splits the bytes (many small files per statement), DuckDB parses.
 Malformed lines are only looked for when the insert came up short, so clean data pays one parse.
 """
@@ -72,13 +73,17 @@ def fast_path_eligible(f: LandingFile, gzip: bool) -> bool:
     return f.kind == "ndjson" and not gzip and f.size >= FAST_PATH_MIN_BYTES
 
 
-def load_fast(con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile, lines_on_disk: int, ctx: BatchContext) -> int | None:
-    """Insert a clean large NDJSON file straight from DuckDB's JSON reader. Returns rows inserted, or None
-    when the file needs the precise path (the caller must then roll back the transaction)."""
+def load_fast(
+    con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile, lines_on_disk: int, ctx: BatchContext
+) -> tuple[int, int] | None:
+    """Insert a large NDJSON file straight from DuckDB's JSON reader. Returns (rows, rejected), or None
+    when a statement failed (the caller must then roll back the transaction and load the file precisely)."""
+    # ignore_errors: a malformed line becomes a NULL row instead of failing the statement, so a doubtful
+    # file costs a delete of its own rows, not a rollback of every other file of the transaction.
     lines = f"""(
         select {sql_str(f.rel)} as _file, ordinality as _line, json as line
         from read_json_objects({sql_str(str(f.path))}, format='newline_delimited', compression='none',
-                               maximum_object_size={ctx.max_record_bytes + 2}) with ordinality
+                               maximum_object_size={ctx.max_record_bytes + 2}, ignore_errors=true) with ordinality
     )"""
     guard = f"and strlen(line) <= {ctx.max_record_bytes}"
     try:
@@ -86,9 +91,13 @@ def load_fast(con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile
     except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException):
         raise  # our SQL is wrong: never hide that behind the slow path
     except duckdb.Error:
-        return None  # malformed JSON, invalid UTF-8, an object spanning lines, a line too long
-    # The reader skips blank lines, so ordinality is the line number only when there were none.
-    return inserted if inserted == lines_on_disk else None
+        return None  # invalid UTF-8, an object spanning lines, a line too long
+    # The reader skips blank lines and a bad line is NULL (not inserted), so ordinality is the line
+    # number and the file is clean only when every line on disk became a row.
+    if inserted == lines_on_disk:
+        return inserted, 0
+    con.execute(f"delete from {target.table} where _file = ?", [f.rel])
+    return load_precise(con, target, [f], ctx)[f.rel]
 
 
 def load_precise(con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list[LandingFile], ctx: BatchContext) -> dict[str, tuple[int, int]]:

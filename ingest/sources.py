@@ -39,12 +39,12 @@ class Loader:
         now_declined: set[str] = set()
         for todo in group:
             if self.fast_eligible(todo) and todo.file.rel not in declined:
-                rows = jsonlines.load_fast(con, self.json_target, todo.file, todo.lines, ctx)
-                if rows is None:
+                counts = jsonlines.load_fast(con, self.json_target, todo.file, todo.lines, ctx)
+                if counts is None:
                     now_declined.add(todo.file.rel)
                     if not con_usable(con):
                         break  # a failed statement aborted the transaction: retry now
-                out[todo.file.rel] = (rows, 0)
+                out[todo.file.rel] = counts
             else:
                 precise.append(todo.file)
         if now_declined:
