@@ -30,6 +30,9 @@ from loyalty.errors import LoyaltyError
 GROUP_BYTES = 256 << 20  # input bytes per transaction: each commit costs, so few large ones
 GROUP_FILES = 1000
 MEMORY_LIMIT = "1GB"  # DuckDB's share; keeps a 5 GB landing well under 2 GB peak
+# Text columns (payload above all) as zstd: the default dict_fsst analysis ran single-threaded at each
+# commit and cost ~40% of the load; zstd is that much faster and its raw tables ~4× smaller.
+FORCE_COMPRESSION = "zstd"
 
 
 # Failures of the machine rather than of a file's content.
@@ -102,6 +105,8 @@ def load_landing(
                    rows_loaded = ?, rows_rejected = ? where batch_id = ?""",
                 [status, report.files_loaded, report.rows_loaded, report.rejected_total, ctx.batch_id],
             )
+        if owned:
+            con.execute("checkpoint")  # now, with the ingest's compression, not at close with the defaults
     finally:
         restore()
         if owned:
@@ -127,8 +132,13 @@ def _connect(warehouse: Path | duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDB
 
 
 def _session_settings(con: duckdb.DuckDBPyConnection) -> Callable[[], None]:
-    """Ingest settings (UTC, unordered parallel inserts, bounded memory); returns a function that restores the caller's."""
-    wanted = {"TimeZone": "UTC", "preserve_insertion_order": "false", "memory_limit": MEMORY_LIMIT}
+    """Ingest settings (UTC, unordered parallel inserts, bounded memory, zstd text); returns a function that restores the caller's."""
+    wanted = {
+        "TimeZone": "UTC",
+        "preserve_insertion_order": "false",
+        "memory_limit": MEMORY_LIMIT,
+        "force_compression": FORCE_COMPRESSION,  # numeric columns fall back to their usual methods
+    }
     before = {k: con.execute(f"select current_setting('{k}')").fetchone()[0] for k in wanted}
     for k, v in wanted.items():
         con.execute(f"set {k} = '{v}'")
