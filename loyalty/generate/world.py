@@ -263,7 +263,8 @@ class World:
             if o.location == "Mobile App" and rng.random() < 0.7:
                 self.add_pending_points(t_ms + 800, c, o)
             else:
-                self.earn_points(t_ms + 800, c, o)
+                new_store = o.location in cat.STORES and o.location not in c.visited
+                self.at(t_ms + 800, "earn_points", o, new_store)
         if o.location in cat.STORES:
             c.visited.add(o.location)
         if rng.random() < 0.06:
@@ -288,12 +289,15 @@ class World:
             r = self.redemptions[rid]
             if r.result == "SUCCESS" and r.status == "SUCCEEDED":
                 self.rollback(t_ms + 1500, r, "Order returned")
+        if o.customer.card is not None:
+            self.at(t_ms + 3000, "return_points", o)
+
+    def do_return_points(self, t_ms: int, o: Order) -> None:
+        """Take back what the returned order earned, as far as the balance still holds it at this moment."""
         c = o.customer
-        if c.card is not None and o.points_earned > 0:
-            take = min(o.points_earned, c.balance)
-            if take > 0:
-                self.ledger(t_ms + 3000, c, "POINTS_REMOVAL", -take, order=o, reason="Order returned",
-                            source="voucherify-web-ui")
+        take = min(o.points_earned, c.balance)
+        if take > 0:
+            self.ledger(t_ms, c, "POINTS_REMOVAL", -take, order=o, reason="Order returned", source="voucherify-web-ui")
 
     # ------------------------------------------------------------------------------------------------------
     # redemptions
@@ -431,10 +435,12 @@ class World:
                          {"redemption": {"id": r.id}, "redemption_rollback": {"id": rb_id, "reason": reason}})
         self.truth.redemption_changed(r)
         if r.reward is not None:
-            self.ledger(t_ms + 700, r.customer, "POINTS_REFUND", r.points, redemption=r, rollback_id=rb_id,
-                        source="API")
+            self.at(t_ms + 700, "refund_points", r, rb_id)
         if self.rng.random() < 0.25:
             self.at(t_ms + self.rng.randint(30_000, 6 * HOUR_MS), "failed_rollback", r)
+
+    def do_refund_points(self, t_ms: int, r: Redemption, rollback_id: str) -> None:
+        self.ledger(t_ms, r.customer, "POINTS_REFUND", r.points, redemption=r, rollback_id=rollback_id, source="API")
 
     def do_failed_rollback(self, t_ms: int, r: Redemption) -> None:
         rb = rollback_obj(self.ids.hex("rrf_"), r, t_ms, None, failed=True, reason="Duplicate return scan")
@@ -457,9 +463,12 @@ class World:
                redemption: Redemption | None = None, rollback_id: str | None = None, reward: dict | None = None,
                related: str | None = None, other_card: Voucher | None = None, tx_id: str | None = None,
                buckets: list | None = None) -> dict:
-        """Apply one loyalty transaction to the card and send it everywhere it goes."""
+        """Apply one loyalty transaction to the card now and send it everywhere it goes. Called only at the
+        simulation's current time, so created_at is the moment the balance changed and balance_after follows
+        created_at; a later transaction is scheduled with `at` and applied when its time comes."""
+        assert t_ms == self.now, (tx_type, t_ms, self.now)
         tx_id = tx_id or self.ids.hex("vtx_")
-        # A card's transactions are applied in time order: balance_after must follow occurred_at.
+        # Two transactions of a card in the same millisecond: the second one is stamped a millisecond later.
         t_ms = max(t_ms, (c.last_ledger_ms or 0) + 1)
         c.last_ledger_ms = t_ms
         c.balance += points
@@ -543,7 +552,7 @@ class World:
         self.truth.ledger_row(tx_id, t_ms, c, tx_type, points, c.balance, order)
         if order is not None and tx_type in ("POINTS_ACCRUAL", "PENDING_POINTS_ACTIVATION"):
             order.points_earned += points
-        self.update_tier(t_ms + 900, c)
+        self.at(t_ms + 900, "update_tier", c)  # the tier follows the balance as it stands then
         return tx
 
     def _consume(self, c: Customer, points: int) -> None:
@@ -556,17 +565,24 @@ class World:
             points -= take
         c.buckets = [b for b in c.buckets if b[1] > 0]
 
-    def earn_points(self, t_ms: int, c: Customer, o: Order) -> None:
-        total = o.amount - o.discount
-        base = total // 100
+    def do_earn_points(self, t_ms: int, o: Order, new_store: bool) -> None:
+        """The earning rules run on the paid order; `new_store` was decided at payment (first visit there)."""
+        if o.status not in ("PAID", "FULFILLED"):
+            return  # returned before the automation ran
+        c = o.customer
+        base = (o.amount - o.discount) // 100
         if base > 0:
             self.ledger(t_ms, c, "POINTS_ACCRUAL", base, order=o, rule=cat.EARNING_RULES["per_unit"], source="Automation")
-        if o.location in cat.STORES and o.location not in c.visited:
-            self.ledger(t_ms + 400, c, "POINTS_ACCRUAL", cat.NEW_STORE_BONUS, order=o,
-                        rule=cat.EARNING_RULES["new_store"], source="Automation")
+        if new_store:
+            self.at(t_ms + 400, "new_store_bonus", o)
         reward = cat.REWARDS[0] if c.balance < cat.REWARDS[1]["points"] else self.rng.choice(cat.REWARDS)
         if c.balance >= reward["points"] and self.rng.random() < 0.35:
             self.at(t_ms + self.rng.randint(1, 72) * HOUR_MS, "reward", c, reward)
+
+    def do_new_store_bonus(self, t_ms: int, o: Order) -> None:
+        if o.status in ("PAID", "FULFILLED"):
+            self.ledger(t_ms, o.customer, "POINTS_ACCRUAL", cat.NEW_STORE_BONUS, order=o,
+                        rule=cat.EARNING_RULES["new_store"], source="Automation")
 
     def add_pending_points(self, t_ms: int, c: Customer, o: Order) -> None:
         """App orders earn pending points that activate days later (a ledger row only on activation)."""
@@ -610,7 +626,7 @@ class World:
         r = self.new_redemption(t_ms, c, campaign=cat.LOYALTY_CAMPAIGN, voucher=c.card, reward=reward,
                                 points=reward["points"], channel_type="API")
         self.emit_redemption(t_ms, r)
-        tx = self.ledger(t_ms + 300, c, "POINTS_REDEMPTION", -reward["points"], redemption=r, reward=reward, source="API")
+        tx = self.ledger(t_ms, c, "POINTS_REDEMPTION", -reward["points"], redemption=r, reward=reward, source="API")
         self.webhooks.distribution_event("customer.reward_redemptions.completed", t_ms + 400, {
             "customer": customer_obj(c), "holder": customer_obj(c), "voucher": voucher_obj(c.card, c.balance, c.total),
             "campaign": campaign_obj(cat.LOYALTY_CAMPAIGN), "reward": {"id": reward["id"], "name": reward["name"]},
@@ -629,22 +645,26 @@ class World:
             _, _, idx = heapq.heappop(self.expiry_heap)
             due[idx] = None
         for idx in due:
-            c = self.customers[idx]
-            expired, buckets = 0, []
-            keep = []
-            for bucket in c.buckets:
-                if bucket[3] + self.expiry_ms <= t_ms:
-                    if bucket[1] > 0:
-                        expired += bucket[1]
-                        buckets.append({"id": bucket[0], "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
-                                        "bucket": {"total_points": bucket[1]}, "status": "EXPIRED",
-                                        "expires_at": iso6(bucket[3] + self.expiry_ms)[:10],
-                                        "created_at": iso6(bucket[3]), "object": "loyalty_points_bucket"})
-                else:
-                    keep.append(bucket)
-            c.buckets = keep
-            if expired > 0:
-                self.ledger(t_ms + (idx % 900) * 1000, c, "POINTS_EXPIRATION", -expired, source="Automation", buckets=buckets)
+            # The job works through the cards one by one over a quarter of an hour.
+            self.at(t_ms + (idx % 900) * 1000, "expire_card", self.customers[idx], t_ms)
+
+    def do_expire_card(self, t_ms: int, c: Customer, job_ms: int) -> None:
+        """Expire the card's buckets that were due when the job started, as they stand now."""
+        expired, buckets = 0, []
+        keep = []
+        for bucket in c.buckets:
+            if bucket[3] + self.expiry_ms <= job_ms:
+                if bucket[1] > 0:
+                    expired += bucket[1]
+                    buckets.append({"id": bucket[0], "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
+                                    "bucket": {"total_points": bucket[1]}, "status": "EXPIRED",
+                                    "expires_at": iso6(bucket[3] + self.expiry_ms)[:10],
+                                    "created_at": iso6(bucket[3]), "object": "loyalty_points_bucket"})
+            else:
+                keep.append(bucket)
+        c.buckets = keep
+        if expired > 0:
+            self.ledger(t_ms, c, "POINTS_EXPIRATION", -expired, source="Automation", buckets=buckets)
 
     def do_program_ops(self, t_ms: int) -> None:
         """Schedule the program team's manual work: adjustments, transfers and tier exits."""
@@ -737,7 +757,7 @@ class World:
         out_id, in_id = self.ids.hex("vtx_"), self.ids.hex("vtx_")
         self.ledger(t_ms, a, "POINTS_TRANSFER_OUT", -pts, related=in_id, other_card=b.card, tx_id=out_id,
                     reason="Family pooling", source="API")
-        self.ledger(t_ms + 50, b, "POINTS_TRANSFER_IN", pts, related=out_id, other_card=a.card, tx_id=in_id,
+        self.ledger(t_ms, b, "POINTS_TRANSFER_IN", pts, related=out_id, other_card=a.card, tx_id=in_id,
                     reason="Family pooling", source="API")
 
     # ------------------------------------------------------------------------------------------------------
@@ -751,7 +771,7 @@ class World:
                 idx = i
         return idx
 
-    def update_tier(self, t_ms: int, c: Customer) -> None:
+    def do_update_tier(self, t_ms: int, c: Customer) -> None:
         if c.tier is None or c.tier_left:
             return
         new = self.tier_for(c.balance)
