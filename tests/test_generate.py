@@ -279,6 +279,22 @@ def test_balances_and_tiers_follow_the_ledger_in_time_order(tmp_path, seed):
     assert moves and not wrong_tier, f"{len(wrong_tier)} of {len(moves)} tier moves disagree with the ledger: {wrong_tier[:1]}"
 
 
+def test_orders_inside_redemptions_are_as_they_stood_at_the_redemption(generated_landing):
+    """A redemption of an order happens at checkout: the copy inside it is the created, not yet paid order, and
+    that order already existed when the redemption was made."""
+    copies = 0
+    for body in webhook_bodies(generated_landing)[0]:
+        data = body.get("data") or {}
+        for redemption in (data.get("redemption"), data.get("object")):
+            if not isinstance(redemption, dict) or not redemption.get("order"):
+                continue
+            order = redemption["order"]
+            assert order["status"] == "CREATED" and order["updated_at"] == order["created_at"], redemption["id"]
+            assert order["created_at"] <= redemption["date"], redemption["id"]
+            copies += 1
+    assert copies
+
+
 def test_ground_truth_is_reproducible_from_the_landing_files(generated_landing):
     """A minimal correct parser over the webhooks agrees with the ground truth on ids, statuses and points."""
     bodies, malformed = webhook_bodies(generated_landing)

@@ -236,8 +236,8 @@ class World:
         if will_pay:
             self.checkout_redemptions(t_ms + 500, o)
         if rng.random() < 0.05:
-            # A code tried at the till that failed; the order went through without it.
-            self.failed_redemption(t_ms - 40_000, c, None, order=o)
+            # A code tried at the till that failed, on the order just created; it went through without it.
+            self.failed_redemption(t_ms + 200, c, None, order=o)
         self.order_event(t_ms, o, "CREATED", "customer.order.created")
         self.segment_order(t_ms, o)
         if will_pay:
@@ -353,7 +353,8 @@ class World:
         self.emit_redemption(t_ms + 10, parent)
 
     def redemption_order(self, r: Redemption) -> dict | None:
-        """The order as it stood at checkout (CREATED at its creation time), never newer than the order events."""
+        """The order as it stood at the redemption: every redemption of an order happens at checkout, after the
+        order was created and before it was paid, so CREATED with updated_at = created_at."""
         o = r.order
         if o is None:
             return None
