@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -150,19 +150,21 @@ def _session_settings(con: duckdb.DuckDBPyConnection) -> Callable[[], None]:
     return restore
 
 
-def _changed_files(con, files: list[LandingFile], bar: Progress, report: IngestReport) -> list[_Todo]:
+def _changed_files(con, files: list[LandingFile], bar: Progress, report: IngestReport) -> Iterator[_Todo]:
+    """New or changed files, yielded in path order as soon as each is hashed, so that loading a group
+    overlaps hashing the next files (DuckDB's commits leave a core free)."""
     known = manifest.loaded_versions(con)
     task = bar.add_task("checking", total=sum(f.size for f in files), files=0, total_files=len(files))
-    todo = []
     # Two at a time: sha256 releases the GIL, so one file hashes while another is counted.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = pool.map(manifest.digest, files)
-        for f, d in zip(files, digests):
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
+        for f, d in zip(files, pool.map(manifest.digest, files)):
             todo_item = _todo_if_changed(f, d, known, report)
             bar.update(task, advance=f.size, files=bar.tasks[task].fields["files"] + 1)
             if todo_item is not None:
-                todo.append(todo_item)
-    return todo
+                yield todo_item
+    finally:
+        pool.shutdown(cancel_futures=True)  # a failed load must not wait for the rest to be hashed
 
 
 def _todo_if_changed(f: LandingFile, d: manifest.FileDigest, known: dict, report: IngestReport) -> _Todo | None:
@@ -173,38 +175,36 @@ def _todo_if_changed(f: LandingFile, d: manifest.FileDigest, known: dict, report
     return _Todo(f, d.content_hash, d.line_count(f.size), is_gzip(f.path), previous is not None)
 
 
-def _load_all(con, todo: list[_Todo], ctx: BatchContext, bar: Progress, report: IngestReport) -> None:
-    task = bar.add_task("loading", total=sum(t.file.size for t in todo), files=0, total_files=len(todo))
-    for source in SOURCES:
-        items = [t for t in todo if t.file.source == source]
-        loader = LOADERS[source]
-        for group in _groups(items):
-            results = _load_group(con, loader, group, ctx)
-            stats = report.per_source[source]
-            for t in group:
-                rows, rejected = results[t.file.rel]
-                stats.files += 1
-                stats.rows += rows
-                stats.rejected += rejected
-                report.files_loaded += 1
-                report.rows_loaded += rows
-                report.rejected_total += rejected
-            bar.update(task, advance=sum(t.file.size for t in group), files=bar.tasks[task].fields["files"] + len(group))
-
-
-def _groups(items: list[_Todo]) -> list[list[_Todo]]:
-    groups: list[list[_Todo]] = []
-    current: list[_Todo] = []
+def _load_all(con, todo: Iterator[_Todo], ctx: BatchContext, bar: Progress, report: IngestReport) -> None:
+    task = bar.add_task("loading", total=None, files=0, total_files=0)
+    group: list[_Todo] = []
     size = 0
-    for t in items:
-        if current and (size + t.file.size > GROUP_BYTES or len(current) >= GROUP_FILES):
-            groups.append(current)
-            current, size = [], 0
-        current.append(t)
+    for t in todo:
+        bar.update(task, total=(bar.tasks[task].total or 0) + t.file.size,
+                   total_files=bar.tasks[task].fields["total_files"] + 1)
+        if group and (t.file.source != group[0].file.source or size + t.file.size > GROUP_BYTES or len(group) >= GROUP_FILES):
+            _load_and_count(con, group, ctx, bar, task, report)
+            group, size = [], 0
+        group.append(t)
         size += t.file.size
-    if current:
-        groups.append(current)
-    return groups
+    if group:
+        _load_and_count(con, group, ctx, bar, task, report)
+
+
+def _load_and_count(con, group: list[_Todo], ctx: BatchContext, bar: Progress, task, report: IngestReport) -> None:
+    """One group of files of one source, as one transaction, into the report."""
+    source = group[0].file.source
+    results = _load_group(con, LOADERS[source], group, ctx)
+    stats = report.per_source[source]
+    for t in group:
+        rows, rejected = results[t.file.rel]
+        stats.files += 1
+        stats.rows += rows
+        stats.rejected += rejected
+        report.files_loaded += 1
+        report.rows_loaded += rows
+        report.rejected_total += rejected
+    bar.update(task, advance=sum(t.file.size for t in group), files=bar.tasks[task].fields["files"] + len(group))
 
 
 def _load_group(con, loader, group: list[_Todo], ctx: BatchContext) -> dict[str, tuple[int, int]]:
