@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from loyalty.durable import fsync_path
 from loyalty.errors import LoyaltyError
 
 
@@ -53,22 +54,8 @@ def publish(next_path: Path, warehouse: Path) -> None:
     """Make the checkpointed, closed `next_path` the published warehouse, durably."""
     if wal_path_for(next_path).exists():
         raise LoyaltyError(f"{next_path} still has a WAL: it was not checkpointed and closed; not publishing it")
-    _fsync_file(next_path)
+    fsync_path(next_path)
     os.replace(next_path, warehouse)
-    _fsync_dir(warehouse.parent)
+    fsync_path(warehouse.parent)
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -15,19 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from loyalty.durable import fsync_path
 from loyalty.errors import LoyaltyError
 
 STATE_DIR = Path("voucherify") / "_state"
 STATE_FILE = STATE_DIR / "pull_state.json"
 LOCK_FILE = STATE_DIR / "pull.lock"
 
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager
@@ -43,7 +37,7 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 def write_atomically(path: Path, data: bytes) -> None:

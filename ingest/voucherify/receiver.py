@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ingest.voucherify.signature import SIGNATURE_HEADER, compact_json, signature_matches
+from loyalty.durable import fsync_path
 from loyalty.errors import LoyaltyError
 
 WEBHOOK_PATH = "/webhooks/voucherify"
@@ -116,16 +117,9 @@ class DeliveryLog:
         stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         path = folder / f"{stamp}-{os.getpid()}-{self._files_opened:04d}.ndjson"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o644)
-        _fsync_dir(folder)  # the new name must survive a crash as well as its contents
+        fsync_path(folder)  # the new name must survive a crash as well as its contents
         self.current_path, self._size, self._opened_at, self._day = path, 0, now, day
 
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _refuse(status: int, reason: str) -> JSONResponse:
