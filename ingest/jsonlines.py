@@ -1,11 +1,12 @@
 """Load NDJSON / one-body JSON files into a raw table with DuckDB doing the parsing.
 
 Two ways in, one SQL transform:
-- fast path, for a large plain NDJSON file: DuckDB reads the file itself (read_json_objects,
-  `with ordinality` = line number), in parallel. It then checks itself: the rows it inserted must
-  equal the file's line count (counted while hashing). A bad or blank line → that file's rows are
-  deleted and it goes through the precise path in the same transaction; a read error that fails the
-  statement → the transaction is rolled back and the file goes through the precise path.
+- fast path, for large plain NDJSON files: DuckDB reads a group's files itself in one statement
+  (read_json_objects, `with ordinality` → line number), in parallel. It then checks itself: each file's
+  rows must be numbered 1..n, n its line count (counted while hashing). A file short of rows → its
+  missing lines are found with the precise splitter and quarantined; when a blank line shifted the
+  numbering instead, the transaction is rolled back and redone with that file on the precise path;
+  a read error that fails the statement → rolled back and redone one statement per file.
 - precise path: lines.py splits the bytes (many small files per statement), DuckDB parses.
 Malformed lines are only looked for when the insert came up short, so clean data pays one parse.
 """
@@ -73,31 +74,108 @@ def fast_path_eligible(f: LandingFile, gzip: bool) -> bool:
     return f.kind == "ndjson" and not gzip and f.size >= FAST_PATH_MIN_BYTES
 
 
+class FastPathFailed(Exception):
+    """The fast-path statement failed or left files in doubt. The transaction must be rolled back (deleting
+    rows written in it would make DuckDB rewrite the whole transaction at commit, on one core) and
+    `doubtful` loaded precisely; an empty `doubtful` means the statement itself failed."""
+
+    def __init__(self, doubtful: set[str], reason: str):
+        super().__init__(reason)
+        self.doubtful = doubtful
+
+
 def load_fast(
-    con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile, lines_on_disk: int, ctx: BatchContext
-) -> tuple[int, int] | None:
-    """Insert a large NDJSON file straight from DuckDB's JSON reader. Returns (rows, rejected), or None
-    when a statement failed (the caller must then roll back the transaction and load the file precisely)."""
-    # ignore_errors: a malformed line becomes a NULL row instead of failing the statement, so a doubtful
-    # file costs a delete of its own rows, not a rollback of every other file of the transaction.
+    con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list[tuple[LandingFile, int]], ctx: BatchContext
+) -> dict[str, tuple[int, int]]:
+    """Insert large NDJSON files, given with their line counts on disk, through one statement of DuckDB's
+    JSON reader. Returns file → (rows, 0); raises FastPathFailed when that is not the whole truth."""
+    # One statement for all files: DuckDB then writes full row groups straight to storage in parallel,
+    # where a statement per file leaves partial row groups that the commit recompresses on one core.
+    # The reader numbers rows across the files in list order (ordinality), so a file's line is its
+    # ordinality minus the lines of the files before it; the check below proves that held.
+    starts = np.cumsum([0] + [n for _, n in files[:-1]]).tolist()
+    offsets = ", ".join(f"({sql_str(str(f.path))}, {sql_str(f.rel)}, {int(s)})" for (f, _), s in zip(files, starts))
+    paths = "[" + ", ".join(sql_str(str(f.path)) for f, _ in files) + "]"
+    # ignore_errors: a malformed line becomes a NULL row (not inserted) instead of failing the statement.
     lines = f"""(
-        select {sql_str(f.rel)} as _file, ordinality as _line, json as line
-        from read_json_objects({sql_str(str(f.path))}, format='newline_delimited', compression='none',
-                               maximum_object_size={ctx.max_record_bytes + 2}, ignore_errors=true) with ordinality
+        select f.rel as _file, r.ordinality - f.lines_before as _line, r.json as line
+        from read_json_objects({paths}, format='newline_delimited', compression='none', filename=true,
+                               maximum_object_size={ctx.max_record_bytes + 2}, ignore_errors=true) with ordinality as r
+        join (values {offsets}) as f(path, rel, lines_before) on r.filename = f.path
     )"""
     guard = f"and strlen(line) <= {ctx.max_record_bytes}"
     try:
-        inserted = con.execute(target.insert_sql(lines, ctx, guard, validated=True)).fetchone()[0]
+        con.execute(target.insert_sql(lines, ctx, guard, validated=True)).fetchone()
     except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException):
         raise  # our SQL is wrong: never hide that behind the slow path
-    except duckdb.Error:
-        return None  # invalid UTF-8, an object spanning lines, a line too long
-    # The reader skips blank lines and a bad line is NULL (not inserted), so ordinality is the line
-    # number and the file is clean only when every line on disk became a row.
-    if inserted == lines_on_disk:
-        return inserted, 0
-    con.execute(f"delete from {target.table} where _file = ?", [f.rel])
-    return load_precise(con, target, [f], ctx)[f.rel]
+    except duckdb.Error as exc:  # invalid UTF-8, an object spanning lines, a line too long
+        raise FastPathFailed(set(), str(exc).splitlines()[0]) from exc
+    # The reader skips blank lines and a bad line is NULL: a file is clean only when every line on disk
+    # became a row, numbered 1..n. A skipped blank line also shifts the numbers of the files after it,
+    # which then fail the same check.
+    landed = dict(
+        con.execute(
+            f"""select _file, (count(*), min(_line), max(_line)) from {target.table}
+                where _batch_id = ? and _file in (select unnest(?::varchar[])) group by _file""",
+            [ctx.batch_id, [f.rel for f, _ in files]],
+        ).fetchall()
+    )
+    out = {f.rel: (n, 0) for f, n in files if landed.get(f.rel) == ((n, 1, n) if n else None)}
+    doubtful = set()
+    for f, n in files:
+        if f.rel not in out:
+            rejected = _quarantine_missing_lines(con, target, f, ctx)
+            if rejected is None:
+                doubtful.add(f.rel)
+            else:
+                out[f.rel] = (landed[f.rel][0] if f.rel in landed else 0, rejected)
+    if doubtful:
+        raise FastPathFailed(doubtful, "line numbers shifted (blank lines)")
+    return out
+
+
+def _quarantine_missing_lines(con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile, ctx: BatchContext) -> int | None:
+    """A fast-loaded file has fewer rows than lines: find the lines that did not land (the precise splitter
+    numbers them) and quarantine them with their reasons. Returns how many were rejected, or None when the
+    rows that did land cannot be trusted: the reader skipped a blank line, so later line numbers shifted,
+    which shows as a landed number that is no line, or a missing line that is in fact good."""
+    landed = con.execute(
+        f"select _line from {target.table} where _batch_id = ? and _file = ?", [ctx.batch_id, f.rel]
+    ).fetchnumpy()["_line"]
+    landed = np.asarray(landed, np.int64)
+    rejects = Rejects(target.source)
+    missing: list[LinePart] = []
+    line_nos = []
+    for part in iter_parts(f, rejects, ctx.max_record_bytes):
+        line_nos.append(part.line_nos)
+        wanted = ~np.isin(part.line_nos, landed)
+        if part.valid is not None:
+            wanted &= part.valid  # quarantined by the splitter already
+        if wanted.any():
+            missing.append(_select_lines(part, wanted))
+    physical = np.concatenate(line_nos) if line_nos else np.zeros(0, np.int64)
+    if not np.isin(landed, physical).all():
+        return None
+    to_judge = sum(p.rows for p in missing)
+    if to_judge:
+        con.register("_missing", parts_to_arrow(missing, rejects))
+        try:
+            judged_bad = con.execute(target.rejects_sql("_missing", ctx)).fetchone()[0]
+        finally:
+            con.unregister("_missing")
+        if judged_bad != to_judge:
+            return None
+    if len(landed) + len(rejects.rows) + to_judge != len(physical):
+        return None
+    rejects.flush(con, ctx)
+    return len(rejects.rows) + to_judge
+
+
+def _select_lines(part: LinePart, wanted: np.ndarray) -> LinePart:
+    ends = np.cumsum(part.lengths)
+    starts = ends - part.lengths
+    data = np.concatenate([part.data[s:e] for s, e in zip(starts[wanted], ends[wanted])])
+    return LinePart(part.file, data, part.lengths[wanted], part.line_nos[wanted])
 
 
 def load_precise(con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list[LandingFile], ctx: BatchContext) -> dict[str, tuple[int, int]]:

@@ -1,14 +1,14 @@
 """One loader per source: the raw table it owns and how a group of its files is loaded.
 
-`load(con, group, ctx, declined)` runs inside the caller's transaction and returns
-{file: (rows_loaded, rows_rejected)}. When the fast path declines a file it raises FastPathDeclined:
-the caller rolls back, adds the file to `declined` and loads the group again.
+`load(con, group, ctx, plan)` runs inside the caller's transaction and returns
+{file: (rows_loaded, rows_rejected)}. When a fast-path statement fails and aborts the transaction it
+raises FastPathDeclined with a narrower plan: the caller rolls back and loads the group again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest import jsonlines
 from ingest.landing import SEGMENT_ARCHIVE, SEGMENT_WAREHOUSE, VOUCHERIFY_API, VOUCHERIFY_EXPORTS, VOUCHERIFY_WEBHOOKS
@@ -16,10 +16,20 @@ from ingest.segment import archive, warehouse
 from ingest.voucherify import api_objects, exports, webhooks
 
 
+@dataclass
+class FastPlan:
+    """How a group's large NDJSON files go through DuckDB's reader; narrowed each time a try fails."""
+
+    declined: set[str] = field(default_factory=set)  # files that must take the precise path
+    one_by_one: bool = False  # after a failed statement: one statement per file, to find the unreadable one
+
+
 class FastPathDeclined(Exception):
-    def __init__(self, rels: set[str]):
-        super().__init__(", ".join(sorted(rels)))
-        self.rels = rels
+    """The fast path failed: roll back and load the group again under the narrower `plan`."""
+
+    def __init__(self, plan: FastPlan):
+        super().__init__(", ".join(sorted(plan.declined)) or "a group statement failed")
+        self.plan = plan
 
 
 @dataclass(frozen=True)
@@ -31,35 +41,26 @@ class Loader:
     def fast_eligible(self, todo) -> bool:
         return self.json_target is not None and jsonlines.fast_path_eligible(todo.file, todo.gzip)
 
-    def load(self, con, group, ctx, declined: set[str]):
+    def load(self, con, group, ctx, plan: FastPlan):
         if self.json_target is None:
             return self.load_files(con, [t.file for t in group], ctx)
+        fast = [t for t in group if self.fast_eligible(t) and t.file.rel not in plan.declined]
+        fast_rels = {t.file.rel for t in fast}
+        precise = [t.file for t in group if t.file.rel not in fast_rels]
         out = {}
-        precise = []
-        now_declined: set[str] = set()
-        for todo in group:
-            if self.fast_eligible(todo) and todo.file.rel not in declined:
-                counts = jsonlines.load_fast(con, self.json_target, todo.file, todo.lines, ctx)
-                if counts is None:
-                    now_declined.add(todo.file.rel)
-                    if not con_usable(con):
-                        break  # a failed statement aborted the transaction: retry now
-                out[todo.file.rel] = counts
-            else:
-                precise.append(todo.file)
-        if now_declined:
-            raise FastPathDeclined(now_declined)  # all found in one pass when the transaction survived
+        statements = [[t] for t in fast] if plan.one_by_one else [fast] if fast else []
+        for todos in statements:
+            try:
+                out.update(jsonlines.load_fast(con, self.json_target, [(t.file, t.lines) for t in todos], ctx))
+            except jsonlines.FastPathFailed as exc:
+                if exc.doubtful:
+                    raise FastPathDeclined(FastPlan(plan.declined | exc.doubtful, plan.one_by_one)) from exc
+                if len(todos) > 1:
+                    raise FastPathDeclined(FastPlan(plan.declined, one_by_one=True)) from exc
+                raise FastPathDeclined(FastPlan(plan.declined | {todos[0].file.rel}, plan.one_by_one)) from exc
         if precise:
             out.update(jsonlines.load_precise(con, self.json_target, precise, ctx))
         return out
-
-
-def con_usable(con) -> bool:
-    try:
-        con.execute("select 1").fetchone()
-        return True
-    except Exception:  # noqa: BLE001 - DuckDB refuses every statement in an aborted transaction
-        return False
 
 
 LOADERS = {

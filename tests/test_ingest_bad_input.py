@@ -175,3 +175,25 @@ def test_several_large_files_with_bad_lines_in_one_transaction(tmp_path):
         ("voucherify/webhooks/a.ndjson", 3999, 1), ("voucherify/webhooks/b.ndjson", 4000, 0),
         ("voucherify/webhooks/c.ndjson", 3999, 1), ("voucherify/webhooks/d.ndjson", 3999, 1),
     ]  # fmt: skip
+
+
+def test_a_blank_line_in_one_large_file_does_not_shift_the_files_read_with_it(tmp_path):
+    # DuckDB's reader numbers the rows of a group's files in one sequence and skips blank lines, so a
+    # blank line in "a" would shift every line number of "b" and "c" if it went unnoticed.
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    for name in "abc":
+        lines = [json.dumps(v2024(f"{name}{i:05d}", "voucher.published", data={"pad": "q" * 300})) for i in range(4000)]
+        if name == "a":
+            lines[99] = ""  # line 100 is blank
+        if name == "c":
+            lines[6] = "{oops"
+        write(landing / f"voucherify/webhooks/{name}.ndjson", "\n".join(lines) + "\n")
+    report = ingest(landing, wh)
+    assert [(r[1], r[2], r[3]) for r in rejected(wh)] == [("voucherify/webhooks/c.ndjson", 7, "malformed JSON")]
+    assert report.rows_loaded == 3 * 4000 - 2
+    misplaced = query(
+        wh,
+        """select count(*) from raw.voucherify_webhooks
+           where event_id <> 'ev_' || right(_file, 8)[1] || lpad((_line - 1)::varchar, 5, '0')""",
+    )
+    assert misplaced == [(0,)]
