@@ -70,8 +70,9 @@ class JsonTarget:
         from judged where _reason is not null"""
 
 
-def fast_path_eligible(f: LandingFile, gzip: bool) -> bool:
-    return f.kind == "ndjson" and not gzip and f.size >= FAST_PATH_MIN_BYTES
+def fast_path_eligible(f: LandingFile, lines: int | None) -> bool:
+    """Large NDJSON files (gzip too) whose line count is known: DuckDB's reader can check itself against it."""
+    return f.kind == "ndjson" and lines is not None and f.size >= FAST_PATH_MIN_BYTES
 
 
 class FastPathFailed(Exception):
@@ -85,10 +86,14 @@ class FastPathFailed(Exception):
 
 
 def load_fast(
-    con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list[tuple[LandingFile, int]], ctx: BatchContext
+    con: duckdb.DuckDBPyConnection,
+    target: JsonTarget,
+    files: list[tuple[LandingFile, int]],
+    ctx: BatchContext,
+    gzip: bool = False,
 ) -> dict[str, tuple[int, int]]:
-    """Insert large NDJSON files, given with their line counts on disk, through one statement of DuckDB's
-    JSON reader. Returns file → (rows, 0); raises FastPathFailed when that is not the whole truth."""
+    """Insert large NDJSON files (all gzip or none), given with their line counts, through one statement
+    of DuckDB's JSON reader. Returns file → (rows, rejected); raises FastPathFailed when it cannot."""
     # One statement for all files: DuckDB then writes full row groups straight to storage in parallel,
     # where a statement per file leaves partial row groups that the commit recompresses on one core.
     # The reader numbers rows across the files in list order (ordinality), so a file's line is its
@@ -99,7 +104,7 @@ def load_fast(
     # ignore_errors: a malformed line becomes a NULL row (not inserted) instead of failing the statement.
     lines = f"""(
         select f.rel as _file, r.ordinality - f.lines_before as _line, r.json as line
-        from read_json_objects({paths}, format='newline_delimited', compression='none', filename=true,
+        from read_json_objects({paths}, format='newline_delimited', compression={"'gzip'" if gzip else "'none'"}, filename=true,
                                maximum_object_size={ctx.max_record_bytes + 2}, ignore_errors=true) with ordinality as r
         join (values {offsets}) as f(path, rel, lines_before) on r.filename = f.path
     )"""

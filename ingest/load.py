@@ -66,7 +66,7 @@ class IngestReport:
 class _Todo:
     file: LandingFile
     content_hash: str
-    lines: int  # physical lines on disk (plain NDJSON only; for the fast path's self-check)
+    lines: int | None  # physical lines of an NDJSON file, gunzipped (for the fast path's self-check)
     gzip: bool
     replaces: bool  # an earlier version of this path is in the raw layer
 
@@ -172,7 +172,7 @@ def _todo_if_changed(f: LandingFile, d: manifest.FileDigest, known: dict, report
     if previous == (f.size, d.content_hash):
         report.files_unchanged += 1
         return None
-    return _Todo(f, d.content_hash, d.line_count(f.size), is_gzip(f.path), previous is not None)
+    return _Todo(f, d.content_hash, d.lines, is_gzip(f.path), previous is not None)
 
 
 def _load_all(con, todo: Iterator[_Todo], ctx: BatchContext, bar: Progress, report: IngestReport) -> None:

@@ -9,12 +9,13 @@ version, never both and never neither).
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass
 
 import duckdb
 
 from ingest.context import sql_str
-from ingest.landing import LandingFile
+from ingest.landing import LandingFile, is_gzip
 
 _READ_CHUNK = 8 << 20
 
@@ -22,24 +23,48 @@ _READ_CHUNK = 8 << 20
 @dataclass(frozen=True)
 class FileDigest:
     content_hash: str
-    newlines: int  # b"\n" count of the bytes on disk (meaningful for uncompressed files)
-    ends_with_newline: bool
-
-    def line_count(self, size: int) -> int:
-        return self.newlines + (0 if self.ends_with_newline or size == 0 else 1)
+    lines: int | None  # physical lines of the (gunzipped) NDJSON text; None when unknown or undecodable
 
 
 def digest(f: LandingFile) -> FileDigest:
-    """sha256 of the bytes on disk, plus the line count that lets the fast path verify itself."""
+    """sha256 of the bytes on disk, plus the line count of an NDJSON file (gunzipped when it is gzip)
+    that lets DuckDB's reader verify itself. zlib and sha256 release the GIL: files hash in parallel."""
     h = hashlib.sha256()
-    newlines = 0
-    last = b""
+    counter = _LineCounter() if f.kind == "ndjson" else None
+    decoder = zlib.decompressobj(wbits=31) if counter and is_gzip(f.path) else None
     with open(f.path, "rb") as fh:
         while chunk := fh.read(_READ_CHUNK):
             h.update(chunk)
-            newlines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return FileDigest(h.hexdigest(), newlines, last == b"\n")
+            if counter is None:
+                continue
+            if decoder is None:
+                counter.feed(chunk)
+                continue
+            try:
+                while chunk:  # concatenated gzip members form one stream
+                    counter.feed(decoder.decompress(chunk))
+                    chunk = decoder.unused_data if decoder.eof else b""
+                    if chunk:
+                        decoder = zlib.decompressobj(wbits=31)
+            except zlib.error:
+                counter = None  # corrupt: the precise path finds out where
+    if decoder is not None and not decoder.eof:
+        counter = None  # truncated
+    return FileDigest(h.hexdigest(), counter.lines() if counter else None)
+
+
+class _LineCounter:
+    def __init__(self) -> None:
+        self.newlines = 0
+        self.last = b""
+
+    def feed(self, data: bytes) -> None:
+        if data:
+            self.newlines += data.count(b"\n")
+            self.last = data[-1:]
+
+    def lines(self) -> int:
+        return self.newlines + (1 if self.last not in (b"", b"\n") else 0)
 
 
 def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:

@@ -39,7 +39,7 @@ class Loader:
     json_target: jsonlines.JsonTarget | None = None
 
     def fast_eligible(self, todo) -> bool:
-        return self.json_target is not None and jsonlines.fast_path_eligible(todo.file, todo.gzip)
+        return self.json_target is not None and jsonlines.fast_path_eligible(todo.file, todo.lines)
 
     def load(self, con, group, ctx, plan: FastPlan):
         if self.json_target is None:
@@ -48,10 +48,12 @@ class Loader:
         fast_rels = {t.file.rel for t in fast}
         precise = [t.file for t in group if t.file.rel not in fast_rels]
         out = {}
-        statements = [[t] for t in fast] if plan.one_by_one else [fast] if fast else []
+        # One statement per compression (the reader takes one), or per file while hunting an unreadable one.
+        by_compression = [[t for t in fast if t.gzip == gzip] for gzip in (False, True)]
+        statements = [[t] for t in fast] if plan.one_by_one else [todos for todos in by_compression if todos]
         for todos in statements:
             try:
-                out.update(jsonlines.load_fast(con, self.json_target, [(t.file, t.lines) for t in todos], ctx))
+                out.update(jsonlines.load_fast(con, self.json_target, [(t.file, t.lines) for t in todos], ctx, todos[0].gzip))
             except jsonlines.FastPathFailed as exc:
                 if exc.doubtful:
                     raise FastPathDeclined(FastPlan(plan.declined | exc.doubtful, plan.one_by_one)) from exc

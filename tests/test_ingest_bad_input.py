@@ -197,3 +197,24 @@ def test_a_blank_line_in_one_large_file_does_not_shift_the_files_read_with_it(tm
            where event_id <> 'ev_' || right(_file, 8)[1] || lpad((_line - 1)::varchar, 5, '0')""",
     )
     assert misplaced == [(0,)]
+
+
+def test_large_gzip_files_with_a_bad_line_and_a_cut_off_end(tmp_path):
+    import os
+
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    lines = [json.dumps(v2024(f"g{i:05d}", "voucher.published", data={"pad": os.urandom(400).hex()})) for i in range(4000)]
+    lines[41] = '{"id": "whs_cut'
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    assert len(whole) > 1 << 20  # large enough for DuckDB's own reader
+    write(landing / "voucherify/webhooks/whole.ndjson.gz", whole)
+    write(landing / "voucherify/webhooks/cut.ndjson.gz", whole[: len(whole) * 3 // 4])
+    report = ingest(landing, wh)
+    got = [(r[1], r[2], r[3]) for r in rejected(wh)]
+    assert got[:2] == [("voucherify/webhooks/cut.ndjson.gz", 42, "malformed JSON")] + [
+        ("voucherify/webhooks/cut.ndjson.gz", got[1][1], "truncated gzip: file ends mid-stream")
+    ] and got[2:] == [("voucherify/webhooks/whole.ndjson.gz", 42, "malformed JSON")]
+    kept_of_cut = got[1][1] - 2  # the lines before the cut, less the bad one
+    assert 2000 < kept_of_cut < 3999 and report.rows_loaded == 3999 + kept_of_cut
+    misplaced = query(wh, "select count(*) from raw.voucherify_webhooks where event_id <> 'ev_g' || lpad((_line - 1)::varchar, 5, '0')")
+    assert misplaced == [(0,)]
