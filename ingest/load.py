@@ -27,7 +27,7 @@ from ingest.raw_schema import DDL
 from ingest.sources import LOADERS, FastPathDeclined, FastPlan
 from loyalty.errors import LoyaltyError
 
-GROUP_BYTES = 1 << 30  # input bytes per transaction: fewer, larger commits let DuckDB write row groups in parallel
+GROUP_BYTES = 4 << 30  # input bytes per transaction: each further transaction costs a recompression at checkpoint
 GROUP_FILES = 1000
 MEMORY_LIMIT = "1GB"  # DuckDB's share; keeps a 5 GB landing well under 2 GB peak
 # Text columns (payload above all) as zstd: the default dict_fsst analysis ran single-threaded at each
