@@ -9,7 +9,7 @@ tier_events as (
         tier_events.tier_name,
         tier_events.occurred_at,
         tier_events.event_id
-    from {{ ref('stg_voucherify__webhook_tier_events') }} as tier_events
+    from {{ ref('int_tier_events_deduped') }} as tier_events
     left join {{ ref('int_customers_identified') }} as customers
         on tier_events.customer_id = customers.customer_id
 

@@ -4,7 +4,7 @@ with
 
 tier_events as (
 
-    select * from {{ ref('stg_voucherify__webhook_tier_events') }}
+    select * from {{ ref('int_tier_events_deduped') }}
 
 ),
 
@@ -14,29 +14,19 @@ customers as (
 
 ),
 
--- Redeliveries repeat the event id with a new delivery id: keep one copy per event.
-deduped as (
-
-    select *
-    from tier_events
-    where event_id is not null
-    qualify row_number() over (partition by event_id order by _ingested_at, _file, _line) = 1
-
-),
-
 identified as (
 
     select
-        deduped.event_id as tier_event_id,
-        coalesce(deduped.customer_source_id, customers.customer_source_id) as customer_source_id,
-        deduped.occurred_at as changed_at,
-        deduped.tier_change as change_type,
-        deduped.tier_name,
-        deduped.tier_from_name,
-        deduped.campaign_id
-    from deduped
+        tier_events.event_id as tier_event_id,
+        coalesce(tier_events.customer_source_id, customers.customer_source_id) as customer_source_id,
+        tier_events.occurred_at as changed_at,
+        tier_events.tier_change as change_type,
+        tier_events.tier_name,
+        tier_events.tier_from_name,
+        tier_events.campaign_id
+    from tier_events
     left join customers
-        on deduped.customer_id = customers.customer_id
+        on tier_events.customer_id = customers.customer_id
 
 ),
 
