@@ -27,7 +27,10 @@ from ingest.raw_schema import DDL
 from ingest.sources import LOADERS, FastPathDeclined, FastPlan
 from loyalty.errors import LoyaltyError
 
-GROUP_BYTES = 4 << 30  # input bytes per transaction: each further transaction costs a recompression at checkpoint
+# Input bytes per transaction. DuckDB's JSON reader streams: few large transactions, since each further one
+# costs a recompression at checkpoint. Rows parsed in Python wait in memory until the commit: smaller ones.
+GROUP_BYTES = 4 << 30
+GROUP_PRECISE_BYTES = 256 << 20
 GROUP_FILES = 1000
 MEMORY_LIMIT = "1GB"  # DuckDB's share; keeps a 5 GB landing well under 2 GB peak
 # Text columns (payload above all) as zstd: the default dict_fsst analysis ran single-threaded at each
@@ -132,12 +135,14 @@ def _connect(warehouse: Path | duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDB
 
 
 def _session_settings(con: duckdb.DuckDBPyConnection) -> Callable[[], None]:
-    """Ingest settings (UTC, unordered parallel inserts, bounded memory, zstd text); returns a function that restores the caller's."""
+    """Ingest settings (UTC, unordered parallel inserts, bounded memory, zstd text, no DuckDB progress bar);
+    returns a function that restores the caller's."""
     wanted = {
         "TimeZone": "UTC",
         "preserve_insertion_order": "false",
         "memory_limit": MEMORY_LIMIT,
         "force_compression": FORCE_COMPRESSION,  # numeric columns fall back to their usual methods
+        "enable_progress_bar": "false",  # ours (rich) reports files and bytes; DuckDB's would print over it
     }
     before = {k: con.execute(f"select current_setting('{k}')").fetchone()[0] for k in wanted}
     for k, v in wanted.items():
@@ -178,15 +183,18 @@ def _todo_if_changed(f: LandingFile, d: manifest.FileDigest, known: dict, report
 def _load_all(con, todo: Iterator[_Todo], ctx: BatchContext, bar: Progress, report: IngestReport) -> None:
     task = bar.add_task("loading", total=None, files=0, total_files=0)
     group: list[_Todo] = []
-    size = 0
+    size = precise_size = 0
     for t in todo:
         bar.update(task, total=(bar.tasks[task].total or 0) + t.file.size,
                    total_files=bar.tasks[task].fields["total_files"] + 1)
-        if group and (t.file.source != group[0].file.source or size + t.file.size > GROUP_BYTES or len(group) >= GROUP_FILES):
+        precise = 0 if LOADERS[t.file.source].fast_eligible(t) else t.file.size
+        full = size + t.file.size > GROUP_BYTES or precise_size + precise > GROUP_PRECISE_BYTES or len(group) >= GROUP_FILES
+        if group and (t.file.source != group[0].file.source or full):
             _load_and_count(con, group, ctx, bar, task, report)
-            group, size = [], 0
+            group, size, precise_size = [], 0, 0
         group.append(t)
         size += t.file.size
+        precise_size += precise
     if group:
         _load_and_count(con, group, ctx, bar, task, report)
 
