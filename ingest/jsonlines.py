@@ -90,12 +90,13 @@ def load_fast(
     target: JsonTarget,
     files: list[tuple[LandingFile, int]],
     ctx: BatchContext,
-    gzip: bool = False,
+    compression: str = "auto",
 ) -> dict[str, tuple[int, int]]:
-    """Insert large NDJSON files (all gzip or none), given with their line counts, through one statement
-    of DuckDB's JSON reader. Returns file → (rows, rejected); raises FastPathFailed when it cannot."""
+    """Insert large NDJSON files, given with their line counts, through one statement of DuckDB's JSON
+    reader (`compression` 'auto' goes by the .gz extension). Returns file → (rows, rejected); raises
+    FastPathFailed when it cannot."""
     # One statement for all files: DuckDB then writes full row groups straight to storage in parallel,
-    # where a statement per file leaves partial row groups that the commit recompresses on one core.
+    # where each further statement leaves partial row groups that the checkpoint recompresses on one core.
     # The reader numbers rows across the files in list order (ordinality), so a file's line is its
     # ordinality minus the lines of the files before it; the check below proves that held.
     starts = np.cumsum([0] + [n for _, n in files[:-1]]).tolist()
@@ -104,7 +105,7 @@ def load_fast(
     # ignore_errors: a malformed line becomes a NULL row (not inserted) instead of failing the statement.
     lines = f"""(
         select f.rel as _file, r.ordinality - f.lines_before as _line, r.json as line
-        from read_json_objects({paths}, format='newline_delimited', compression={"'gzip'" if gzip else "'none'"}, filename=true,
+        from read_json_objects({paths}, format='newline_delimited', compression={sql_str(compression)}, filename=true,
                                maximum_object_size={ctx.max_record_bytes + 2}, ignore_errors=true) with ordinality as r
         join (values {offsets}) as f(path, rel, lines_before) on r.filename = f.path
     )"""

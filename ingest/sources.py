@@ -48,12 +48,10 @@ class Loader:
         fast_rels = {t.file.rel for t in fast}
         precise = [t.file for t in group if t.file.rel not in fast_rels]
         out = {}
-        # One statement per compression (the reader takes one), or per file while hunting an unreadable one.
-        by_compression = [[t for t in fast if t.gzip == gzip] for gzip in (False, True)]
-        statements = [[t] for t in fast] if plan.one_by_one else [todos for todos in by_compression if todos]
-        for todos in statements:
+        statements = [([t], _compression(t)) for t in fast] if plan.one_by_one else _reader_statements(fast)
+        for todos, compression in statements:
             try:
-                out.update(jsonlines.load_fast(con, self.json_target, [(t.file, t.lines) for t in todos], ctx, todos[0].gzip))
+                out.update(jsonlines.load_fast(con, self.json_target, [(t.file, t.lines) for t in todos], ctx, compression))
             except jsonlines.FastPathFailed as exc:
                 if exc.doubtful:
                     raise FastPathDeclined(FastPlan(plan.declined | exc.doubtful, plan.one_by_one)) from exc
@@ -63,6 +61,18 @@ class Loader:
         if precise:
             out.update(jsonlines.load_precise(con, self.json_target, precise, ctx))
         return out
+
+
+def _reader_statements(fast) -> list[tuple[list, str]]:
+    """All files in one reader statement (each further statement costs a recompression at checkpoint);
+    only a file whose name belies its content (gzip without .gz, or the reverse) needs its own."""
+    by_name = [t for t in fast if t.gzip == t.file.path.name.endswith(".gz")]
+    misnamed = [([t], _compression(t)) for t in fast if t not in by_name]
+    return ([(by_name, "auto")] if by_name else []) + misnamed
+
+
+def _compression(todo) -> str:
+    return "gzip" if todo.gzip else "none"
 
 
 LOADERS = {
