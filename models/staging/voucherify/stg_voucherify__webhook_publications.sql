@@ -3,7 +3,9 @@
 -- One row per publication × published voucher per delivery.
 with
 
-deliveries as (
+-- Not materialized: several branches read it, and a materialized CTE would stop an incremental model's
+-- `_ingested_at` filter from reaching the raw table, so every run would parse every delivery again.
+deliveries as not materialized (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
 

@@ -4,7 +4,9 @@
 -- v2018: data.object.
 with
 
-deliveries as (
+-- Not materialized: several branches read it, and a materialized CTE would stop an incremental model's
+-- `_ingested_at` filter from reaching the raw table, so every run would parse every delivery again.
+deliveries as not materialized (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
     where event_type like 'redemption.%'
