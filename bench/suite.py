@@ -313,7 +313,7 @@ def build_section(args, runner: StageRunner, rows: list[Row], landing: Path, bas
     )
     (full, full_rss), (incremental, incremental_rss) = measured["full"], measured["incremental"]
     full_seconds = median(full, "seconds")
-    rows.append(Row("dbt", "full build seconds", full_seconds, "s", full_rss, detail={"runs": full}))
+    rows.append(Row("dbt", f"full build seconds ({result['rows']:,} raw events)", full_seconds, "s", full_rss, detail={"runs": full}))
     incremental_seconds = median(incremental, "seconds")
     rows.append(Row("dbt", f"incremental build seconds (+{share:.1%} new data)", incremental_seconds, "s", incremental_rss, detail={"runs": incremental}))
     ratio = incremental_seconds / full_seconds

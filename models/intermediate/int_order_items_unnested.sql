@@ -1,17 +1,21 @@
+{{ config(materialized='incremental', unique_key='order_id', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 -- One row per order line of the latest known items of each order (webhook order snapshots carry items;
 -- exports do not). Quantities as sent, amounts in currency units.
+-- Incremental: an order changed since the last run has its lines replaced (delete+insert by order_id,
+-- as an order holds several lines); an order's items never revert to none once known.
 with
 
 orders as (
 
-    select order_id, items from {{ ref('int_orders_located') }}
+    select order_id, items, last_ingested_at from {{ ref('int_orders_located') }}
     where items is not null
+      and {{ ingested_since_watermark('last_ingested_at', 'last_ingested_at') }}
 
 ),
 
 lines as (
 
-    select order_id, unnest(json_extract(items, '$[*]')) as item
+    select order_id, last_ingested_at, unnest(json_extract(items, '$[*]')) as item
     from orders
 
 ),
@@ -23,7 +27,8 @@ final as (
         {{ json_text('item', 'product_id') }} as product_id,
         coalesce({{ json_text('item', 'source_id') }}, {{ json_text('item', 'sku_id') }}, {{ json_text('item', 'product.source_id') }}) as product_source_id,
         {{ dbt.safe_cast(json_text('item', 'quantity'), 'bigint') }} as quantity,
-        {{ cents_to_amount(json_text('item', 'amount')) }} as amount
+        {{ cents_to_amount(json_text('item', 'amount')) }} as amount,
+        last_ingested_at
     from lines
 
 )

@@ -1,5 +1,8 @@
+{{ config(materialized='view') }}
 -- Segment messages with the person behind them: the user id sent, else the one stitched to the
 -- anonymous id. `customer_source_id` joins to Voucherify.
+-- A view: each reader takes a few event types (and the incremental ones only new rows), so copying
+-- every Segment message into a table on each run cost more than it saved.
 with
 
 events as (
