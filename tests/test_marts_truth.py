@@ -24,6 +24,8 @@ TRUTH_FILES = [
     ("marts.dim_members", "members.csv", ["customer_source_id"]),
     ("marts.fct_publications", "publications.csv", ["publication_id"]),
     ("marts.reconciliation", "reconciliation.csv", ["customer_source_id", "metric"]),
+    ("marts.fct_tier_changes", "tier_changes.csv", ["customer_source_id", "changed_at"]),
+    ("marts.fct_points_expiring", "points_expiring.csv", ["customer_source_id", "expires_on"]),
 ]
 PAID = ("PAID", "FULFILLED")
 
