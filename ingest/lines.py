@@ -38,6 +38,34 @@ class LinePart:
         return len(self.lengths)
 
 
+class Gunzip:
+    """Gunzips a byte stream piece by piece, as `gzip -d` does: concatenated gzip members form one stream.
+    The line splitter and the manifest's line count both read gzip through it, so they agree."""
+
+    def __init__(self) -> None:
+        self._decoder = zlib.decompressobj(wbits=31)
+        self._fed = False  # has the current member's decoder seen any byte?
+
+    def feed(self, raw: bytes, out: list[bytes]) -> None:
+        """Append what `raw` decodes to to `out` (so what came before a corrupt member is kept); raises zlib.error."""
+        while raw:
+            out.append(self._decoder.decompress(raw))
+            self._fed = True
+            if self._decoder.eof:
+                raw = self._decoder.unused_data
+                self._decoder, self._fed = zlib.decompressobj(wbits=31), False
+            else:
+                raw = b""
+
+    @property
+    def truncated(self) -> bool:
+        """The stream so far ends inside a member."""
+        return self._fed and not self._decoder.eof
+
+    def flush(self) -> bytes:
+        return self._decoder.flush()
+
+
 def _decoded_chunks(f: LandingFile) -> Iterator[tuple[bytes, str | None]]:
     """The file's bytes, gunzipped when the content is gzip, in pieces; the last piece may carry
     a reason why decoding stopped early (truncated or corrupt gzip)."""
@@ -46,31 +74,23 @@ def _decoded_chunks(f: LandingFile) -> Iterator[tuple[bytes, str | None]]:
             while piece := fh.read(CHUNK_BYTES):
                 yield piece, None
             return
-        decoder = zlib.decompressobj(wbits=31)
-        fed = False  # has the current decoder seen any byte of its member?
+        gunzip = Gunzip()
         pending: list[bytes] = []
         pending_size = 0
         while raw := fh.read(READ_BYTES):
-            while raw:
-                try:
-                    out = decoder.decompress(raw)
-                except zlib.error as exc:
-                    yield b"".join(pending), f"corrupt gzip ({exc})"
-                    return
-                fed = True
-                pending.append(out)
-                pending_size += len(out)
-                if decoder.eof:  # concatenated gzip members form one stream
-                    raw = decoder.unused_data
-                    decoder, fed = zlib.decompressobj(wbits=31), False
-                else:
-                    raw = b""
+            decoded_before = len(pending)
+            try:
+                gunzip.feed(raw, pending)
+            except zlib.error as exc:
+                yield b"".join(pending), f"corrupt gzip ({exc})"
+                return
+            pending_size += sum(len(piece) for piece in pending[decoded_before:])
             if pending_size >= CHUNK_BYTES:
                 yield b"".join(pending), None
                 pending, pending_size = [], 0
-        truncated = fed and not decoder.eof
+        truncated = gunzip.truncated
         if truncated:
-            pending.append(decoder.flush())
+            pending.append(gunzip.flush())
         yield b"".join(pending), ("truncated gzip: file ends mid-stream" if truncated else None)
 
 

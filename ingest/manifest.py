@@ -16,6 +16,7 @@ import duckdb
 
 from ingest.context import sql_str
 from ingest.landing import LandingFile, is_gzip
+from ingest.lines import Gunzip
 
 _READ_CHUNK = 8 << 20
 
@@ -31,25 +32,25 @@ def digest(f: LandingFile) -> FileDigest:
     that lets DuckDB's reader verify itself. zlib and sha256 release the GIL: files hash in parallel."""
     h = hashlib.sha256()
     counter = _LineCounter() if f.kind == "ndjson" else None
-    decoder = zlib.decompressobj(wbits=31) if counter and is_gzip(f.path) else None
+    gunzip = Gunzip() if counter and is_gzip(f.path) else None
     with open(f.path, "rb") as fh:
         while chunk := fh.read(_READ_CHUNK):
             h.update(chunk)
             if counter is None:
                 continue
-            if decoder is None:
+            if gunzip is None:
                 counter.feed(chunk)
                 continue
+            decoded: list[bytes] = []
             try:
-                while chunk:  # concatenated gzip members form one stream
-                    counter.feed(decoder.decompress(chunk))
-                    chunk = decoder.unused_data if decoder.eof else b""
-                    if chunk:
-                        decoder = zlib.decompressobj(wbits=31)
+                gunzip.feed(chunk, decoded)
             except zlib.error:
                 counter = None  # corrupt: the precise path finds out where
-    if decoder is not None and not decoder.eof:
-        counter = None  # truncated
+                continue
+            for piece in decoded:
+                counter.feed(piece)
+    if gunzip is not None and gunzip.truncated:
+        counter = None
     return FileDigest(h.hexdigest(), counter.lines() if counter else None)
 
 
