@@ -66,8 +66,12 @@ class Loader:
 def _reader_statements(fast) -> list[tuple[list, str]]:
     """All files in one reader statement (each further statement costs a recompression at checkpoint);
     only a file whose name belies its content (gzip without .gz, or the reverse) needs its own."""
-    by_name = [t for t in fast if t.gzip == t.file.path.name.endswith(".gz")]
-    misnamed = [([t], _compression(t)) for t in fast if t not in by_name]
+    by_name, misnamed = [], []
+    for t in fast:
+        if t.gzip == t.file.path.name.endswith(".gz"):
+            by_name.append(t)
+        else:
+            misnamed.append(([t], _compression(t)))
     return ([(by_name, "auto")] if by_name else []) + misnamed
 
 
