@@ -23,7 +23,6 @@ STATE_FILE = STATE_DIR / "pull_state.json"
 LOCK_FILE = STATE_DIR / "pull.lock"
 
 
-
 @contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """Write through the yielded handle; readers see the old file or the whole new one, even after a crash."""

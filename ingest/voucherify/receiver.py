@@ -121,7 +121,6 @@ class DeliveryLog:
         self.current_path, self._size, self._opened_at, self._day = path, 0, now, day
 
 
-
 def _refuse(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"status": "rejected", "reason": reason}, status_code=status)
 
