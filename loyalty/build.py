@@ -18,7 +18,9 @@ from rich.console import Console
 
 from loyalty.errors import LoyaltyError
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+# The dbt project ships inside the package, so an installed wheel can build too.
+PROJECT_DIR = Path(__file__).resolve().parent / "dbt_project"
+DBT_LOG = PROJECT_DIR / "logs" / "dbt.log"
 WAREHOUSE_ENV = "LOYALTY_WAREHOUSE"
 # dbtRunner and the DuckDB adapter keep process-wide state: one build at a time per process.
 _BUILD_LOCK = threading.Lock()
@@ -129,9 +131,9 @@ def _raise_on_failure(outcome, nodes: list[NodeResult]) -> None:
     if failed:
         names = ", ".join(n.name.split(".", 1)[-1] for n in failed[:5])
         more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
-        raise LoyaltyError(f"dbt build failed: {len(failed)} node(s) failed: {names}{more} (details in logs/dbt.log)")
+        raise LoyaltyError(f"dbt build failed: {len(failed)} node(s) failed: {names}{more} (details in {DBT_LOG})")
     if not outcome.success:
-        raise LoyaltyError(f"dbt build failed: {_first_line(outcome.exception) or 'see logs/dbt.log'}")
+        raise LoyaltyError(f"dbt build failed: {_first_line(outcome.exception) or f'see {DBT_LOG}'}")
 
 
 def _first_line(exc) -> str:
