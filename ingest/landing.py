@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.errors import IngestError
 from ingest.voucherify.pull_state import STATE_DIR
-from loyalty.errors import LoyaltyError
 
 # Source names used in raw.ingest_files, raw.rejected_records and the summary.
 VOUCHERIFY_WEBHOOKS = "voucherify_webhooks"
@@ -49,9 +49,9 @@ class SkippedFile:
 def discover(landing: Path) -> tuple[list[LandingFile], list[SkippedFile]]:
     """Every loadable file under `landing`, sorted by path, plus the files skipped and why."""
     if not landing.exists():
-        raise LoyaltyError(f"landing folder {landing} does not exist")
+        raise IngestError(f"landing folder {landing} does not exist")
     if not landing.is_dir():
-        raise LoyaltyError(f"landing folder {landing} is not a directory")
+        raise IngestError(f"landing folder {landing} is not a directory")
     files: list[LandingFile] = []
     skipped: list[SkippedFile] = []
     seen_dirs: set[tuple[int, int]] = set()

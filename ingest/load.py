@@ -9,10 +9,10 @@ again ends with exactly the rows of an uninterrupted run.
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,10 +22,10 @@ from rich.table import Table
 
 from ingest import manifest
 from ingest.context import DEFAULT_MAX_RECORD_BYTES, BatchContext, Rejects
+from ingest.errors import IngestError
 from ingest.landing import SOURCES, LandingFile, SkippedFile, discover, is_gzip
 from ingest.raw_schema import DDL
 from ingest.sources import LOADERS, FastPathDeclined, FastPlan
-from loyalty.errors import LoyaltyError
 
 # Input bytes per transaction. DuckDB's JSON reader streams: few large transactions, since each further one
 # costs a recompression at checkpoint. Rows parsed in Python wait in memory until the commit: smaller ones.
@@ -87,7 +87,7 @@ def load_landing(
     con, owned = _connect(warehouse)
     restore = _session_settings(con)
     console = Console(stderr=True, quiet=not progress)
-    ctx = BatchContext(uuid.uuid4().hex, datetime.now(timezone.utc), max_record_bytes)
+    ctx = BatchContext(uuid.uuid4().hex, datetime.now(UTC), max_record_bytes)
     report = IngestReport(batch_id=ctx.batch_id, files_seen=len(files), skipped=skipped)
     report.per_source = {s: SourceStats() for s in SOURCES}
     try:
@@ -124,14 +124,14 @@ def _connect(warehouse: Path | duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDB
         return warehouse, False
     path = Path(warehouse)
     if path.exists() and path.is_dir():
-        raise LoyaltyError(f"warehouse {path} is a directory, expected a DuckDB file")
+        raise IngestError(f"warehouse {path} is a directory, expected a DuckDB file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return duckdb.connect(str(path)), True
     except duckdb.IOException as exc:
-        raise LoyaltyError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}") from exc
+        raise IngestError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}") from exc
     except OSError as exc:
-        raise LoyaltyError(f"cannot create warehouse folder {path.parent}: {exc.strerror}") from exc
+        raise IngestError(f"cannot create warehouse folder {path.parent}: {exc.strerror}") from exc
 
 
 def _session_settings(con: duckdb.DuckDBPyConnection) -> Callable[[], None]:
@@ -185,10 +185,17 @@ def _load_all(con, todo: Iterator[_Todo], ctx: BatchContext, bar: Progress, repo
     group: list[_Todo] = []
     size = precise_size = 0
     for t in todo:
-        bar.update(task, total=(bar.tasks[task].total or 0) + t.file.size,
-                   total_files=bar.tasks[task].fields["total_files"] + 1)
+        bar.update(
+            task,
+            total=(bar.tasks[task].total or 0) + t.file.size,
+            total_files=bar.tasks[task].fields["total_files"] + 1,
+        )
         precise = 0 if LOADERS[t.file.source].fast_eligible(t) else t.file.size
-        full = size + t.file.size > GROUP_BYTES or precise_size + precise > GROUP_PRECISE_BYTES or len(group) >= GROUP_FILES
+        full = (
+            size + t.file.size > GROUP_BYTES
+            or precise_size + precise > GROUP_PRECISE_BYTES
+            or len(group) >= GROUP_FILES
+        )
         if group and (t.file.source != group[0].file.source or full):
             _load_and_count(con, group, ctx, bar, task, report)
             group, size, precise_size = [], 0, 0
@@ -225,8 +232,8 @@ def _load_group(con, loader, group: list[_Todo], ctx: BatchContext) -> dict[str,
             except FastPathDeclined as exc:  # a statement failed: retry with a narrower plan
                 plan = exc.plan
     except _RUN_FAILURES as exc:  # not the file's fault: fail the run, quarantine nothing, retry next time
-        raise LoyaltyError(f"ingest stopped while loading {group[0].file.rel}: {str(exc).splitlines()[0]}") from exc
-    except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the others
+        raise IngestError(f"ingest stopped while loading {group[0].file.rel}: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:
         if len(group) > 1:
             out: dict[str, tuple[int, int]] = {}
             for t in group:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from loyalty.errors import EXIT_REJECTED, LoyaltyError
+from loyalty.errors import EXIT_REJECTED, USER_ERRORS, LoyaltyError
 from loyalty.settings import load_settings
 
 app = typer.Typer(
@@ -25,13 +25,15 @@ pull_app = typer.Typer(help="Fetch data from a vendor API into the landing folde
 app.add_typer(pull_app, name="pull")
 
 LandingOpt = Annotated[
-    Optional[Path], typer.Option("--landing", help="Landing folder (env LOYALTY_LANDING, default data/landing)")
+    Path | None, typer.Option("--landing", help="Landing folder (env LOYALTY_LANDING, default data/landing)")
 ]
 WarehouseOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--warehouse", help="DuckDB warehouse file (env LOYALTY_WAREHOUSE, default data/warehouse.duckdb)"),
 ]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Settings file (env LOYALTY_CONFIG, default ./loyalty.toml)")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (env LOYALTY_CONFIG, default ./loyalty.toml)")
+]
 
 
 @app.command()
@@ -41,7 +43,10 @@ def generate(
     days: Annotated[int, typer.Option(min=1, help="Days of activity")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same files")] = 42,
     end_date: Annotated[
-        Optional[str], typer.Option("--end-date", help="Last day of activity is the day before this UTC date (YYYY-MM-DD; default today)")
+        str | None,
+        typer.Option(
+            "--end-date", help="Last day of activity is the day before this UTC date (YYYY-MM-DD; default today)"
+        ),
     ] = None,
 ) -> None:
     """Generate a synthetic loyalty program in every real source format, plus its ground truth."""
@@ -69,6 +74,7 @@ def ingest(
     """Load new and changed landing files into the raw schema (idempotent; bad records quarantined)."""
     settings = load_settings(config)
     from ingest import load_landing
+
     report = load_landing(settings.path("landing", landing), settings.path("warehouse", warehouse))
     if strict and report.rejected_total:
         raise LoyaltyError(f"{report.rejected_total} record(s) rejected (see raw.rejected_records)", EXIT_REJECTED)
@@ -77,13 +83,16 @@ def ingest(
 @app.command()
 def build(
     warehouse: WarehouseOpt = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")
+    ] = False,
     docs: Annotated[bool, typer.Option("--docs", help="Also generate dbt docs into target/")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run one `dbt build` (models and tests) against the warehouse file in place."""
     settings = load_settings(config)
     from loyalty.build import build as dbt_build
+
     dbt_build(settings.path("warehouse", warehouse), full_refresh=full_refresh, docs=docs)
 
 
@@ -91,13 +100,16 @@ def build(
 def run(
     landing: LandingOpt = None,
     warehouse: WarehouseOpt = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run record as one JSON line on stdout")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Scheduled job: lock, ingest, build, then publish the new warehouse atomically for readers."""
     settings = load_settings(config)
     from loyalty.run import run as scheduled_run
+
     scheduled_run(
         settings.path("landing", landing),
         settings.path("warehouse", warehouse),
@@ -109,23 +121,25 @@ def run(
 @app.command()
 def serve(
     warehouse: WarehouseOpt = None,
-    port: Annotated[Optional[int], typer.Option("--port", help="HTTP port (env LOYALTY_PORT, default 8501)")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="HTTP port (env LOYALTY_PORT, default 8501)")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Serve the dashboards on localhost, reading the published warehouse read-only."""
     settings = load_settings(config)
     from loyalty.serve import serve as serve_dashboards
+
     serve_dashboards(settings.path("warehouse", warehouse), int(settings.get("port", port)))
 
 
 @app.command()
 def demo(
-    port: Annotated[Optional[int], typer.Option("--port", help="HTTP port (env LOYALTY_PORT, default 8501)")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="HTTP port (env LOYALTY_PORT, default 8501)")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Generate sample data if missing, run the pipeline, and serve the dashboards."""
     settings = load_settings(config)
     from loyalty.serve import demo as run_demo
+
     run_demo(settings.path("landing"), settings.path("warehouse"), int(settings.get("port", port)))
 
 
@@ -133,8 +147,10 @@ def demo(
 def status(
     warehouse: WarehouseOpt = None,
     stale_after_hours: Annotated[
-        Optional[float],
-        typer.Option("--stale-after-hours", help="Exit 5 when a source is older (env LOYALTY_STALE_AFTER_HOURS, default 26)"),
+        float | None,
+        typer.Option(
+            "--stale-after-hours", help="Exit 5 when a source is older (env LOYALTY_STALE_AFTER_HOURS, default 26)"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
     config: ConfigOpt = None,
@@ -142,6 +158,7 @@ def status(
     """Show freshness per source, recent runs and rejected records; exit 5 when data is stale."""
     settings = load_settings(config)
     from loyalty.status import status as show_status
+
     exit_code = show_status(
         settings.path("warehouse", warehouse),
         float(settings.get("stale_after_hours", stale_after_hours)),
@@ -154,13 +171,14 @@ def status(
 def pull_voucherify(
     landing: LandingOpt = None,
     base_url: Annotated[
-        Optional[str], typer.Option("--base-url", help="API base URL (env LOYALTY_VOUCHERIFY_BASE_URL)")
+        str | None, typer.Option("--base-url", help="API base URL (env LOYALTY_VOUCHERIFY_BASE_URL)")
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Pull exports, redemptions and loyalty transactions from the Voucherify API into the landing folder."""
     settings = load_settings(config)
-    from ingest.voucherify.api import pull
+    from ingest.voucherify.pull import pull
+
     pull(settings, landing=settings.path("landing", landing), base_url=settings.get("voucherify_base_url", base_url))
 
 
@@ -174,6 +192,7 @@ def receive(
     """Receive signed Voucherify webhooks and append them durably to the landing folder."""
     settings = load_settings(config)
     from ingest.voucherify.receiver import serve as serve_receiver
+
     serve_receiver(settings, landing=settings.path("landing", landing), host=host, port=port)
 
 
@@ -181,13 +200,13 @@ def main() -> None:
     # Standalone mode lets Click report usage errors (exit 2); everything else becomes one line.
     try:
         app()
-    except LoyaltyError as exc:
+    except USER_ERRORS as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
+    except Exception as exc:
         if os.environ.get("LOYALTY_DEBUG"):
             raise
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)

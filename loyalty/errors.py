@@ -1,5 +1,7 @@
 """Errors the CLI turns into one line on stderr and a distinct exit code (never a traceback)."""
 
+from ingest.errors import IngestError
+
 # Exit codes a scheduler or monitor can act on.
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -21,3 +23,7 @@ class LoyaltyError(Exception):
 
 class RunLockedError(LoyaltyError):
     exit_code = EXIT_LOCKED
+
+
+# Everything the CLI reports as one `error: …` line with the error's exit code.
+USER_ERRORS = (LoyaltyError, IngestError)

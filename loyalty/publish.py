@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from loyalty.durable import fsync_path
+from ingest.durable import fsync_path
 from loyalty.errors import LoyaltyError
 
 
@@ -57,5 +57,3 @@ def publish(next_path: Path, warehouse: Path) -> None:
     fsync_path(next_path)
     os.replace(next_path, warehouse)
     fsync_path(warehouse.parent)
-
-

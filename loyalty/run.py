@@ -4,8 +4,9 @@
     <warehouse>.next          the copy being ingested into and built; renamed over <warehouse> on success
     <warehouse>.runs.ndjson   the run log: a JSON line when a run starts and one when it ends
 
-Every run record goes to the run log (a start with no end is a run that crashed). A succeeded run also writes the records into `ops.runs` of the
-build it publishes (failed runs from the log included), so the warehouse carries its own history;
+Every run record goes to the run log (a start with no end is a run that crashed). A succeeded run also writes
+the records into `ops.runs` of the build it publishes (failed runs from the log included), so the warehouse
+carries its own history;
 a failed run never writes the published file, which readers may hold open.
 
 stdout carries only the result (a short summary, or the run record as one JSON line with --json);
@@ -23,13 +24,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 from rich.console import Console
 
-from loyalty.errors import LoyaltyError
+from loyalty.errors import USER_ERRORS, LoyaltyError
 from loyalty.lock import run_lock
 from loyalty.publish import next_path_for, prepare_next, publish
 
@@ -51,9 +52,19 @@ create table if not exists ops.runs (
 );
 """
 RUN_COLUMNS = (
-    "run_id", "started_at", "finished_at", "outcome", "full_refresh", "rows_loaded", "rows_rejected",
-    "dbt_results", "stage_seconds", "error", "host", "pid",
-)  # fmt: skip
+    "run_id",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "full_refresh",
+    "rows_loaded",
+    "rows_rejected",
+    "dbt_results",
+    "stage_seconds",
+    "error",
+    "host",
+    "pid",
+)
 
 SLOWEST_NODES = 10  # per run record: enough to spot a model getting slow, small enough to keep every run
 _console = Console(stderr=True, log_path=False)
@@ -76,11 +87,13 @@ class RunRecord:
 
     @classmethod
     def begin(cls, full_refresh: bool) -> RunRecord:
-        now = datetime.now(timezone.utc)
-        return cls(run_id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", started_at=now.isoformat(), full_refresh=full_refresh)
+        now = datetime.now(UTC)
+        return cls(
+            run_id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", started_at=now.isoformat(), full_refresh=full_refresh
+        )
 
     def finish(self, outcome: str, error: str | None = None) -> None:
-        self.finished_at = datetime.now(timezone.utc).isoformat()
+        self.finished_at = datetime.now(UTC).isoformat()
         self.outcome = outcome
         self.error = error
 
@@ -107,7 +120,7 @@ def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: 
             with _stdout_to_stderr():
                 _ingest_build_publish(landing, warehouse, record)
         except BaseException as exc:
-            reason = str(exc) if isinstance(exc, LoyaltyError) else f"{type(exc).__name__}: {exc}"
+            reason = str(exc) if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {exc}"
             record.finish("failed", error=reason or type(exc).__name__)
             _append_run_log(warehouse, record)
             _report(record, warehouse, as_json)
@@ -142,7 +155,11 @@ def _ingest_build_publish(landing: Path, warehouse: Path, record: RunRecord) -> 
             record.dbt_results = _dbt_results(build_started)
     with _stage(record, "publish"):
         record.finish("succeeded")
-        earlier = [_as_crashed(r) if r["outcome"] == "running" else r for r in _read_run_log(warehouse) if r["run_id"] != record.run_id]
+        earlier = [
+            _as_crashed(r) if r["outcome"] == "running" else r
+            for r in _read_run_log(warehouse)
+            if r["run_id"] != record.run_id
+        ]
         _write_ops_runs(next_path, [*earlier, record])
         _refuse_if_still_open(next_path)
         publish(next_path, warehouse)
@@ -232,11 +249,14 @@ def _write_ops_runs(database: Path, records: list[RunRecord | dict]) -> None:
     rows = []
     for record in records:
         values = asdict(record) if isinstance(record, RunRecord) else record
-        rows.append([
-            json.dumps(values.get(c)) if c in {"rows_loaded", "rows_rejected", "dbt_results", "stage_seconds"}
-            else values.get(c)
-            for c in RUN_COLUMNS
-        ])  # fmt: skip
+        rows.append(
+            [
+                json.dumps(values.get(c))
+                if c in {"rows_loaded", "rows_rejected", "dbt_results", "stage_seconds"}
+                else values.get(c)
+                for c in RUN_COLUMNS
+            ]
+        )
     placeholders = ", ".join("?" for _ in RUN_COLUMNS)
     con = duckdb.connect(str(database))
     try:
@@ -256,7 +276,9 @@ def _refuse_if_still_open(database: Path) -> None:
     for fd in fd_dir.iterdir():
         try:
             if os.readlink(fd) == target:
-                raise LoyaltyError(f"{database} is still open in this process (a connection was not closed); not publishing it")
+                raise LoyaltyError(
+                    f"{database} is still open in this process (a connection was not closed); not publishing it"
+                )
         except OSError:
             continue
 
@@ -318,7 +340,7 @@ def read_runs(warehouse: Path, con: duckdb.DuckDBPyConnection | None = None) -> 
                 values[key] = json.loads(values[key]) if values[key] else {}
             for key in ("started_at", "finished_at"):
                 if values[key] is not None:
-                    values[key] = values[key].astimezone(timezone.utc).isoformat()
+                    values[key] = values[key].astimezone(UTC).isoformat()
             runs.setdefault(values["run_id"], values)
     return sorted(runs.values(), key=lambda r: r.get("started_at") or "", reverse=True)
 
@@ -344,4 +366,3 @@ def _report(record: RunRecord, warehouse: Path, as_json: bool) -> None:
     print(f"run {record.run_id} succeeded in {seconds:.1f} s; published {warehouse}", flush=True)
     print(f"  loaded: {loaded}; rejected: {rejected:,}", flush=True)
     print(f"  dbt build: {counts or 'no results'}", flush=True)
-

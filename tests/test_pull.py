@@ -10,25 +10,31 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fake_voucherify_api import FakeVoucherify
 from rich.console import Console
 
-from fake_voucherify_api import FakeVoucherify
-from ingest.voucherify.api import pull
+from ingest.errors import IngestError
+from ingest.voucherify.pull import pull
 from ingest.voucherify.pull_state import STATE_FILE
-from loyalty.errors import LoyaltyError
 from loyalty.settings import Settings
 
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 CAMPAIGN = "camp_loyalty_main"
 QUIET_CAMPAIGN = "camp_loyalty_quiet"
 # Small pages and a low page cap so the window has to slide several times over a few hundred objects.
 FAST = dict(
-    page_limit=10, max_page=3, backoff_base=0.01, backoff_cap=0.05, poll_interval=0.01, poll_cap=0.02,
-    settle_seconds=0, timeout=5.0,
+    page_limit=10,
+    max_page=3,
+    backoff_base=0.01,
+    backoff_cap=0.05,
+    poll_interval=0.01,
+    poll_cap=0.02,
+    settle_seconds=0,
+    timeout=5.0,
 )
 
 
@@ -47,7 +53,7 @@ def make_redemptions(count: int, start: int = 0, base: datetime = T0) -> list[di
             "status": "SUCCEEDED",
             "customer_id": f"cust_{n % 17}",
             "order": {"id": f"ord_{n:05d}", "amount": 1000 + n, "metadata": {"location_id": "Paris"}},
-            "metadata": {"note": "café ☕ \"quoted\""},
+            "metadata": {"note": 'café ☕ "quoted"'},
         }
         for n in range(start, start + count)
     ]
@@ -70,8 +76,14 @@ def make_transactions(count: int, start: int = 0) -> list[dict]:
 
 def make_export_rows(count: int) -> list[dict]:
     return [
-        {"id": f"r_{n:05d}", "object": "redemption", "date": iso(T0 + timedelta(hours=n)), "result": "SUCCESS",
-         "customer_source_id": f"src_{n}", "created_at": iso(T0 + timedelta(hours=n))}
+        {
+            "id": f"r_{n:05d}",
+            "object": "redemption",
+            "date": iso(T0 + timedelta(hours=n)),
+            "result": "SUCCESS",
+            "customer_source_id": f"src_{n}",
+            "created_at": iso(T0 + timedelta(hours=n)),
+        }
         for n in range(count)
     ]
 
@@ -110,9 +122,18 @@ def fake():
         redemptions=make_redemptions(250),
         loyalty_transactions={CAMPAIGN: make_transactions(35), QUIET_CAMPAIGN: []},
         other_campaigns=[{"id": "camp_discounts", "object": "campaign", "campaign_type": "DISCOUNT_COUPONS"}],
-        export_rows={"redemption": make_export_rows(25), "customer": [
-            {"id": "cust_1", "source_id": "src_1", "email": "a@example.com", "redemptions_total_succeeded": "3",
-             "created_at": iso(T0)}]},
+        export_rows={
+            "redemption": make_export_rows(25),
+            "customer": [
+                {
+                    "id": "cust_1",
+                    "source_id": "src_1",
+                    "email": "a@example.com",
+                    "redemptions_total_succeeded": "3",
+                    "created_at": iso(T0),
+                }
+            ],
+        },
         rows_per_file=10,
         max_page=3,
     ) as server:
@@ -136,7 +157,9 @@ def test_first_pull_lands_every_object_exactly_once(fake, tmp_path):
     assert len(fake.calls("GET", "/v1/exports/exp_0001")) == 3 + 3  # 3 polls, then 3 downloads
     assert export_rows(landing, "customer")[0]["redemptions_total_succeeded"] == "3"
     state = json.loads((landing / STATE_FILE).read_text())
-    assert datetime.fromisoformat(state["lists"]["redemptions"]["cursor_date"]) == datetime.fromisoformat(fake.redemptions[-1]["date"])
+    assert datetime.fromisoformat(state["lists"]["redemptions"]["cursor_date"]) == datetime.fromisoformat(
+        fake.redemptions[-1]["date"]
+    )
     assert state["lists"][f"loyalty_transactions/{CAMPAIGN}"]["starting_after_id"] == "vtx_00034"
     assert "pending" not in state["exports"]["redemption"]
     # No temporary files left behind for ingest to trip over.
@@ -178,50 +201,60 @@ def test_rate_limits_and_server_errors_are_retried(fake, tmp_path):
 
 def test_timeouts_are_retried(fake, tmp_path):
     fake.slow("GET", "/v1/redemptions", seconds=0.5)
-    report = pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **{**FAST, "timeout": 0.2})
+    report = pull(
+        settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **{**FAST, "timeout": 0.2}
+    )
     assert report.retries == 1 and report.list_objects["redemptions"] == 250
 
 
 def test_persistent_server_errors_fail_with_one_clear_line(fake, tmp_path):
     fake.fail("GET", "/v1/redemptions", *[503] * 10)
-    with pytest.raises(LoyaltyError) as failure:
-        pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), max_attempts=3, **FAST)
+    with pytest.raises(IngestError) as failure:
+        pull(
+            settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), max_attempts=3, **FAST
+        )
     assert str(failure.value) == "Voucherify API GET /v1/redemptions page 1: HTTP 503; giving up after 3 attempts"
 
 
 def test_overlong_retry_after_fails_instead_of_hanging(fake, tmp_path):
     fake.fail("GET", "/v1/redemptions", 429, retry_after="3600")
-    with pytest.raises(LoyaltyError, match="Retry-After 3600 s exceeds the 300 s we wait"):
+    with pytest.raises(IngestError, match="Retry-After 3600 s exceeds the 300 s we wait"):
         pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
 
 
 def test_client_errors_show_the_api_code_and_message(fake, tmp_path):
     wrong = settings_for(fake, voucherify_app_token="wrong-token")
-    with pytest.raises(LoyaltyError) as failure:
+    with pytest.raises(IngestError) as failure:
         pull(wrong, landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
     assert str(failure.value) == (
         "Voucherify API POST /v1/exports: HTTP 401 [401] unauthorized: Unauthorized: Cannot authenticate the request"
     )
     unknown = settings_for(fake, voucherify_exports="", voucherify_loyalty_campaigns="camp_nope")
-    with pytest.raises(LoyaltyError, match=r"HTTP 404 \[404\] not_found: Resource not found: Cannot find campaign with id camp_nope"):
+    with pytest.raises(
+        IngestError, match=r"HTTP 404 \[404\] not_found: Resource not found: Cannot find campaign with id camp_nope"
+    ):
         pull(unknown, landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
 
 
 def test_missing_credentials_are_a_clear_error(fake, tmp_path):
-    with pytest.raises(LoyaltyError, match="set LOYALTY_VOUCHERIFY_APP_ID and LOYALTY_VOUCHERIFY_APP_TOKEN"):
+    with pytest.raises(IngestError, match="set LOYALTY_VOUCHERIFY_APP_ID and LOYALTY_VOUCHERIFY_APP_TOKEN"):
         pull(Settings(config_path=None), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
 
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"object":"list","data_ref":"red', b'{"object":"list","data_ref":"redemptions"}', b'{"object":"list","data_ref":"redemptions","redemptions":[{"no":"id"}]}'],
+    [
+        b'{"object":"list","data_ref":"red',
+        b'{"object":"list","data_ref":"redemptions"}',
+        b'{"object":"list","data_ref":"redemptions","redemptions":[{"no":"id"}]}',
+    ],
     ids=["truncated-json", "no-list", "item-without-id"],
 )
 def test_malformed_page_stops_with_state_preserved_and_the_next_pull_resumes(fake, tmp_path, body):
     landing = tmp_path / "landing"
     settings = settings_for(fake, voucherify_exports="")
     fake.malformed("GET", "/v1/redemptions", body, skip=4)
-    with pytest.raises(LoyaltyError, match=r"GET /v1/redemptions page 2: malformed response .*the next pull resumes"):
+    with pytest.raises(IngestError, match=r"GET /v1/redemptions page 2: malformed response .*the next pull resumes"):
         pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
     # The four good pages before it are kept: 3 full pages, then 7 new on the first page of the slid window.
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions[:37]]
@@ -232,7 +265,7 @@ def test_malformed_page_stops_with_state_preserved_and_the_next_pull_resumes(fak
 def test_export_error_is_reported_and_the_next_pull_starts_a_new_export(fake, tmp_path):
     landing = tmp_path / "landing"
     fake.export_failures = {"redemption"}
-    with pytest.raises(LoyaltyError, match=r"export exp_0001 \(redemption\) ended in ERROR: Export generation failed"):
+    with pytest.raises(IngestError, match=r"export exp_0001 \(redemption\) ended in ERROR: Export generation failed"):
         pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
     fake.export_failures = set()
     pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
@@ -243,7 +276,9 @@ def test_export_error_is_reported_and_the_next_pull_starts_a_new_export(fake, tm
 def test_an_export_still_running_is_resumed_not_recreated(fake, tmp_path):
     landing = tmp_path / "landing"
     fake.polls_per_status = 1000
-    with pytest.raises(LoyaltyError, match=r"export exp_0001 \(redemption\) still SCHEDULED after 0 s; the next pull resumes"):
+    with pytest.raises(
+        IngestError, match=r"export exp_0001 \(redemption\) still SCHEDULED after 0 s; the next pull resumes"
+    ):
         pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **{**FAST, "export_timeout": 0.2})
     fake.polls_per_status = 1
     pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
@@ -256,9 +291,14 @@ def test_secrets_are_never_printed_or_logged(fake, tmp_path, caplog, capfd):
     fake.fail("GET", "/v1/exports/", 503)  # a retry warning, and httpx logging every URL with its token
     console = Console(record=True, width=200)
     pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=console, **FAST)
-    with pytest.raises(LoyaltyError) as failure:
-        pull(settings_for(fake, voucherify_loyalty_campaigns="camp_nope"), landing=tmp_path / "l2", base_url=fake.url,
-             console=console, **FAST)
+    with pytest.raises(IngestError) as failure:
+        pull(
+            settings_for(fake, voucherify_loyalty_campaigns="camp_nope"),
+            landing=tmp_path / "l2",
+            base_url=fake.url,
+            console=console,
+            **FAST,
+        )
     captured = capfd.readouterr()
     everything = caplog.text + captured.out + captured.err + console.export_text() + str(failure.value)
     assert "HTTP Request: GET" in caplog.text and "<redacted>" in caplog.text  # the log was really captured
@@ -269,12 +309,11 @@ def test_secrets_are_never_printed_or_logged(fake, tmp_path, caplog, capfd):
 
 
 def test_two_pulls_at_once_are_refused(fake, tmp_path):
-    from ingest.voucherify.pull_state import PullLock
+    from ingest.voucherify.pull_state import pull_lock
 
     landing = tmp_path / "landing"
-    with PullLock(landing):
-        with pytest.raises(LoyaltyError, match="another `loyalty pull voucherify` is running"):
-            pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    with pull_lock(landing), pytest.raises(IngestError, match="another `loyalty pull voucherify` is running"):
+        pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
 
 
 def test_pull_killed_mid_way_resumes_without_duplicates_or_gaps(tmp_path):
@@ -286,13 +325,25 @@ def test_pull_killed_mid_way_resumes_without_duplicates_or_gaps(tmp_path):
         config = tmp_path / "loyalty.toml"
         config.write_text('voucherify_exports = ""\n')  # list endpoints only
         command = [
-            sys.executable, "-m", "loyalty.cli", "pull", "voucherify",
-            "--landing", str(landing), "--base-url", fake.url, "--config", str(config),
+            sys.executable,
+            "-m",
+            "loyalty.cli",
+            "pull",
+            "voucherify",
+            "--landing",
+            str(landing),
+            "--base-url",
+            fake.url,
+            "--config",
+            str(config),
         ]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         state_file = landing / STATE_FILE
         deadline = time.monotonic() + 30
-        while not (state_file.exists() and json.loads(state_file.read_text())["lists"].get("redemptions", {}).get("seq", 0) >= 5):
+        while not (
+            state_file.exists()
+            and json.loads(state_file.read_text())["lists"].get("redemptions", {}).get("seq", 0) >= 5
+        ):
             assert time.monotonic() < deadline and process.poll() is None, "pull never got going"
             time.sleep(0.01)
         process.send_signal(signal.SIGKILL)
@@ -338,7 +389,7 @@ def test_a_page_landed_but_not_recorded_before_a_crash_is_not_landed_twice(fake,
     landing = tmp_path / "landing"
     settings = settings_for(fake, voucherify_exports="")
     fake.malformed("GET", "/v1/redemptions", skip=2)
-    with pytest.raises(LoyaltyError):
+    with pytest.raises(IngestError):
         pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
     folder = landing / "voucherify" / "api" / "redemptions"
     assert sorted(p.name for p in folder.iterdir()) == ["00000001.ndjson", "00000002.ndjson"]
@@ -355,7 +406,7 @@ def test_an_unreadable_state_file_is_a_clear_error_not_a_fresh_start(fake, tmp_p
     landing = tmp_path / "landing"
     (landing / STATE_FILE).parent.mkdir(parents=True)
     (landing / STATE_FILE).write_text('{"lists": {"redemptions": ')
-    with pytest.raises(LoyaltyError, match=r"pull_state.json is unreadable .*delete it to pull everything again"):
+    with pytest.raises(IngestError, match=r"pull_state.json is unreadable .*delete it to pull everything again"):
         pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
     assert not (landing / "voucherify" / "api").exists()
 
@@ -366,7 +417,7 @@ def test_microsecond_timestamps_resume_without_duplicates(fake, tmp_path):
     for n, redemption in enumerate(fake.redemptions):  # 6 fractional digits, as some API records carry
         redemption["date"] = (T0 + timedelta(seconds=n // 3, microseconds=123_456)).isoformat().replace("+00:00", "Z")
     fake.malformed("GET", "/v1/redemptions", skip=4)
-    with pytest.raises(LoyaltyError):
+    with pytest.raises(IngestError):
         pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
     pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from fake_voucherify_api import FakeVoucherify
 from test_pull import CAMPAIGN, FAST, make_export_rows, make_redemptions, make_transactions, quiet, settings_for
 from test_receiver import SECRET, RunningReceiver, pretty, vendor_signature
 
-from ingest.voucherify.api import pull
+from ingest.voucherify.pull import pull
 from ingest.voucherify.receiver import create_app
 
 
@@ -26,7 +25,13 @@ def test_pulled_and_received_files_ingest_without_rejections(tmp_path, sample_we
         rows_per_file=10,
         max_page=3,
     ) as fake:
-        pull(settings_for(fake, voucherify_exports="redemption"), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+        pull(
+            settings_for(fake, voucherify_exports="redemption"),
+            landing=landing,
+            base_url=fake.url,
+            console=quiet(),
+            **FAST,
+        )
 
     samples = [json.loads(line) for line in sample_webhooks.read_text(encoding="utf-8").splitlines() if line.strip()]
     with RunningReceiver(create_app(landing, SECRET, 1 << 20), landing) as receiver:
@@ -34,7 +39,8 @@ def test_pulled_and_received_files_ingest_without_rejections(tmp_path, sample_we
             assert receiver.post(pretty(payload), vendor_signature(payload)).status_code == 200
         first = load_landing(landing, warehouse)
         assert first.rejected_total == 0
-        # Every landed data file is picked up; the pull's bookkeeping (voucherify/_state/) is not even listed as skipped.
+        # Every landed data file is picked up; the pull's bookkeeping (voucherify/_state/) is not even listed as
+        # skipped.
         assert first.skipped == []
         data_files = [p for p in landing.rglob("*") if p.suffix in {".csv", ".ndjson"}]
         assert first.files_seen == len(data_files) > 3 + 25 + 4 + 1  # CSVs, ≥ 25 + 4 pages, one webhook file
@@ -68,38 +74,75 @@ def test_pulled_vendor_objects_reach_the_marts(tmp_path, sample_webhooks):
 
     samples = [json.loads(line) for line in sample_webhooks.read_text(encoding="utf-8").splitlines() if line.strip()]
     redemption = next(s for s in samples if s["type"] == "redemption.succeeded")["data"]["redemption"]
-    transaction = next(s for s in samples if s["type"] == "voucher.loyalty_card.transaction.created")["data"]["transaction"]
+    transaction = next(s for s in samples if s["type"] == "voucher.loyalty_card.transaction.created")["data"][
+        "transaction"
+    ]
     landing = tmp_path / "landing"
     card = next(s for s in samples if s["type"] == "voucher.loyalty_card.transaction.created")["data"]
     # The voucher export is what ties a pulled transaction's card to its holder.
     voucher_row = {
-        "id": card["voucher"]["id"], "code": card["voucher"]["code"], "voucher_type": "LOYALTY_CARD",
-        "campaign": card["voucher"]["campaign"], "campaign_id": card["voucher"]["campaign_id"],
-        "customer_id": card["holder"]["id"], "customer_source_id": card["holder"]["source_id"],
+        "id": card["voucher"]["id"],
+        "code": card["voucher"]["code"],
+        "voucher_type": "LOYALTY_CARD",
+        "campaign": card["voucher"]["campaign"],
+        "campaign_id": card["voucher"]["campaign_id"],
+        "customer_id": card["holder"]["id"],
+        "customer_source_id": card["holder"]["source_id"],
         "created_at": transaction["created_at"],
     }
     # Pull-only users get orders from the order export (the objects above only reference them).
     order_rows = [
-        {"id": order_id, "source_id": "", "created_at": created_at, "updated_at": "", "status": "PAID", "amount": "7000",
-         "discount_amount": "", "items_discount_amount": "", "total_discount_amount": "1000", "total_amount": "6000",
-         "customer_id": card["holder"]["id"], "referrer_id": "", "metadata.location_id": "Paris"}
+        {
+            "id": order_id,
+            "source_id": "",
+            "created_at": created_at,
+            "updated_at": "",
+            "status": "PAID",
+            "amount": "7000",
+            "discount_amount": "",
+            "items_discount_amount": "",
+            "total_discount_amount": "1000",
+            "total_amount": "6000",
+            "customer_id": card["holder"]["id"],
+            "referrer_id": "",
+            "metadata.location_id": "Paris",
+        }
         for order_id, created_at in [
             (redemption["order"]["id"], redemption["date"]),
             (transaction["details"]["order"]["id"], transaction["created_at"]),
         ]
     ]
     customer_rows = [
-        {"id": customer_id, "source_id": source_id, "email": "", "name": "", "created_at": transaction["created_at"],
-         "redemptions_total_succeeded": "1", "redemptions_total_failed": "0", "redemptions_total_rolled_back": "0",
-         "orders_total_amount": "12000", "orders_total_count": "2", "loyalty_points": "210"}
-        for customer_id, source_id in [(card["holder"]["id"], card["holder"]["source_id"]), (redemption["customer_id"], "src-redeemer")]
+        {
+            "id": customer_id,
+            "source_id": source_id,
+            "email": "",
+            "name": "",
+            "created_at": transaction["created_at"],
+            "redemptions_total_succeeded": "1",
+            "redemptions_total_failed": "0",
+            "redemptions_total_rolled_back": "0",
+            "orders_total_amount": "12000",
+            "orders_total_count": "2",
+            "loyalty_points": "210",
+        }
+        for customer_id, source_id in [
+            (card["holder"]["id"], card["holder"]["source_id"]),
+            (redemption["customer_id"], "src-redeemer"),
+        ]
     ]
     with FakeVoucherify(
         redemptions=[redemption],
         loyalty_transactions={transaction["campaign_id"]: [transaction]},
         export_rows={"voucher": [voucher_row], "order": order_rows, "customer": customer_rows},
     ) as fake:
-        pull(settings_for(fake, voucherify_exports="voucher,order,customer"), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+        pull(
+            settings_for(fake, voucherify_exports="voucher,order,customer"),
+            landing=landing,
+            base_url=fake.url,
+            console=quiet(),
+            **FAST,
+        )
     warehouse = tmp_path / "warehouse.duckdb"
     run(landing, warehouse, full_refresh=False, as_json=False)
 
@@ -111,4 +154,6 @@ def test_pulled_vendor_objects_reach_the_marts(tmp_path, sample_webhooks):
         ]
         assert con.execute(
             "select transaction_id, movement, points, customer_source_id from marts.fct_loyalty_points"
-        ).fetchall() == [(transaction["id"], "earned", transaction["details"]["balance"]["points"], card["holder"]["source_id"])]
+        ).fetchall() == [
+            (transaction["id"], "earned", transaction["details"]["balance"]["points"], card["holder"]["source_id"])
+        ]

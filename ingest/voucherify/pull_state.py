@@ -8,15 +8,16 @@ landed page file; per exported object the window already exported and any export
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
-from loyalty.durable import fsync_path
-from loyalty.errors import LoyaltyError
+from ingest.durable import fsync_path
+from ingest.errors import IngestError
+from ingest.locks import LockHeld, exclusive_lock
 
 STATE_DIR = Path("voucherify") / "_state"
 STATE_FILE = STATE_DIR / "pull_state.json"
@@ -54,11 +55,11 @@ class PullState:
             try:
                 loaded = json.loads(self.path.read_text(encoding="utf-8"))
             except (ValueError, UnicodeDecodeError) as exc:
-                raise LoyaltyError(
+                raise IngestError(
                     f"pull state {self.path} is unreadable ({exc}); fix it, or delete it to pull everything again"
                 ) from exc
             if not isinstance(loaded, dict):
-                raise LoyaltyError(f"pull state {self.path} is not a JSON object; fix it or delete it")
+                raise IngestError(f"pull state {self.path} is not a JSON object; fix it or delete it")
             self.data.update(loaded)
 
     def get(self, section: str, key: str) -> dict[str, Any]:
@@ -69,24 +70,11 @@ class PullState:
         write_atomically(self.path, json.dumps(self.data, indent=2, sort_keys=True).encode("utf-8"))
 
 
-class PullLock:
+@contextmanager
+def pull_lock(landing: Path) -> Iterator[Path]:
     """An exclusive lock on the landing folder's pull state: two pulls at once would interleave cursors."""
-
-    def __init__(self, landing: Path):
-        self.path = landing / LOCK_FILE
-        self._handle = None
-
-    def __enter__(self) -> "PullLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a")
-        try:
-            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self._handle.close()
-            raise LoyaltyError(f"another `loyalty pull voucherify` is running on {self.path.parent.parent.parent}") from exc
-        return self
-
-    def __exit__(self, *exc) -> None:
-        assert self._handle is not None
-        fcntl.flock(self._handle, fcntl.LOCK_UN)
-        self._handle.close()
+    try:
+        with exclusive_lock(landing / LOCK_FILE) as path:
+            yield path
+    except LockHeld as held:
+        raise IngestError(f"another `loyalty pull voucherify` is running on {landing} (pid {held.holder})") from None

@@ -20,9 +20,9 @@ import logging
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -30,9 +30,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ingest.durable import fsync_path
+from ingest.errors import IngestError
 from ingest.voucherify.signature import SIGNATURE_HEADER, compact_json, signature_matches
-from loyalty.durable import fsync_path
-from loyalty.errors import LoyaltyError
 
 WEBHOOK_PATH = "/webhooks/voucherify"
 RECEIVED_DIR = Path("voucherify") / "webhooks" / "received"
@@ -72,7 +72,7 @@ class DeliveryLog:
         record = line + b"\n"
         with self._lock:
             now = self.clock()
-            day = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d")
+            day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
             if (
                 self._fd is None
                 or day != self._day
@@ -114,7 +114,7 @@ class DeliveryLog:
         self._files_opened += 1
         folder = self.folder / day
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
         path = folder / f"{stamp}-{os.getpid()}-{self._files_opened:04d}.ndjson"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o644)
         fsync_path(folder)  # the new name must survive a crash as well as its contents
@@ -140,12 +140,12 @@ def create_app(
 ) -> Starlette:
     """The receiver as an ASGI app (run it under any ASGI server; `serve` uses uvicorn)."""
     if not secret:
-        raise LoyaltyError(
+        raise IngestError(
             "no webhook secret: set LOYALTY_WEBHOOK_SECRET (or webhook_secret in loyalty.toml) "
             "to the webhook secret of your Voucherify project"
         )
     if max_body_bytes <= 0:
-        raise LoyaltyError(f"receiver_max_body_bytes must be positive, got {max_body_bytes}")
+        raise IngestError(f"receiver_max_body_bytes must be positive, got {max_body_bytes}")
     deliveries = DeliveryLog(
         Path(landing) / RECEIVED_DIR, rotate_bytes=rotate_bytes, rotate_seconds=rotate_seconds, clock=clock
     )

@@ -11,58 +11,118 @@ Three kinds of pull, each resumable from the state in <landing>/voucherify/_stat
 List pages land as <landing>/voucherify/api/<endpoint>/[<campaign>/]<sequence>.ndjson, one object per
 line, written atomically; the state (cursor + sequence) is saved after every page.
 
-Credentials come from settings/environment and are never printed or logged: httpx's request log lines are
-scrubbed of the app token and of download-URL tokens.
+Credentials come from settings/environment and are never printed or logged: the HTTP client (`client.py`)
+scrubs the app token and download-URL tokens from httpx's request log lines.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import logging
-import random
-import re
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ingest.voucherify.pull_state import PullLock, PullState, atomic_file, write_atomically
-from loyalty.errors import LoyaltyError
+from ingest.errors import IngestError
+from ingest.voucherify.client import ApiClient, MalformedResponse, RetryPolicy, secrets_redacted
+from ingest.voucherify.pull_state import PullState, atomic_file, pull_lock, write_atomically
 
-EXPORT_OBJECTS = ("voucher", "redemption", "customer", "publication", "order", "points_expiration", "voucher_transactions")
+EXPORT_OBJECTS = (
+    "voucher",
+    "redemption",
+    "customer",
+    "publication",
+    "order",
+    "points_expiration",
+    "voucher_transactions",
+)
 # Aggregates on these rows change after creation (redemption counts, balances): export them whole every time.
 SNAPSHOT_OBJECTS = {"customer", "voucher"}
 # Columns we ask for; objects not listed get the API's default fields.
 EXPORT_FIELDS = {
     "redemption": [
-        "id", "object", "date", "voucher_code", "campaign", "promotion_tier_id", "customer_id",
-        "customer_source_id", "customer_name", "tracking_id", "order_id", "order_amount", "gift_amount",
-        "loyalty_points", "result", "failure_code", "failure_message", "metadata",
+        "id",
+        "object",
+        "date",
+        "voucher_code",
+        "campaign",
+        "promotion_tier_id",
+        "customer_id",
+        "customer_source_id",
+        "customer_name",
+        "tracking_id",
+        "order_id",
+        "order_amount",
+        "gift_amount",
+        "loyalty_points",
+        "result",
+        "failure_code",
+        "failure_message",
+        "metadata",
     ],
     "voucher_transactions": [
-        "id", "campaign_id", "voucher_id", "type", "source_id", "reason", "source", "balance", "amount",
-        "related_transaction_id", "created_at", "details",
+        "id",
+        "campaign_id",
+        "voucher_id",
+        "type",
+        "source_id",
+        "reason",
+        "source",
+        "balance",
+        "amount",
+        "related_transaction_id",
+        "created_at",
+        "details",
     ],
     "order": [
-        "id", "source_id", "created_at", "updated_at", "status", "amount", "discount_amount",
-        "items_discount_amount", "total_discount_amount", "total_amount", "customer_id", "referrer_id", "metadata",
+        "id",
+        "source_id",
+        "created_at",
+        "updated_at",
+        "status",
+        "amount",
+        "discount_amount",
+        "items_discount_amount",
+        "total_discount_amount",
+        "total_amount",
+        "customer_id",
+        "referrer_id",
+        "metadata",
     ],
     # Card and code holders: without them, pulled loyalty transactions cannot be tied to a customer.
     "voucher": [
-        "id", "code", "voucher_type", "campaign", "campaign_id", "customer_id", "customer_source_id",
-        "loyalty_balance", "gift_balance", "active", "created_at", "updated_at", "metadata",
+        "id",
+        "code",
+        "voucher_type",
+        "campaign",
+        "campaign_id",
+        "customer_id",
+        "customer_source_id",
+        "loyalty_balance",
+        "gift_balance",
+        "active",
+        "created_at",
+        "updated_at",
+        "metadata",
     ],
     "customer": [
-        "id", "source_id", "name", "email", "created_at", "redemptions_total_succeeded", "redemptions_total_failed",
-        "redemptions_total_rolled_back", "orders_total_amount", "orders_total_count", "loyalty_points",
+        "id",
+        "source_id",
+        "name",
+        "email",
+        "created_at",
+        "redemptions_total_succeeded",
+        "redemptions_total_failed",
+        "redemptions_total_rolled_back",
+        "orders_total_amount",
+        "orders_total_count",
+        "loyalty_points",
     ],
 }
 MAX_PAGE = 99  # GET /v1/redemptions refuses page 100 and beyond
@@ -70,8 +130,6 @@ PAGE_LIMIT = 100
 # Consecutive export windows overlap by this much: a row stamped exactly on a boundary is never lost
 # whether the API treats $after/$before as inclusive or not (a duplicate is harmless, staging deduplicates).
 WINDOW_OVERLAP = timedelta(seconds=1)
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,174 +142,8 @@ class PullReport:
     retries: int = 0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """5xx, timeouts and connection errors: jittered exponential back-off; 429: the API's Retry-After."""
-
-    max_attempts: int = 6
-    backoff_base: float = 1.0
-    backoff_cap: float = 60.0
-    max_retry_after: float = 300.0
-
-    def backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)  # jitter so parallel pullers do not retry in lockstep
-
-
-class ApiClient:
-    """httpx with Voucherify's auth headers, retries and one-line errors that name no secret."""
-
-    def __init__(
-        self,
-        base_url: str,
-        app_id: str,
-        app_token: str,
-        *,
-        policy: RetryPolicy,
-        timeout: float,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self._auth = {"X-App-Id": app_id, "X-App-Token": app_token}
-        self._api_host = urlsplit(self.base_url).hostname or ""
-        self.policy = policy
-        self.sleep = sleep
-        self.requests = 0
-        self.retries = 0
-        self.http = httpx.Client(timeout=timeout, headers={"User-Agent": "loyalty-warehouse"})
-
-    def close(self) -> None:
-        self.http.close()
-
-    def get_json(self, path: str, *, params: dict[str, Any] | None = None, what: str | None = None) -> Any:
-        return self._json(self.request("GET", path, params=params, what=what), what or f"GET {path}")
-
-    def post_json(self, path: str, body: dict[str, Any]) -> Any:
-        return self._json(self.request("POST", path, json=body), f"POST {path}")
-
-    def request(self, method: str, path_or_url: str, *, what: str | None = None, stream: bool = False, **kwargs) -> httpx.Response:
-        url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
-        what = what or f"{method} {urlsplit(url).path}"  # never the query: download URLs carry a token
-        for attempt in range(1, self.policy.max_attempts + 1):
-            self.requests += 1
-            try:
-                request = self.http.build_request(method, url, headers=self._headers_for(url), **kwargs)
-                response = self.http.send(request, stream=stream)
-            except httpx.TimeoutException:
-                problem, delay = "timed out", self.policy.backoff(attempt)
-            except httpx.TransportError as exc:
-                problem, delay = f"connection failed ({type(exc).__name__})", self.policy.backoff(attempt)
-            else:
-                if response.status_code < 400:
-                    return response
-                response.read()
-                response.close()
-                if response.status_code == 429:
-                    delay = _retry_after(response)
-                    if delay is None:
-                        delay = self.policy.backoff(attempt)
-                    if delay > self.policy.max_retry_after:
-                        raise LoyaltyError(
-                            f"Voucherify API {what}: rate limited, Retry-After {delay:.0f} s exceeds the "
-                            f"{self.policy.max_retry_after:.0f} s we wait; try again later"
-                        )
-                    problem = "HTTP 429 rate limited"
-                elif response.status_code >= 500:
-                    problem, delay = f"HTTP {response.status_code}", self.policy.backoff(attempt)
-                else:
-                    raise LoyaltyError(f"Voucherify API {what}: HTTP {response.status_code} {_api_error(response)}")
-            if attempt == self.policy.max_attempts:
-                raise LoyaltyError(f"Voucherify API {what}: {problem}; giving up after {attempt} attempts")
-            self.retries += 1
-            log.warning("Voucherify API %s: %s; retry %d in %.1f s", what, problem, attempt, delay)
-            self.sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _headers_for(self, url: str) -> dict[str, str]:
-        # Export downloads may live on another Voucherify host; the app token goes to Voucherify hosts only.
-        host = urlsplit(url).hostname or ""
-        if host == self._api_host or host == "voucherify.io" or host.endswith(".voucherify.io"):
-            return dict(self._auth)
-        return {}
-
-    @staticmethod
-    def _json(response: httpx.Response, what: str) -> Any:
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise MalformedResponse(what, f"not JSON: {response.text[:80]!r}") from exc
-
-
-class MalformedResponse(LoyaltyError):
-    def __init__(self, what: str, reason: str):
-        super().__init__(
-            f"Voucherify API {what}: malformed response ({reason}); everything before it is saved "
-            "and the next pull resumes from there"
-        )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _api_error(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip().replace("\n", " ")[:200] or response.reason_phrase
-    if not isinstance(body, dict):
-        return str(body)[:200]
-    parts = [str(body.get(key)) for key in ("key", "message", "details") if body.get(key)]
-    code = body.get("code")
-    return (f"[{code}] " if code is not None else "") + ": ".join(parts)
-
-
-class _RedactSecrets(logging.Filter):
-    """Scrubs the app token and URL tokens from httpx/httpcore log records (they log full request URLs)."""
-
-    URL_TOKEN = re.compile(r"((?:token|signature|access_token|X-Amz-Signature)=)[^&\s\"']+", re.IGNORECASE)
-
-    def __init__(self, secrets: list[str]):
-        super().__init__()
-        self.secrets = [secret for secret in secrets if secret]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = self.URL_TOKEN.sub(r"\1<redacted>", message)
-        for secret in self.secrets:
-            cleaned = cleaned.replace(secret, "<redacted>")
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
-
-
-HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
-
-
-@contextmanager
-def _secrets_redacted(secrets: list[str]) -> Iterator[None]:
-    redactor = _RedactSecrets(secrets)
-    loggers = [logging.getLogger(name) for name in HTTP_LOGGERS]
-    for logger in loggers:
-        logger.addFilter(redactor)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(redactor)
-
-
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse_time(value: Any, what: str) -> datetime:
@@ -262,11 +154,11 @@ def _parse_time(value: Any, what: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"{what}: not an ISO-8601 time: {value!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _stamp(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ") if moment else "beginning"
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if moment else "beginning"
 
 
 def _split_setting(value: Any) -> list[str]:
@@ -297,24 +189,24 @@ def pull(
     """Pull exports, redemptions and loyalty transactions; resumable, incremental, one line on failure."""
     app_id, app_token = settings.get("voucherify_app_id"), settings.get("voucherify_app_token")
     if not app_id or not app_token:
-        raise LoyaltyError(
+        raise IngestError(
             "Voucherify credentials missing: set LOYALTY_VOUCHERIFY_APP_ID and LOYALTY_VOUCHERIFY_APP_TOKEN "
             "(or voucherify_app_id / voucherify_app_token in loyalty.toml)"
         )
     if not base_url or urlsplit(str(base_url)).scheme not in {"http", "https"}:
-        raise LoyaltyError(f"Voucherify base URL must be http(s)://…, got {base_url!r}")
+        raise IngestError(f"Voucherify base URL must be http(s)://…, got {base_url!r}")
     objects = _split_setting(settings.get("voucherify_exports"))
     unknown = sorted(set(objects) - set(EXPORT_OBJECTS))
     if unknown:
-        raise LoyaltyError(f"unknown exported object(s) {', '.join(unknown)}; known: {', '.join(EXPORT_OBJECTS)}")
+        raise IngestError(f"unknown exported object(s) {', '.join(unknown)}; known: {', '.join(EXPORT_OBJECTS)}")
     since_setting = settings.get("voucherify_pull_since")
     try:
         since = _parse_time(str(since_setting), "voucherify_pull_since") if since_setting else None
     except ValueError as exc:
-        raise LoyaltyError(str(exc)) from exc
+        raise IngestError(str(exc)) from exc
     campaigns = _split_setting(settings.get("voucherify_loyalty_campaigns"))
 
-    until = datetime.now(timezone.utc) - timedelta(seconds=settle_seconds)  # let late writes settle
+    until = datetime.now(UTC) - timedelta(seconds=settle_seconds)  # let late writes settle
     report = PullReport()
     console = console or Console(stderr=True)
     client = ApiClient(
@@ -325,11 +217,14 @@ def pull(
         timeout=timeout,
     )
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
         console=console,
     )
     try:
-        with PullLock(landing), _secrets_redacted([str(app_token)]), progress:
+        with pull_lock(landing), secrets_redacted([str(app_token)]), progress:
             state = PullState(landing)
             context = _Pull(client, state, landing, report, progress, until, since, page_limit, max_page)
             for exported_object in objects:
@@ -346,9 +241,12 @@ def pull(
 
 def _summary(report: PullReport) -> str:
     parts = [
-        f"{name} {count} file(s) {report.export_bytes.get(name, 0):,} bytes" for name, count in report.export_files.items()
+        f"{name} {count} file(s) {report.export_bytes.get(name, 0):,} bytes"
+        for name, count in report.export_files.items()
     ]
-    parts += [f"{name} {count} new in {report.list_pages.get(name, 0)} page(s)" for name, count in report.list_objects.items()]
+    parts += [
+        f"{name} {count} new in {report.list_pages.get(name, 0)} page(s)" for name, count in report.list_objects.items()
+    ]
     return f"pulled: {', '.join(parts) or 'nothing'} ({report.requests} requests, {report.retries} retries)"
 
 
@@ -387,7 +285,9 @@ class _Pull:
             parameters: dict[str, Any] = {"filters": filters}
             if exported_object in EXPORT_FIELDS:
                 parameters["fields"] = EXPORT_FIELDS[exported_object]
-            created = self.client.post_json("/v1/exports", {"exported_object": exported_object, "parameters": parameters})
+            created = self.client.post_json(
+                "/v1/exports", {"exported_object": exported_object, "parameters": parameters}
+            )
             if not isinstance(created, dict) or not isinstance(created.get("id"), str):
                 raise MalformedResponse("POST /v1/exports", "no export id")
             pending = {"id": created["id"], "after": _iso(after) if after else None, "before": _iso(before)}
@@ -405,7 +305,9 @@ class _Pull:
         for number, url in enumerate(urls, start=1):
             self.progress.update(task, detail=f"downloading file {number}/{len(urls)}")
             suffix = f"_{number}" if len(urls) > 1 else ""
-            size = self._download(url, folder / f"{window}_{export_id}{suffix}.csv", f"GET /v1/exports/{export_id} file {number}")
+            size = self._download(
+                url, folder / f"{window}_{export_id}{suffix}.csv", f"GET /v1/exports/{export_id} file {number}"
+            )
             self.report.export_bytes[exported_object] = self.report.export_bytes.get(exported_object, 0) + size
         self.report.export_files[exported_object] = self.report.export_files.get(exported_object, 0) + len(urls)
         done = {} if exported_object in SNAPSHOT_OBJECTS else {"done_before": pending["before"]}
@@ -423,16 +325,21 @@ class _Pull:
             if status == "DONE":
                 return export
             if status == "ERROR":
-                self.state.put("exports", exported_object, {k: v for k, v in self.state.get("exports", exported_object).items() if k != "pending"})
+                self.state.put(
+                    "exports",
+                    exported_object,
+                    {k: v for k, v in self.state.get("exports", exported_object).items() if k != "pending"},
+                )
                 result = export.get("result")
                 reason = (result.get("message") or result.get("error")) if isinstance(result, dict) else result
-                raise LoyaltyError(
-                    f"Voucherify export {export_id} ({exported_object}) ended in ERROR: {reason or 'no reason given'}; the next pull creates a new one"
+                raise IngestError(
+                    f"Voucherify export {export_id} ({exported_object}) ended in ERROR: "
+                    f"{reason or 'no reason given'}; the next pull creates a new one"
                 )
             if status not in {"SCHEDULED", "IN_PROGRESS"}:
                 raise MalformedResponse(what, f"unknown export status {status!r}")
             if time.monotonic() + delay > deadline:
-                raise LoyaltyError(
+                raise IngestError(
                     f"Voucherify export {export_id} ({exported_object}) still {status} after {export_timeout:.0f} s; "
                     "the next pull resumes waiting for it"
                 )
@@ -447,7 +354,7 @@ class _Pull:
             url = urljoin(url, response.headers["location"])
             response.close()
         else:
-            raise LoyaltyError(f"Voucherify API {what}: too many redirects")
+            raise IngestError(f"Voucherify API {what}: too many redirects")
         size = 0
         try:
             with atomic_file(dest) as handle:
@@ -457,7 +364,9 @@ class _Pull:
                 if size == 0:
                     raise MalformedResponse(what, "empty CSV file")
         except httpx.HTTPError as exc:
-            raise LoyaltyError(f"Voucherify API {what}: download interrupted ({type(exc).__name__}); the next pull retries it") from exc
+            raise IngestError(
+                f"Voucherify API {what}: download interrupted ({type(exc).__name__}); the next pull retries it"
+            ) from exc
         finally:
             response.close()
         return size
@@ -500,14 +409,16 @@ class _Pull:
                 writer.write(fresh)
                 landed += len(fresh)
                 # Full precision: a cursor rounded to milliseconds would let microsecond-stamped ones land twice.
-                cursor_date = cursor.astimezone(timezone.utc).isoformat()
-                self.state.put("lists", key, {"seq": writer.seq, "cursor_date": cursor_date, "cursor_ids": sorted(cursor_ids)})
+                cursor_date = cursor.astimezone(UTC).isoformat()
+                self.state.put(
+                    "lists", key, {"seq": writer.seq, "cursor_date": cursor_date, "cursor_ids": sorted(cursor_ids)}
+                )
             self.progress.update(task, detail=f"{landed} new")
             if len(items) < self.page_limit:
                 break
             if page >= self.max_page:
                 if cursor == window_start:
-                    raise LoyaltyError(
+                    raise IngestError(
                         f"more than {self.max_page * self.page_limit} redemptions share created_at {_iso(cursor)}; "
                         "the API cannot page past them"
                     )
@@ -532,7 +443,9 @@ class _Pull:
         key = f"loyalty_transactions/{campaign_id}"
         task = self.progress.add_task(f"loyalty transactions {campaign_id}", detail="")
         saved = self.state.get("lists", key)
-        writer = _PageWriter(self.landing / "voucherify" / "api" / "loyalty_transactions" / campaign_id, saved.get("seq", 0))
+        writer = _PageWriter(
+            self.landing / "voucherify" / "api" / "loyalty_transactions" / campaign_id, saved.get("seq", 0)
+        )
         starting_after = saved.get("starting_after_id")
         landed = 0
         while True:
@@ -555,7 +468,7 @@ class _Pull:
                 break
         self._count("loyalty_transactions", landed, writer)
 
-    def _count(self, endpoint: str, landed: int, writer: "_PageWriter") -> None:
+    def _count(self, endpoint: str, landed: int, writer: _PageWriter) -> None:
         self.report.list_objects[endpoint] = self.report.list_objects.get(endpoint, 0) + landed
         self.report.list_pages[endpoint] = self.report.list_pages.get(endpoint, 0) + writer.pages
 
