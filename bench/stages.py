@@ -147,7 +147,7 @@ def dashboard_queries(warehouse: str, repeats: int) -> dict:
     for page, statements in queries.PAGE_QUERIES.items():
         samples: list[float] = []
         per_query: dict[str, list[float]] = {name: [] for name in statements}
-        for name, sql in statements.items():
+        for sql in statements.values():
             db.query_uncached(sql, params)  # warm the connection and DuckDB's caches once
         for _ in range(repeats):
             for name, sql in statements.items():

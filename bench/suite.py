@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -56,17 +56,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=3, help="runs per timed stage (the median is reported)")
     parser.add_argument("--query-repeats", type=int, default=20, help="executions of each dashboard query")
-    parser.add_argument("--dlt-events", type=int, default=10_000, help="deliveries dlt loads, once (its rate is compared)")
-    parser.add_argument("--small-files", type=int, default=0, help="also ingest this many small webhook files (issue 3: 50000)")
-    parser.add_argument("--large-landing-gb", type=float, default=0, help="also ingest a landing of this many GB (issue 3: 5)")
-    parser.add_argument("--work", type=Path, default=REPO_ROOT / "data" / "bench", help="generated worlds and scratch files")
-    parser.add_argument("--out", type=Path, default=None, help="JSON results file [bench/results/bench-<UTC time>.json]")
+    parser.add_argument(
+        "--dlt-events", type=int, default=10_000, help="deliveries dlt loads, once (its rate is compared)"
+    )
+    parser.add_argument(
+        "--small-files", type=int, default=0, help="also ingest this many small webhook files (issue 3: 50000)"
+    )
+    parser.add_argument(
+        "--large-landing-gb", type=float, default=0, help="also ingest a landing of this many GB (issue 3: 5)"
+    )
+    parser.add_argument(
+        "--work", type=Path, default=REPO_ROOT / "data" / "bench", help="generated worlds and scratch files"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON results file [bench/results/bench-<UTC time>.json]"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     out = args.out or REPO_ROOT / "bench" / "results" / f"bench-{started:%Y%m%dT%H%M%SZ}.json"
     args.work.mkdir(parents=True, exist_ok=True)
     scratch = args.work / "scratch"
@@ -90,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
 
     report = {
         "started_at": started.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "parameters": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "world": json.loads((world / "world.json").read_text()),
@@ -127,7 +137,9 @@ class StageRunner:
             raise SystemExit(f"bench stage {stage} failed (exit {proc.returncode}); log {log}:\n{tail}")
         return json.loads(result_path.read_text()), usage.ru_maxrss / 1024  # Linux reports KiB
 
-    def rounds(self, times: int, **stages: tuple[str, Callable[[int], dict], dict]) -> dict[str, tuple[list[dict], float]]:
+    def rounds(
+        self, times: int, **stages: tuple[str, Callable[[int], dict], dict]
+    ) -> dict[str, tuple[list[dict], float]]:
         """Run each named (stage, prepare(round) -> kwargs, fixed kwargs) once per round, interleaved (A B A B …),
         so that a change in the machine's load hits the stages being compared alike. Peak RSS is per name."""
         out: dict[str, tuple[list[dict], float]] = {name: ([], 0.0) for name in stages}
@@ -186,14 +198,27 @@ def generate(args: argparse.Namespace, runner: StageRunner, rows: list[Row]) -> 
     if not (world / "world.json").exists():
         shutil.rmtree(world, ignore_errors=True)
         console.log(f"generating {customers:,} customers × {args.days} days (≈{target:,} webhook deliveries)…")
-        result, rss = runner("generate", out=str(world / "landing"), customers=customers, days=args.days, seed=args.seed)
+        result, rss = runner(
+            "generate", out=str(world / "landing"), customers=customers, days=args.days, seed=args.seed
+        )
         deliveries, webhook_bytes = count_deliveries(world / "landing")
-        landing_bytes = sum(p.stat().st_size for p in (world / "landing").rglob("*") if p.is_file() and "ground_truth" not in p.parts)
-        (world / "world.json").write_text(json.dumps({
-            "customers": customers, "days": args.days, "seed": args.seed, "webhook_deliveries": deliveries,
-            "webhook_mb": round(webhook_bytes / 1e6, 1), "landing_mb": round(landing_bytes / 1e6, 1),
-            "generate_seconds": round(result["seconds"], 1), "generate_peak_rss_mb": round(rss),
-        }))  # fmt: skip
+        landing_bytes = sum(
+            p.stat().st_size for p in (world / "landing").rglob("*") if p.is_file() and "ground_truth" not in p.parts
+        )
+        (world / "world.json").write_text(
+            json.dumps(
+                {
+                    "customers": customers,
+                    "days": args.days,
+                    "seed": args.seed,
+                    "webhook_deliveries": deliveries,
+                    "webhook_mb": round(webhook_bytes / 1e6, 1),
+                    "landing_mb": round(landing_bytes / 1e6, 1),
+                    "generate_seconds": round(result["seconds"], 1),
+                    "generate_peak_rss_mb": round(rss),
+                }
+            )
+        )
     info = json.loads((world / "world.json").read_text())
     console.log(f"world: {info['webhook_deliveries']:,} webhook deliveries, {info['landing_mb']:,} MB landing")
     return world
@@ -220,7 +245,7 @@ def file_day(rel_path: str) -> str | None:
     if m := _DAY.search(rel_path):
         return "-".join(m.groups())
     if m := _EPOCH_MS_DAY.search(rel_path):
-        return datetime.fromtimestamp(int(m.group(1)) / 1000, timezone.utc).strftime("%Y-%m-%d")
+        return datetime.fromtimestamp(int(m.group(1)) / 1000, UTC).strftime("%Y-%m-%d")
     return None
 
 
@@ -265,13 +290,40 @@ def ingest_section(args, runner: StageRunner, rows: list[Row], webhooks_only: Pa
     events = ours[0]["webhook_rows"]
     ours_rate = events / median(ours, "seconds")
     ceiling_rate = ceiling[0]["webhook_rows"] / median(ceiling, "seconds")
-    rows.append(Row("ingest", "webhook events/s (our ingest)", ours_rate, "events/s", ours_rss, detail={"events": events, "runs": ours}))
-    rows.append(Row("ingest", "webhook events/s (DuckDB read_json)", ceiling_rate, "events/s", ceiling_rss, detail={"events": ceiling[0]["webhook_rows"], "runs": ceiling}))
+    rows.append(
+        Row(
+            "ingest",
+            "webhook events/s (our ingest)",
+            ours_rate,
+            "events/s",
+            ours_rss,
+            detail={"events": events, "runs": ours},
+        )
+    )
+    rows.append(
+        Row(
+            "ingest",
+            "webhook events/s (DuckDB read_json)",
+            ceiling_rate,
+            "events/s",
+            ceiling_rss,
+            detail={"events": ceiling[0]["webhook_rows"], "runs": ceiling},
+        )
+    )
     ratio = ours_rate / ceiling_rate
     rows.append(Row("ingest", "ours / read_json", ratio, "×", target="≥ 0.70", ok=ratio >= 0.70))
 
     if importlib.util.find_spec("dlt") is None:
-        rows.append(Row("ingest", "ours / dlt", None, "×", target="≥ 10", detail={"skipped": "dlt not installed (pip install -e '.[bench]')"}))
+        rows.append(
+            Row(
+                "ingest",
+                "ours / dlt",
+                None,
+                "×",
+                target="≥ 10",
+                detail={"skipped": "dlt not installed (pip install -e '.[bench]')"},
+            )
+        )
         return
 
     def fresh_dlt(i: int) -> dict:
@@ -281,18 +333,40 @@ def ingest_section(args, runner: StageRunner, rows: list[Row], webhooks_only: Pa
         return {"pipelines_dir": str(base / "pipelines"), "warehouse": str(base / "dlt.duckdb")}
 
     # One run only: dlt takes minutes for a few thousand deliveries, and the ratio is far from the target.
-    dlt_runs, dlt_rss = runner.rounds(1, dlt=("dlt", fresh_dlt, {"landing": str(webhooks_only), "max_events": args.dlt_events}))["dlt"]
+    dlt_runs, dlt_rss = runner.rounds(
+        1, dlt=("dlt", fresh_dlt, {"landing": str(webhooks_only), "max_events": args.dlt_events})
+    )["dlt"]
     dlt_rate = dlt_runs[0]["webhook_rows"] / median(dlt_runs, "seconds")
-    rows.append(Row("ingest", "webhook events/s (dlt, defaults)", dlt_rate, "events/s", dlt_rss, detail={"events": dlt_runs[0]["webhook_rows"], "runs": dlt_runs}))
+    rows.append(
+        Row(
+            "ingest",
+            "webhook events/s (dlt, defaults)",
+            dlt_rate,
+            "events/s",
+            dlt_rss,
+            detail={"events": dlt_runs[0]["webhook_rows"], "runs": dlt_runs},
+        )
+    )
     ratio = ours_rate / dlt_rate
     rows.append(Row("ingest", "ours / dlt", ratio, "×", target="≥ 10", ok=ratio >= 10))
 
 
-def build_section(args, runner: StageRunner, rows: list[Row], landing: Path, base: Path, share: float, scratch: Path) -> Path:
+def build_section(
+    args, runner: StageRunner, rows: list[Row], landing: Path, base: Path, share: float, scratch: Path
+) -> Path:
     console.log("ingest the whole landing, then full and incremental dbt builds…")
     base_raw = scratch / "base-raw.duckdb"
     result, rss = runner("ingest", landing=str(base), warehouse=str(base_raw))
-    rows.append(Row("ingest", "whole landing (all sources) seconds", result["seconds"], "s", rss, detail={"rows": result["rows"]}))
+    rows.append(
+        Row(
+            "ingest",
+            "whole landing (all sources) seconds",
+            result["seconds"],
+            "s",
+            rss,
+            detail={"rows": result["rows"]},
+        )
+    )
 
     # Both builds at one path, as `loyalty run` builds: dbt keeps its partial parse only for the same path.
     warehouse = scratch / "build.duckdb"
@@ -302,7 +376,7 @@ def build_section(args, runner: StageRunner, rows: list[Row], landing: Path, bas
         return {"warehouse": str(warehouse)}
 
     def with_new_data(i: int) -> dict:
-        """This round's fully built warehouse plus the newest 1% of the landing ingested (not part of the build time)."""
+        """This round's built warehouse plus the newest 1% of the landing ingested (not part of the build time)."""
         runner("ingest", landing=str(landing), warehouse=str(warehouse))
         return {"warehouse": str(warehouse)}
 
@@ -313,9 +387,27 @@ def build_section(args, runner: StageRunner, rows: list[Row], landing: Path, bas
     )
     (full, full_rss), (incremental, incremental_rss) = measured["full"], measured["incremental"]
     full_seconds = median(full, "seconds")
-    rows.append(Row("dbt", f"full build seconds ({result['rows']:,} raw events)", full_seconds, "s", full_rss, detail={"runs": full}))
+    rows.append(
+        Row(
+            "dbt",
+            f"full build seconds ({result['rows']:,} raw events)",
+            full_seconds,
+            "s",
+            full_rss,
+            detail={"runs": full},
+        )
+    )
     incremental_seconds = median(incremental, "seconds")
-    rows.append(Row("dbt", f"incremental build seconds (+{share:.1%} new data)", incremental_seconds, "s", incremental_rss, detail={"runs": incremental}))
+    rows.append(
+        Row(
+            "dbt",
+            f"incremental build seconds (+{share:.1%} new data)",
+            incremental_seconds,
+            "s",
+            incremental_rss,
+            detail={"runs": incremental},
+        )
+    )
     ratio = incremental_seconds / full_seconds
     rows.append(Row("dbt", "incremental / full", ratio, "×", target="≤ 0.15", ok=ratio <= 0.15))
     return warehouse
@@ -326,7 +418,18 @@ def dashboards_section(args, runner: StageRunner, rows: list[Row], warehouse: Pa
     result, rss = runner("dashboard_queries", warehouse=str(warehouse), repeats=args.query_repeats)
     for page, figures in result["pages"].items():
         p95 = figures["p95_ms"]
-        rows.append(Row("dashboards", f"{page} query p95 ({figures['queries']} queries)", p95, "ms", rss, target="≤ 200", ok=p95 <= 200, detail=figures))
+        rows.append(
+            Row(
+                "dashboards",
+                f"{page} query p95 ({figures['queries']} queries)",
+                p95,
+                "ms",
+                rss,
+                target="≤ 200",
+                ok=p95 <= 200,
+                detail=figures,
+            )
+        )
 
 
 def small_files_section(args, runner: StageRunner, rows: list[Row], landing: Path, scratch: Path) -> None:
@@ -343,14 +446,24 @@ def small_files_section(args, runner: StageRunner, rows: list[Row], landing: Pat
             break
     per_file = max(1, len(lines) // args.small_files)
     for i in range(args.small_files):
-        chunk = lines[(i * per_file) % len(lines):][:per_file] or lines[:per_file]
+        chunk = lines[(i * per_file) % len(lines) :][:per_file] or lines[:per_file]
         target = dest / f"{i // 1000:03d}" / f"delivery-{i:06d}.ndjson"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(chunk), encoding="utf-8")
     warehouse = scratch / "small-files.duckdb"
     result, rss = runner("ingest", landing=str(dest.parents[2]), warehouse=str(warehouse))
-    rows.append(Row("memory", f"ingest {args.small_files:,} small files: peak RSS", rss, "MB", rss, target="≤ 2048", ok=rss <= 2048,
-                    detail={"seconds": result["seconds"], "rows": result["webhook_rows"]}))  # fmt: skip
+    rows.append(
+        Row(
+            "memory",
+            f"ingest {args.small_files:,} small files: peak RSS",
+            rss,
+            "MB",
+            rss,
+            target="≤ 2048",
+            ok=rss <= 2048,
+            detail={"seconds": result["seconds"], "rows": result["webhook_rows"]},
+        )
+    )
 
 
 def large_landing_section(args, runner: StageRunner, rows: list[Row], landing: Path, scratch: Path) -> None:
@@ -371,8 +484,18 @@ def large_landing_section(args, runner: StageRunner, rows: list[Row], landing: P
     warehouse = scratch / "large.duckdb"
     started = time.perf_counter()
     result, rss = runner("ingest", landing=str(dest), warehouse=str(warehouse))
-    rows.append(Row("memory", f"ingest {written / 1e9:.1f} GB landing: peak RSS", rss, "MB", rss, target="≤ 2048", ok=rss <= 2048,
-                    detail={"seconds": time.perf_counter() - started, "rows": result["webhook_rows"]}))  # fmt: skip
+    rows.append(
+        Row(
+            "memory",
+            f"ingest {written / 1e9:.1f} GB landing: peak RSS",
+            rss,
+            "MB",
+            rss,
+            target="≤ 2048",
+            ok=rss <= 2048,
+            detail={"seconds": time.perf_counter() - started, "rows": result["webhook_rows"]},
+        )
+    )
 
 
 # ── output ──────────────────────────────────────────────────────────────────────────────────────────
@@ -380,7 +503,9 @@ def large_landing_section(args, runner: StageRunner, rows: list[Row], landing: P
 
 def print_table(rows: list[Row], world: dict) -> None:
     table = Table(
-        title=f"loyalty benchmark: {world['webhook_deliveries']:,} webhook deliveries, {world['landing_mb']:,} MB landing",
+        title=(
+            f"loyalty benchmark: {world['webhook_deliveries']:,} webhook deliveries, {world['landing_mb']:,} MB landing"
+        ),
     )
     for column in ("section", "metric", "value", "unit", "peak RSS MB", "target", ""):
         table.add_column(column, justify="right" if column in {"value", "peak RSS MB"} else "left")
@@ -389,7 +514,15 @@ def print_table(rows: list[Row], world: dict) -> None:
         verdict = "" if row.ok is None else ("[green]ok[/green]" if row.ok else "[red]MISSED[/red]")
         if row.value is None:
             verdict = row.detail.get("skipped", "")
-        table.add_row(row.section, row.metric, value, row.unit, f"{row.peak_rss_mb:,.0f}" if row.peak_rss_mb else "", row.target, verdict)
+        table.add_row(
+            row.section,
+            row.metric,
+            value,
+            row.unit,
+            f"{row.peak_rss_mb:,.0f}" if row.peak_rss_mb else "",
+            row.target,
+            verdict,
+        )
     out = Console()
     if not out.is_terminal:
         out = Console(width=150)  # a redirected table keeps one line per row

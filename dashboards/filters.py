@@ -47,20 +47,23 @@ class Filters:
 
     def describe(self) -> str:
         parts = [f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d} (UTC)"]
-        parts += [f"{name}: {value}" for name, value in
-                  (("location", self.location), ("campaign", self.campaign), ("channel", self.channel)) if value]
+        parts += [
+            f"{name}: {value}"
+            for name, value in (("location", self.location), ("campaign", self.campaign), ("channel", self.channel))
+            if value
+        ]
         return ", ".join(parts)
 
 
 def _utc_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 def data_range() -> tuple[dt.date, dt.date]:
     """First and last day with orders or redemptions; today when the warehouse is still empty."""
     row = db.query(queries.DATA_RANGE).iloc[0]
     if row.isna().any():
-        today = dt.datetime.now(dt.timezone.utc).date()
+        today = dt.datetime.now(dt.UTC).date()
         return today, today
     return _as_date(row["first_day"]), _as_date(row["last_day"])
 
@@ -117,7 +120,8 @@ def sample_params() -> dict[str, Any]:
     the default period, the busiest member, the biggest failure hot spot."""
     params = default_filters().params()
     busiest = db.query(
-        "select customer_source_id from marts.dim_members order by orders_count desc nulls last, customer_source_id limit 1"
+        "select customer_source_id from marts.dim_members "
+        "order by orders_count desc nulls last, customer_source_id limit 1"
     )
     customer = busiest.iloc[0, 0] if len(busiest) else ""
     spots = db.query(queries.FAILED_HOT_SPOTS, {**params, "min_failed": 1})

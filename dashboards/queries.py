@@ -55,7 +55,9 @@ select min(day) as first_day, max(day) as last_day from (
 )
 """
 LOCATIONS = "select distinct location_id from marts.agg_location_daily where location_id is not null order by 1"
-CAMPAIGNS = "select distinct campaign_name from marts.fct_campaign_performance where campaign_name is not null order by 1"
+CAMPAIGNS = (
+    "select distinct campaign_name from marts.fct_campaign_performance where campaign_name is not null order by 1"
+)
 CHANNELS = "select distinct channel_type from marts.fct_redemptions where channel_type is not null order by 1"
 
 # ── Overview ────────────────────────────────────────────────────────────────────────────────────────
@@ -124,7 +126,10 @@ group by day
 order by day
 """
 OVERVIEW_DAILY = _OVERVIEW_DAILY.format(day=_utc_day("ordered_at"), paid=PAID, filter=_ORDERS_FILTER)
-OVERVIEW_DAILY_BY_CAMPAIGN = _OVERVIEW_DAILY.format(day=_utc_day("ordered_at"), paid=PAID, filter=_ORDERS_BY_CAMPAIGN_FILTER)
+OVERVIEW_DAILY_BY_CAMPAIGN = _OVERVIEW_DAILY.format(
+    day=_utc_day("ordered_at"), paid=PAID, filter=_ORDERS_BY_CAMPAIGN_FILTER
+)
+
 
 def orders_statement(plain: str, by_campaign: str, campaign: str | None, channel: str | None) -> str:
     """The orders statement for the chosen filters: narrowed by campaign/channel only when one is chosen."""
@@ -200,7 +205,7 @@ order by failed_attempts desc, customer_source_id, location_id
 limit 200
 """
 
-FAILED_DRILL_DOWN = f"""
+FAILED_DRILL_DOWN = """
 select redemption_id, redeemed_at, failure_code, failure_message, voucher_code, campaign_name,
        channel_type, order_id, location_id
 from marts.fct_redemptions
@@ -369,9 +374,7 @@ SEGMENTS = {
     "no_orders": ("Member without a paid order", "coalesce(orders_count, 0) = 0"),
 }
 _SEGMENT_PREDICATE = (
-    "case $segment "
-    + " ".join(f"when '{key}' then ({predicate})" for key, (_, predicate) in SEGMENTS.items())
-    + " end"
+    "case $segment " + " ".join(f"when '{key}' then ({predicate})" for key, (_, predicate) in SEGMENTS.items()) + " end"
 )
 
 SEGMENT_SIZES = (
@@ -389,13 +392,24 @@ order by lifetime_order_amount desc nulls last, customer_source_id
 limit 1000
 """
 
-# Computed traits: the dim_members columns macros/member_traits.sql adds after the member metrics. Their names
-# come from the catalog (never from user input) and are quoted as identifiers.
+# Computed traits: the dim_members columns loyalty/dbt_project/macros/member_traits.sql adds after the member
+# metrics. Their names come from the catalog (never from user input) and are quoted as identifiers.
 MEMBER_METRIC_COLUMNS = (
-    "customer_source_id", "email", "current_tier", "points_balance", "lifetime_points_earned",
-    "lifetime_points_burned", "lifetime_points_expired", "orders_count", "lifetime_order_amount",
-    "distinct_locations_visited", "first_order_at", "last_order_at", "last_activity_at", "joined_at",
-)  # fmt: skip
+    "customer_source_id",
+    "email",
+    "current_tier",
+    "points_balance",
+    "lifetime_points_earned",
+    "lifetime_points_burned",
+    "lifetime_points_expired",
+    "orders_count",
+    "lifetime_order_amount",
+    "distinct_locations_visited",
+    "first_order_at",
+    "last_order_at",
+    "last_activity_at",
+    "joined_at",
+)
 TRAIT_COLUMNS = """
 select column_name, data_type
 from information_schema.columns

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -55,8 +56,13 @@ def kpi(
     column, label: str, current: Any, previous: Any = None, formatter=money, help: str | None = None, bad_when_up=False
 ) -> None:
     """A headline figure; with `previous`, its change against the previous period (red when it got worse)."""
-    column.metric(label, formatter(current), delta(current, previous, formatter), help=help,
-                  delta_color="inverse" if bad_when_up else "normal")
+    column.metric(
+        label,
+        formatter(current),
+        delta(current, previous, formatter),
+        help=help,
+        delta_color="inverse" if bad_when_up else "normal",
+    )
 
 
 def empty(df: pd.DataFrame, message: str = EMPTY_MESSAGE) -> bool:

@@ -46,7 +46,7 @@ class CsvBatch:
 
 def iter_batches(f: LandingFile, rejects: Rejects, max_record_bytes: int, row_check=None) -> Iterator[CsvBatch]:
     """Batches of good rows. `row_check(header, row) -> reason | None` adds source-specific checks."""
-    raw = gzip.open(f.path, "rb") if is_gzip(f.path) else open(f.path, "rb")
+    raw = gzip.open(f.path, "rb") if is_gzip(f.path) else open(f.path, "rb")  # noqa: SIM115 - closed by the with below
     with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as text:
         reader = csv.reader(text)
         try:

@@ -128,7 +128,7 @@ def load_fast(
     )
     out = {f.rel: (n, 0) for f, n in files if landed.get(f.rel) == ((n, 1, n) if n else None)}
     doubtful = set()
-    for f, n in files:
+    for f, _n in files:
         if f.rel not in out:
             rejected = _quarantine_missing_lines(con, target, f, ctx)
             if rejected is None:
@@ -140,7 +140,9 @@ def load_fast(
     return out
 
 
-def _quarantine_missing_lines(con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile, ctx: BatchContext) -> int | None:
+def _quarantine_missing_lines(
+    con: duckdb.DuckDBPyConnection, target: JsonTarget, f: LandingFile, ctx: BatchContext
+) -> int | None:
     """A fast-loaded file has fewer rows than lines: find the lines that did not land (the precise splitter
     numbers them) and quarantine them with their reasons. Returns how many were rejected, or None when the
     rows that did land cannot be trusted: the reader skipped a blank line, so later line numbers shifted,
@@ -184,7 +186,9 @@ def _select_lines(part: LinePart, wanted: np.ndarray) -> LinePart:
     return LinePart(part.file, data, part.lengths[wanted], part.line_nos[wanted])
 
 
-def load_precise(con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list[LandingFile], ctx: BatchContext) -> dict[str, tuple[int, int]]:
+def load_precise(
+    con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list[LandingFile], ctx: BatchContext
+) -> dict[str, tuple[int, int]]:
     """Load files through the exact line splitter, many per statement. Returns file → (rows, rejected)."""
     rejects = Rejects(target.source)
     valid_rows: dict[str, int] = {f.rel: 0 for f in files}
@@ -208,7 +212,9 @@ def load_precise(con: duckdb.DuckDBPyConnection, target: JsonTarget, files: list
             con.unregister("_lines")
         # Lines quarantined while building the table are NULL: count what went to SQL per file.
         files = table.column("_file").combine_chunks()
-        valid = files.indices.to_numpy()[table.column("line").combine_chunks().is_valid().to_numpy(zero_copy_only=False)]
+        valid = files.indices.to_numpy()[
+            table.column("line").combine_chunks().is_valid().to_numpy(zero_copy_only=False)
+        ]
         for idx, n in enumerate(np.bincount(valid, minlength=len(files.dictionary))):
             valid_rows[files.dictionary[idx].as_py()] += int(n)
         pending, pending_bytes = [], 0

@@ -105,7 +105,7 @@ def iter_parts(f: LandingFile, rejects: Rejects, max_record_bytes: int) -> Itera
     skipping_oversized = False  # inside a line already known to be too long: drop bytes until its newline
     for piece, stop_reason in _decoded_chunks(f):
         if first:
-            piece = piece[len(BOM):] if piece.startswith(BOM) else piece
+            piece = piece[len(BOM) :] if piece.startswith(BOM) else piece
             first = False
         if skipping_oversized:
             cut = piece.find(b"\n")
@@ -155,7 +155,7 @@ def _one_body(f: LandingFile, rejects: Rejects, max_record_bytes: int) -> Iterat
             rejects.add(f.rel, 1, f"oversized body: more than {max_record_bytes} bytes", b"".join(pieces))
             return
     body = b"".join(pieces)
-    body = (body[len(BOM):] if body.startswith(BOM) else body).strip()
+    body = (body[len(BOM) :] if body.startswith(BOM) else body).strip()
     if not body:
         rejects.add(f.rel, 1, "empty file", b"")
         return
@@ -191,7 +191,12 @@ def split_lines(file: str, buf: bytes, first_line_no: int, rejects: Rejects, max
         valid = ~oversized
         for i in np.flatnonzero(oversized):
             s = int(starts[i])
-            rejects.add(file, int(line_nos[i]), f"oversized line: {int(lengths[i])} bytes > {max_record_bytes}", buf[s : s + 2000])
+            rejects.add(
+                file,
+                int(line_nos[i]),
+                f"oversized line: {int(lengths[i])} bytes > {max_record_bytes}",
+                buf[s : s + 2000],
+            )
     return LinePart(file, data, lengths, line_nos, valid)
 
 

@@ -70,7 +70,10 @@ class _LineCounter:
 
 def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
     """file_path → (size_bytes, content_hash) of every file in the manifest."""
-    return {p: (s, h) for p, s, h in con.execute("select file_path, size_bytes, content_hash from raw.ingest_files").fetchall()}
+    return {
+        p: (s, h)
+        for p, s, h in con.execute("select file_path, size_bytes, content_hash from raw.ingest_files").fetchall()
+    }
 
 
 @dataclass

@@ -51,7 +51,8 @@ create table if not exists raw.voucherify_webhooks (
 
 -- One row per CSV data row of a Voucherify export (any exported_object).
 create table if not exists raw.voucherify_exports (
-    exported_object  varchar,          -- redemption | voucher_transactions | order | customer | publication | voucher | points_expiration
+    -- exported_object: redemption | voucher_transactions | order | customer | publication | voucher | points_expiration
+    exported_object  varchar,
     record_id        varchar,          -- the row's id column
     record           json,             -- {normalised_header: text value}; headers lower-cased, spaces → _
     _file            varchar,
@@ -87,7 +88,8 @@ create table if not exists raw.segment_events (
     anonymous_id    varchar,
     "timestamp"     timestamptz,
     received_at     timestamptz,
-    properties      json,              -- properties/traits flattened with warehouse column names (snake_case, parent_child)
+    -- properties: properties/traits flattened with warehouse column names (snake_case, parent_child)
+    properties      json,
     payload         json,              -- the original row or message
     _file           varchar,
     _line           bigint,

@@ -51,7 +51,9 @@ class Loader:
         statements = [([t], _compression(t)) for t in fast] if plan.one_by_one else _reader_statements(fast)
         for todos, compression in statements:
             try:
-                out.update(jsonlines.load_fast(con, self.json_target, [(t.file, t.lines) for t in todos], ctx, compression))
+                out.update(
+                    jsonlines.load_fast(con, self.json_target, [(t.file, t.lines) for t in todos], ctx, compression)
+                )
             except jsonlines.FastPathFailed as exc:
                 if exc.doubtful:
                     raise FastPathDeclined(FastPlan(plan.declined | exc.doubtful, plan.one_by_one)) from exc

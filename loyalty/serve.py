@@ -32,14 +32,24 @@ def serve(warehouse: Path, port: int) -> None:
         raise LoyaltyError(f"port must be between 1 and 65535, got {port}")
     _refuse_busy_port(port)
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.address", HOST,
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-        "--client.toolbarMode", "viewer",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        HOST,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "viewer",
+    ]
     env = {**os.environ, "LOYALTY_WAREHOUSE": str(warehouse)}
     _console.print(f"Serving the dashboards on [bold]http://{HOST}:{port}[/] from {warehouse} (Ctrl+C stops)")
     try:
@@ -80,8 +90,4 @@ def _has_data(landing: Path) -> bool:
     """Any source file under the landing folder (ground truth does not count: it is never ingested)."""
     if not landing.is_dir():
         return False
-    return any(
-        path.is_file()
-        for source in ("voucherify", "segment")
-        for path in (landing / source).rglob("*")
-    )
+    return any(path.is_file() for source in ("voucherify", "segment") for path in (landing / source).rglob("*"))

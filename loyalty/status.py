@@ -9,7 +9,7 @@ judged; a warehouse with no data at all is stale. Runs come from the run log nex
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -39,7 +39,7 @@ def status(warehouse: Path, stale_after_hours: float, *, as_json: bool = False) 
     warehouse = Path(warehouse)
     if not warehouse.exists():
         raise LoyaltyError(f"no warehouse at {warehouse}: run `loyalty run` first (or pass --warehouse)")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
@@ -68,10 +68,14 @@ def status(warehouse: Path, stale_after_hours: float, *, as_json: bool = False) 
 
 
 def _freshness(con: duckdb.DuckDBPyConnection, now: datetime, stale_after_hours: float) -> list[dict]:
-    tables = {f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()}
+    tables = {
+        f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    }
     last_loaded = {}
     if "raw.ingest_files" in tables:
-        last_loaded = dict(con.execute("select source, max(loaded_at) from raw.ingest_files group by source").fetchall())
+        last_loaded = dict(
+            con.execute("select source, max(loaded_at) from raw.ingest_files group by source").fetchall()
+        )
     result = []
     for source, (table, where, newest_expr) in SOURCES.items():
         rows, newest = 0, None
@@ -80,14 +84,16 @@ def _freshness(con: duckdb.DuckDBPyConnection, now: datetime, stale_after_hours:
         # Clients can send future timestamps; they must not make a source look fresh for ever.
         newest = min(newest, now) if newest is not None else None
         age_hours = (now - newest).total_seconds() / 3600 if newest is not None else None
-        result.append({
-            "source": source,
-            "rows": rows,
-            "newest_record_at": newest.isoformat() if newest else None,
-            "last_loaded_at": last_loaded[source].isoformat() if last_loaded.get(source) else None,
-            "age_hours": round(age_hours, 2) if age_hours is not None else None,
-            "stale": age_hours is not None and age_hours > stale_after_hours,
-        })  # fmt: skip
+        result.append(
+            {
+                "source": source,
+                "rows": rows,
+                "newest_record_at": newest.isoformat() if newest else None,
+                "last_loaded_at": last_loaded[source].isoformat() if last_loaded.get(source) else None,
+                "age_hours": round(age_hours, 2) if age_hours is not None else None,
+                "stale": age_hours is not None and age_hours > stale_after_hours,
+            }
+        )
     return result
 
 
@@ -97,7 +103,9 @@ def _rejected(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     ).fetchone()[0]
     if not exists:
         return {}
-    return dict(con.execute("select source, count(*) from raw.rejected_records group by source order by source").fetchall())
+    return dict(
+        con.execute("select source, count(*) from raw.rejected_records group by source order by source").fetchall()
+    )
 
 
 def _run_summary(run: dict) -> dict:
@@ -151,9 +159,14 @@ def _print(report: dict) -> None:
     for r in report["runs"]:
         outcome = r["outcome"] if r["outcome"] == "succeeded" else f"[red]{r['outcome']}[/red]"
         runs.add_row(
-            r["run_id"], _short(r["started_at"]), _short(r["finished_at"]), outcome,
-            f"{r['rows_loaded']:,}", f"{r['rows_rejected']:,}", (r["error"] or "")[:80],
-        )  # fmt: skip
+            r["run_id"],
+            _short(r["started_at"]),
+            _short(r["finished_at"]),
+            outcome,
+            f"{r['rows_loaded']:,}",
+            f"{r['rows_rejected']:,}",
+            (r["error"] or "")[:80],
+        )
     console.print(runs if report["runs"] else "Recent runs: none recorded")
 
 

@@ -57,7 +57,7 @@ class FakeVoucherify:
     exports: dict[str, dict] = field(default_factory=dict)
     url: str = ""
 
-    def __enter__(self) -> "FakeVoucherify":
+    def __enter__(self) -> FakeVoucherify:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -89,7 +89,9 @@ class FakeVoucherify:
     def fail(self, method: str, path_prefix: str, *statuses: int, retry_after: str | None = None) -> None:
         self.faults += [Fault(method, path_prefix, status, retry_after) for status in statuses]
 
-    def malformed(self, method: str, path_prefix: str, body: bytes = b'{"object":"list","data_ref":"red', skip: int = 0) -> None:
+    def malformed(
+        self, method: str, path_prefix: str, body: bytes = b'{"object":"list","data_ref":"red', skip: int = 0
+    ) -> None:
         self.faults.append(Fault(method, path_prefix, 200, body=body, skip=skip))
 
     def slow(self, method: str, path_prefix: str, seconds: float, times: int = 1) -> None:
@@ -107,9 +109,7 @@ class FakeVoucherify:
         with self._lock:
             self.requests.append((method, parts.path, query))
             self.app_tokens_seen.append((parts.path, handler.headers.get("X-App-Token")))
-            fault = next(
-                (f for f in self.faults if f.method == method and parts.path.startswith(f.path_prefix)), None
-            )
+            fault = next((f for f in self.faults if f.method == method and parts.path.startswith(f.path_prefix)), None)
             if fault and fault.skip:
                 fault.skip -= 1
                 fault = None
@@ -153,7 +153,12 @@ class FakeVoucherify:
             return self._json(self._list_redemptions(query))
         if method == "GET" and path == "/v1/campaigns":
             return self._json(self._list_campaigns(query))
-        if method == "GET" and len(segments) == 4 and segments[:2] == ["v1", "loyalties"] and segments[3] == "transactions":
+        if (
+            method == "GET"
+            and len(segments) == 4
+            and segments[:2] == ["v1", "loyalties"]
+            and segments[3] == "transactions"
+        ):
             return self._json(self._list_transactions(segments[2], query))
         if method == "POST" and path == "/v1/exports":
             return self._json(self._create_export(json.loads(raw_body)))
@@ -172,14 +177,16 @@ class FakeVoucherify:
         try:
             return int(query.get(name, default))
         except ValueError:
-            raise ApiError(400, "invalid_query_params", "Invalid query params", f"{name} must be an integer")
+            raise ApiError(400, "invalid_query_params", "Invalid query params", f"{name} must be an integer") from None
 
     def _list_redemptions(self, query: dict) -> dict:
         limit, page = self._int(query, "limit", 10), self._int(query, "page", 1)
         if not 1 <= limit <= 100:
             raise ApiError(400, "invalid_query_params", "Invalid query params", "limit must be between 1 and 100")
         if not 1 <= page <= self.max_page:
-            raise ApiError(400, "invalid_query_params", "Invalid query params", f"page must be between 1 and {self.max_page}")
+            raise ApiError(
+                400, "invalid_query_params", "Invalid query params", f"page must be between 1 and {self.max_page}"
+            )
         rows = sorted(self.redemptions, key=lambda r: (r["date"], r["id"]), reverse=query.get("order") != "created_at")
         if "created_at[after]" in query:  # both bounds exclusive, the strictest reading
             rows = [r for r in rows if parse_time(r["date"]) > parse_time(query["created_at[after]"])]
@@ -190,8 +197,14 @@ class FakeVoucherify:
 
     def _list_campaigns(self, query: dict) -> dict:
         limit, page = self._int(query, "limit", 10), self._int(query, "page", 1)
-        loyalty = [{"id": cid, "object": "campaign", "campaign_type": "LOYALTY_PROGRAM"} for cid in self.loyalty_transactions]
-        campaigns = [c for c in loyalty + self.other_campaigns if c["campaign_type"] == query.get("campaign_type", c["campaign_type"])]
+        loyalty = [
+            {"id": cid, "object": "campaign", "campaign_type": "LOYALTY_PROGRAM"} for cid in self.loyalty_transactions
+        ]
+        campaigns = [
+            c
+            for c in loyalty + self.other_campaigns
+            if c["campaign_type"] == query.get("campaign_type", c["campaign_type"])
+        ]
         chunk = campaigns[(page - 1) * limit : page * limit]
         return {"object": "list", "data_ref": "campaigns", "campaigns": chunk, "total": len(campaigns)}
 
@@ -217,7 +230,15 @@ class FakeVoucherify:
 
     def _create_export(self, request: dict) -> dict:
         exported_object = request.get("exported_object")
-        if exported_object not in {"voucher", "redemption", "customer", "publication", "order", "points_expiration", "voucher_transactions"}:
+        if exported_object not in {
+            "voucher",
+            "redemption",
+            "customer",
+            "publication",
+            "order",
+            "points_expiration",
+            "voucher_transactions",
+        }:
             raise ApiError(400, "invalid_export", "Invalid export", f"unknown exported_object {exported_object!r}")
         export_id = f"exp_{len(self.exports) + 1:04d}"
         self.exports[export_id] = {
@@ -245,7 +266,9 @@ class FakeVoucherify:
                 export["status"], export["result"] = "ERROR", {"message": "Export generation failed"}
             else:
                 files = max(1, -(-len(self._export_rows(export)) // self.rows_per_file))
-                urls = [f"{self.url}/v1/exports/{export_id}/download?token={export['token']}&part={n}" for n in range(files)]
+                urls = [
+                    f"{self.url}/v1/exports/{export_id}/download?token={export['token']}&part={n}" for n in range(files)
+                ]
                 export["status"] = "DONE"
                 export["result"] = {"url": urls[0]} if files == 1 else {"url": urls[0], "urls": urls}
         return self._public(export)
@@ -271,7 +294,11 @@ class FakeVoucherify:
             raise ApiError(401, "unauthorized", "Unauthorized", "invalid download token")
         part = self._int(query, "part", 0)
         rows = self._export_rows(export)[part * self.rows_per_file : (part + 1) * self.rows_per_file]
-        columns = list(self.export_rows[export["exported_object"]][0]) if self.export_rows.get(export["exported_object"]) else ["id"]
+        columns = (
+            list(self.export_rows[export["exported_object"]][0])
+            if self.export_rows.get(export["exported_object"])
+            else ["id"]
+        )
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
         writer.writeheader()

@@ -21,8 +21,12 @@ pytestmark = pytest.mark.browser
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 # url path (st.Page default: the file name) → the page's title
 PAGES = {
     "": "Overview",
@@ -45,7 +49,9 @@ def free_port() -> int:
 def chromium() -> str:
     path = shutil.which("chromium")
     if not path:
-        pytest.fail("Debian's chromium is not installed: run `make test` (it installs it) or `apt-get install chromium`")
+        pytest.fail(
+            "Debian's chromium is not installed: run `make test` (it installs it) or `apt-get install chromium`"
+        )
     return path
 
 
@@ -57,9 +63,22 @@ def server(built_world, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "loyalty.cli", "serve", "--warehouse", str(built_world.warehouse), "--port", str(port)],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "loyalty.cli",
+                "serve",
+                "--warehouse",
+                str(built_world.warehouse),
+                "--port",
+                str(port),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -37,9 +37,17 @@ def test_build_reports_each_node_and_frees_the_file(sample_landing, tmp_path):
     assert not result.failed
     # Another process can open the file for writing right away: no connection was left open.
     probe = subprocess.run(
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-         "print(c.execute('select count(*) from marts.fct_redemptions').fetchone()[0])", str(warehouse)],
-        capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+            "print(c.execute('select count(*) from marts.fct_redemptions').fetchone()[0])",
+            str(warehouse),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.returncode == 0, probe.stderr
     assert int(probe.stdout) == 4
     # docs=True wrote the dbt docs site: the marts' columns and the seven dashboards as exposures.
@@ -48,7 +56,14 @@ def test_build_reports_each_node_and_frees_the_file(sample_landing, tmp_path):
     assert "discount_amount" in catalog["nodes"]["model.loyalty.fct_redemptions"]["columns"]
     manifest = json.loads((target / "manifest.json").read_text())
     assert {e["label"] for e in manifest["exposures"].values()} == {
-        "Overview", "Redemptions", "Loyalty points", "Locations", "Campaigns", "Members", "Data health"}
+        "Overview",
+        "Redemptions",
+        "Loyalty points",
+        "Locations",
+        "Campaigns",
+        "Members",
+        "Data health",
+    }
 
 
 def test_failed_data_test_is_one_line_naming_the_node(sample_landing, tmp_path):

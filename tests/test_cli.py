@@ -13,7 +13,19 @@ from loyalty.errors import LoyaltyError
 from loyalty.settings import load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = [[], ["generate"], ["ingest"], ["build"], ["run"], ["serve"], ["demo"], ["status"], ["pull"], ["pull", "voucherify"], ["receive"]]
+COMMANDS = [
+    [],
+    ["generate"],
+    ["ingest"],
+    ["build"],
+    ["run"],
+    ["serve"],
+    ["demo"],
+    ["status"],
+    ["pull"],
+    ["pull", "voucherify"],
+    ["receive"],
+]
 
 
 def loyalty(*args: str, cwd: Path = REPO_ROOT, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -186,7 +186,9 @@ def test_overview_kpis_match_the_ground_truth(served, truth):
     assert shown["Successful redemptions"] == whole((redemptions["status"] == "SUCCEEDED").sum())
     assert shown["Failed redemptions"] == whole((redemptions["status"] == "FAILED").sum())
     assert shown["Rolled-back redemptions"] == whole((redemptions["status"] == "ROLLED_BACK").sum())
-    assert shown["Discount given"] == cents(redemptions.loc[redemptions["status"] == "SUCCEEDED", "discount_amount"].sum())
+    assert shown["Discount given"] == cents(
+        redemptions.loc[redemptions["status"] == "SUCCEEDED", "discount_amount"].sum()
+    )
     assert shown["Points earned"] == whole(points.loc[points["movement"] == "earned", "points"].sum())
     assert shown["Points burned"] == whole(-points.loc[points["movement"] == "burned", "points"].sum())
     daily = table(at, "Revenue per day")
@@ -217,7 +219,9 @@ def test_location_filter_narrows_every_overview_figure(served, truth):
     at = open_page("overview", period=(start, end), location=location)
     here = paid[paid["location_id"] == location]
     redemptions = truth.redemptions
-    redemptions = redemptions[in_period(redemptions["redeemed_at"], start, end) & (redemptions["location_id"] == location)]
+    redemptions = redemptions[
+        in_period(redemptions["redeemed_at"], start, end) & (redemptions["location_id"] == location)
+    ]
     assert here["total_amount"].sum() < paid["total_amount"].sum()
     assert metrics(at)["Revenue"] == cents(here["total_amount"].sum())
     assert metrics(at)["Paid orders"] == whole(len(here))
@@ -253,7 +257,9 @@ def test_redemption_counts_follow_the_campaign_and_channel_filters(served, truth
     assert shown["Succeeded"] == whole((chosen["status"] == "SUCCEEDED").sum())
     assert shown["Failed"] == whole((chosen["status"] == "FAILED").sum())
     assert shown["Rolled back"] == whole((chosen["status"] == "ROLLED_BACK").sum())
-    assert shown["Discount given (succeeded)"] == cents(chosen.loc[chosen["status"] == "SUCCEEDED", "discount_amount"].sum())
+    assert shown["Discount given (succeeded)"] == cents(
+        chosen.loc[chosen["status"] == "SUCCEEDED", "discount_amount"].sum()
+    )
     assert len(chosen) < len(redemptions)
 
 
@@ -265,9 +271,13 @@ def test_failure_codes_rollbacks_and_hot_spots_match_the_ground_truth(served, tr
 
     codes = table(at, "Failure codes")
     expected = failed.groupby(["failure_code", "failure_message"]).size()
-    assert dict(zip(zip(codes["failure_code"], codes["failure_message"]), codes["failed_attempts"])) == expected.to_dict()
+    assert (
+        dict(zip(zip(codes["failure_code"], codes["failure_message"]), codes["failed_attempts"])) == expected.to_dict()
+    )
 
-    rolled_back = redemptions[(redemptions["status"] == "ROLLED_BACK") & in_period(redemptions["redeemed_at"], start, end)]
+    rolled_back = redemptions[
+        (redemptions["status"] == "ROLLED_BACK") & in_period(redemptions["redeemed_at"], start, end)
+    ]
     assert set(table(at, "Rolled-back redemptions")["redemption_id"]) == set(rolled_back["redemption_id"])
 
     # Hot spots with at least one failure: every (customer, location) pair with its failed attempts.
@@ -275,11 +285,16 @@ def test_failure_codes_rollbacks_and_hot_spots_match_the_ground_truth(served, tr
     spots = table(at, "Failed-attempt hot spots")
     by_spot = failed.assign(location_id=failed["location_id"].fillna("(no location)"))
     expected_spots = by_spot.groupby(["customer_source_id", "location_id"]).size()
-    assert dict(zip(zip(spots["customer_source_id"], spots["location_id"]), spots["failed_attempts"])) == expected_spots.to_dict()
+    assert (
+        dict(zip(zip(spots["customer_source_id"], spots["location_id"]), spots["failed_attempts"]))
+        == expected_spots.to_dict()
+    )
     # Drill down into the first spot: its failed attempts are listed one by one.
     customer, location = spots.iloc[0]["customer_source_id"], spots.iloc[0]["location_id"]
     attempts = table(at, "Failed attempts of the selected hot spot")
-    expected_ids = by_spot[(by_spot["customer_source_id"] == customer) & (by_spot["location_id"] == location)]["redemption_id"]
+    expected_ids = by_spot[(by_spot["customer_source_id"] == customer) & (by_spot["location_id"] == location)][
+        "redemption_id"
+    ]
     assert sorted(attempts["redemption_id"]) == sorted(expected_ids)
 
 
@@ -291,7 +306,9 @@ def test_points_movements_and_liability_match_the_ground_truth(served, truth):
     shown = metrics(at)
     period = points[in_period(points["occurred_at"], start, end)]
     for movement in ["earned", "burned", "refunded", "expired", "adjusted", "transferred"]:
-        assert shown[f"Points {movement}"] == whole(period.loc[period["movement"] == movement, "points"].sum()), movement
+        assert shown[f"Points {movement}"] == whole(period.loc[period["movement"] == movement, "points"].sum()), (
+            movement
+        )
     held = points[points["occurred_at"].dt.date <= end]
     assert shown[f"Outstanding points on {end:%Y-%m-%d}"] == whole(held["points"].sum())
     assert shown["Members holding points now"] == whole((truth.members["points_balance"].astype(int) > 0).sum())
@@ -339,8 +356,10 @@ def test_locations_are_ranked_by_revenue_with_orders_and_member_share(served, tr
     orders = truth.orders
     paid = orders[orders["status"].isin(PAID) & in_period(orders["ordered_at"], start, end)]
     expected = paid.groupby("location_id").agg(
-        revenue=("total_amount", "sum"), paid_orders=("order_id", "size"), member_share=("is_member", "mean"),
-    )  # fmt: skip
+        revenue=("total_amount", "sum"),
+        paid_orders=("order_id", "size"),
+        member_share=("is_member", "mean"),
+    )
     shown = ranking.set_index("location_id").loc[expected.index]
     assert [round(v, 2) for v in shown["revenue"]] == [round(v, 2) for v in expected["revenue"]]
     assert shown["paid_orders"].tolist() == expected["paid_orders"].tolist()
@@ -369,7 +388,9 @@ def test_campaign_funnel_discount_and_revenue_match_the_ground_truth(served, tru
         mine = succeeded[succeeded["campaign_name"] == campaign]
         assert row["redemptions_succeeded"] == len(mine), campaign
         assert round(row["discount_given"], 2) == round(mine["discount_amount"].sum(), 2), campaign
-        revenue = mine["order_id"].map(paid_totals).astype(float).sum()  # no success: an empty str series would sum to ""
+        revenue = (
+            mine["order_id"].map(paid_totals).astype(float).sum()
+        )  # no success: an empty str series would sum to ""
         assert round(row["revenue"], 2) == round(revenue, 2), campaign
     assert set(shown.index) >= set(publications["campaign_name"]) | set(succeeded["campaign_name"])
 
@@ -381,7 +402,9 @@ def test_tier_distribution_and_segments_match_the_ground_truth(served, truth):
     tiers = table(at, "Tier distribution").set_index("tier")["members"].to_dict()
     assert tiers == members["current_tier"].fillna("No tier").value_counts().to_dict()
     shown = metrics(at)
-    assert shown[queries.SEGMENTS["multi_store"][0]] == whole((members["distinct_locations_visited"].astype(int) >= 3).sum())
+    assert shown[queries.SEGMENTS["multi_store"][0]] == whole(
+        (members["distinct_locations_visited"].astype(int) >= 3).sum()
+    )
     assert shown[queries.SEGMENTS["frequent"][0]] == whole((members["orders_count"].astype(int) >= 5).sum())
 
 
@@ -394,7 +417,8 @@ def test_tier_movements_in_the_period_match_the_ground_truth(served, truth):
     assert 0 < len(chosen) < len(changes)
     shown = table(at, "Tier movements").set_index(["change_type", "tier_from", "tier_to"])
     expected = chosen.groupby(["change_type", "tier_from", "tier_to"]).agg(
-        changes=("customer_source_id", "size"), members=("customer_source_id", "nunique"))
+        changes=("customer_source_id", "size"), members=("customer_source_id", "nunique")
+    )
     assert shown["changes"].astype(int).to_dict() == expected["changes"].to_dict()
     assert shown["members"].astype(int).to_dict() == expected["members"].to_dict()
     assert len(at.get("plotly_chart")) >= 2  # tier distribution and tier movements over time
@@ -410,10 +434,11 @@ def test_member_lookup_shows_the_members_whole_timeline(served, truth):
     members = truth.members
     orders, redemptions, points = truth.orders, truth.redemptions, truth.points
     activity = (
-        orders["customer_source_id"].value_counts()
+        orders["customer_source_id"]
+        .value_counts()
         .add(redemptions["customer_source_id"].value_counts(), fill_value=0)
         .add(points["customer_source_id"].value_counts(), fill_value=0)
-    )  # fmt: skip
+    )
     member = activity[activity.index.isin(members["customer_source_id"])].idxmax()
     at = open_page("members")
     at.text_input(key="member_needle").input(member).run()
@@ -487,15 +512,18 @@ def test_an_open_dashboard_shows_the_new_build_after_a_publish(built_world, tmp_
 
 
 def test_user_input_is_bound_as_a_parameter_never_spliced_into_sql(served):
-    params = filters.default_filters().params() | {"location": "x' or '1'='1", "campaign": "'); drop table marts.fct_redemptions; --"}
+    params = filters.default_filters().params() | {
+        "location": "x' or '1'='1",
+        "campaign": "'); drop table marts.fct_redemptions; --",
+    }
     assert db.query(queries.REDEMPTIONS_TOTALS, params).empty
     assert not db.query_uncached("select count(*) as n from marts.fct_redemptions").empty
 
 
 def test_every_benchmarked_query_runs_with_the_sample_parameters(served):
     params = filters.sample_params()
-    for page, statements in queries.PAGE_QUERIES.items():
-        for name, sql in statements.items():
+    for _page, statements in queries.PAGE_QUERIES.items():
+        for _name, sql in statements.items():
             db.query_uncached(sql, params)  # raises on a missing parameter or a column the marts lack
 
 

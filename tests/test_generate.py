@@ -27,7 +27,11 @@ END = date(2026, 11, 25)
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -72,14 +76,18 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
     generate_world(c, customers=40, days=15, seed=4, end_date=END)
     assert tree_digest(a) == tree_digest(b)
     digest_c = tree_digest(c)
-    assert (a / "ground_truth" / "redemptions.csv").read_bytes() != (c / "ground_truth" / "redemptions.csv").read_bytes()
+    assert (a / "ground_truth" / "redemptions.csv").read_bytes() != (
+        c / "ground_truth" / "redemptions.csv"
+    ).read_bytes()
     assert tree_digest(a) != digest_c
 
 
 def test_hash_seed_does_not_change_the_output(tmp_path):
     """Set iteration order must never leak into the files."""
-    script = ("import sys; from pathlib import Path; from datetime import date; from loyalty.generate import generate_world;"
-              "generate_world(Path(sys.argv[1]), 30, 10, 5, end_date=date(2026, 11, 25))")
+    script = (
+        "import sys; from pathlib import Path; from datetime import date; from loyalty.generate import generate_world;"
+        "generate_world(Path(sys.argv[1]), 30, 10, 5, end_date=date(2026, 11, 25))"
+    )
     for name, hash_seed in (("x", "1"), ("y", "2")):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
         subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], check=True, env=env, cwd=REPO_ROOT)
@@ -100,13 +108,26 @@ def test_every_landing_format_and_variant_is_present(generated_landing):
     distribution_types = {b["type"] for b in bodies if (b.get("source") or {}).get("object") == "distribution"}
     assert all(t.startswith("Loyalty notify ") for t in distribution_types)
     kinds = {event_type(b) for b in bodies}
-    for kind in ("redemption.succeeded", "redemption.failed", "redemption.rollback.succeeded", "redemption.rollback.failed",
-                 "publication.succeeded", "voucher.published", "customer.publication.succeeded",
-                 "voucher.loyalty_card.transaction.created", "voucher.loyalty_card.points_added",
-                 "voucher.loyalty_card.points_expired", "customer.order.created", "customer.order.paid",
-                 "customer.order.canceled", "customer.loyalty.tier.joined", "customer.loyalty.tier.upgraded",
-                 "customer.loyalty.tier.left", "customer.voucher.loyalty_card.points_aded",
-                 "customer.rewarded.loyalty_points"):
+    for kind in (
+        "redemption.succeeded",
+        "redemption.failed",
+        "redemption.rollback.succeeded",
+        "redemption.rollback.failed",
+        "publication.succeeded",
+        "voucher.published",
+        "customer.publication.succeeded",
+        "voucher.loyalty_card.transaction.created",
+        "voucher.loyalty_card.points_added",
+        "voucher.loyalty_card.points_expired",
+        "customer.order.created",
+        "customer.order.paid",
+        "customer.order.canceled",
+        "customer.loyalty.tier.joined",
+        "customer.loyalty.tier.upgraded",
+        "customer.loyalty.tier.left",
+        "customer.voucher.loyalty_card.points_aded",
+        "customer.rewarded.loyalty_points",
+    ):
         assert kind in kinds, kind
     # Orders and tiers come only through distributions.
     for b in bodies:
@@ -115,7 +136,9 @@ def test_every_landing_format_and_variant_is_present(generated_landing):
     # Duplicate deliveries: same (event.id, source.id) more than once.
     keys = [(b["event"]["id"], b["source"]["id"]) for b in bodies if "event" in b]
     assert len(keys) > len(set(keys))
-    statuses = json.dumps([b["data"].get("redemption") for b in bodies if event_type(b) == "redemption.rollback.failed"])
+    statuses = json.dumps(
+        [b["data"].get("redemption") for b in bodies if event_type(b) == "redemption.rollback.failed"]
+    )
     assert '"ROLLED BACK"' in statuses
     legacy = [b["data"]["object"] for b in bodies if b.get("object") == "event"]
     assert legacy and all(obj["status"] is None for obj in legacy if obj["object"] == "redemption")
@@ -131,10 +154,17 @@ def test_every_landing_format_and_variant_is_present(generated_landing):
     assert "metadata.location_id" in order_header
 
     seg = generated_landing / "segment"
-    for rel in ("warehouse/pos/order_placed", "warehouse/pos/identifies.csv", "warehouse/mobile_app/order_completed",
-                "warehouse/mobile_app/identifies", "warehouse/web/pages", "warehouse/voucherify/customer_redemption_succeeded",
-                "warehouse/voucherify/customer_redemption_failed", "warehouse/voucherify/tracks.csv",
-                "archive/prod-bucket/segment-logs/dummy-object.txt"):
+    for rel in (
+        "warehouse/pos/order_placed",
+        "warehouse/pos/identifies.csv",
+        "warehouse/mobile_app/order_completed",
+        "warehouse/mobile_app/identifies",
+        "warehouse/web/pages",
+        "warehouse/voucherify/customer_redemption_succeeded",
+        "warehouse/voucherify/customer_redemption_failed",
+        "warehouse/voucherify/tracks.csv",
+        "archive/prod-bucket/segment-logs/dummy-object.txt",
+    ):
         assert (seg / rel).exists(), rel
     assert list((seg / "warehouse" / "web").rglob("*.parquet"))
     day_dirs = [p for p in (seg / "archive").rglob("*") if p.is_dir() and p.name.isdigit()]
@@ -265,8 +295,17 @@ def test_balances_and_tiers_follow_the_ledger_in_time_order(tmp_path, seed):
         history[row["customer_source_id"]].append((row["occurred_at"], running[row["voucher_id"]]))
         types.add(row["transaction_type"])
     assert not broken, f"{len(broken)} of {len(ledger)} rows do not chain, first: {broken[0]}"
-    assert {"POINTS_ACCRUAL", "POINTS_REDEMPTION", "POINTS_REFUND", "POINTS_EXPIRATION", "POINTS_REMOVAL",
-            "POINTS_ADDITION", "POINTS_TRANSFER_OUT", "POINTS_TRANSFER_IN", "PENDING_POINTS_ACTIVATION"} <= types
+    assert {
+        "POINTS_ACCRUAL",
+        "POINTS_REDEMPTION",
+        "POINTS_REFUND",
+        "POINTS_EXPIRATION",
+        "POINTS_REMOVAL",
+        "POINTS_ADDITION",
+        "POINTS_TRANSFER_OUT",
+        "POINTS_TRANSFER_IN",
+        "PENDING_POINTS_ACTIVATION",
+    } <= types
 
     wrong_tier = []
     moves = [t for t in truth(tmp_path, "tier_changes.csv") if t["change_type"] in ("upgraded", "downgraded")]
@@ -276,7 +315,9 @@ def test_balances_and_tiers_follow_the_ledger_in_time_order(tmp_path, seed):
         possible = {tier_for(before[-1] if before else 0), tier_for(upto[-1] if upto else 0)}
         if move["tier_to"] not in possible:
             wrong_tier.append(move)
-    assert moves and not wrong_tier, f"{len(wrong_tier)} of {len(moves)} tier moves disagree with the ledger: {wrong_tier[:1]}"
+    assert moves and not wrong_tier, (
+        f"{len(wrong_tier)} of {len(moves)} tier moves disagree with the ledger: {wrong_tier[:1]}"
+    )
 
 
 def test_orders_inside_redemptions_are_as_they_stood_at_the_redemption(generated_landing):
@@ -378,9 +419,27 @@ def test_exports_carry_one_malformed_row_and_overlap(generated_landing):
 def test_default_world_is_quick_and_cli_prints_a_summary(tmp_path):
     out = tmp_path / "world"
     result = subprocess.run(
-        [sys.executable, "-m", "loyalty.cli", "generate", "--out", str(out), "--customers", "60", "--days", "14",
-         "--seed", "9", "--end-date", "2026-11-25"],
-        capture_output=True, text=True, cwd=REPO_ROOT, env=dict(os.environ, COLUMNS="200"), timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "loyalty.cli",
+            "generate",
+            "--out",
+            str(out),
+            "--customers",
+            "60",
+            "--days",
+            "14",
+            "--seed",
+            "9",
+            "--end-date",
+            "2026-11-25",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=dict(os.environ, COLUMNS="200"),
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "webhook deliveries" in result.stdout
@@ -389,11 +448,21 @@ def test_default_world_is_quick_and_cli_prints_a_summary(tmp_path):
 
 def test_cli_help_and_bad_end_date(tmp_path):
     env = dict(os.environ, COLUMNS="200")
-    help_text = subprocess.run([sys.executable, "-m", "loyalty.cli", "generate", "--help"], capture_output=True,
-                               text=True, cwd=REPO_ROOT, env=env).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "loyalty.cli", "generate", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+    ).stdout
     assert "--end-date" in help_text and "--customers" in help_text
-    bad = subprocess.run([sys.executable, "-m", "loyalty.cli", "generate", "--out", str(tmp_path / "w"), "--end-date",
-                          "yesterday"], capture_output=True, text=True, cwd=REPO_ROOT, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "loyalty.cli", "generate", "--out", str(tmp_path / "w"), "--end-date", "yesterday"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+    )
     assert bad.returncode != 0 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
 
 

@@ -9,7 +9,9 @@ from test_ingest_formats import ingest, ndjson, query, v2024, write, write_csv
 
 
 def rejected(warehouse) -> list[tuple]:
-    return query(warehouse, "select source, file_path, line, reason, snippet from raw.rejected_records order by file_path, line")
+    return query(
+        warehouse, "select source, file_path, line, reason, snippet from raw.rejected_records order by file_path, line"
+    )
 
 
 def webhook_ids(warehouse) -> list[tuple]:
@@ -78,7 +80,9 @@ def test_invalid_utf8_and_a_bad_line_in_a_large_file(tmp_path):
     report = ingest(landing, wh)
     assert [(r[2], r[3]) for r in rejected(wh)] == [(11, "invalid UTF-8 at byte 12"), (20_001, "malformed JSON")]
     assert report.rows_loaded == 29_998
-    off_by = query(wh, "select count(*) from raw.voucherify_webhooks where event_id <> 'ev_' || lpad((_line - 1)::varchar, 6, '0')")
+    off_by = query(
+        wh, "select count(*) from raw.voucherify_webhooks where event_id <> 'ev_' || lpad((_line - 1)::varchar, 6, '0')"
+    )
     assert off_by == [(0,)]
 
 
@@ -135,7 +139,12 @@ def test_bad_segment_rows_and_messages(tmp_path):
     assert [r[:4] for r in rejected(wh)] == [
         ("segment_archive", "segment/archive/b/segment-logs/S1/1714521600000/o.gz", 2, "malformed JSON"),
         ("segment_archive", "segment/archive/b/segment-logs/S1/1714521600000/o.gz", 3, "missing id: messageId"),
-        ("segment_archive", "segment/archive/b/segment-logs/S1/1714521600000/o.gz", 4, "wrong type: timestamp is not a timestamp"),
+        (
+            "segment_archive",
+            "segment/archive/b/segment-logs/S1/1714521600000/o.gz",
+            4,
+            "wrong type: timestamp is not a timestamp",
+        ),
         ("segment_warehouse", "segment/warehouse/pos/tracks.csv", 2, "missing id"),
         ("segment_warehouse", "segment/warehouse/pos/tracks.csv", 3, "wrong type: timestamp is not a timestamp: soon"),
         ("segment_warehouse", "segment/warehouse/pos/tracks.csv", 4, "wrong column count: expected 5, got 3"),
@@ -158,7 +167,12 @@ def test_an_unreadable_file_is_quarantined_whole_and_not_retried(tmp_path):
 
 def test_several_large_files_with_bad_lines_in_one_transaction(tmp_path):
     landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
-    for name, bad_line, bad in (("a", 5, "[1]"), ("b", None, None), ("c", 9, "{oops"), ("d", 3, json.dumps({"no": "id"}))):
+    for name, bad_line, bad in (
+        ("a", 5, "[1]"),
+        ("b", None, None),
+        ("c", 9, "{oops"),
+        ("d", 3, json.dumps({"no": "id"})),
+    ):
         lines = [json.dumps(v2024(f"{name}{i:05d}", "voucher.published", data={"pad": "q" * 300})) for i in range(4000)]
         if bad_line:
             lines[bad_line - 1] = bad
@@ -172,9 +186,11 @@ def test_several_large_files_with_bad_lines_in_one_transaction(tmp_path):
     assert report.rows_loaded == 4 * 4000 - 3
     assert query(wh, "select count(*), count(distinct event_id) from raw.voucherify_webhooks") == [(15_997, 15_997)]
     assert query(wh, "select file_path, rows_loaded, rows_rejected from raw.ingest_files order by 1") == [
-        ("voucherify/webhooks/a.ndjson", 3999, 1), ("voucherify/webhooks/b.ndjson", 4000, 0),
-        ("voucherify/webhooks/c.ndjson", 3999, 1), ("voucherify/webhooks/d.ndjson", 3999, 1),
-    ]  # fmt: skip
+        ("voucherify/webhooks/a.ndjson", 3999, 1),
+        ("voucherify/webhooks/b.ndjson", 4000, 0),
+        ("voucherify/webhooks/c.ndjson", 3999, 1),
+        ("voucherify/webhooks/d.ndjson", 3999, 1),
+    ]
 
 
 def test_a_blank_line_in_one_large_file_does_not_shift_the_files_read_with_it(tmp_path):
@@ -203,7 +219,9 @@ def test_large_gzip_files_with_a_bad_line_and_a_cut_off_end(tmp_path):
     import os
 
     landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
-    lines = [json.dumps(v2024(f"g{i:05d}", "voucher.published", data={"pad": os.urandom(400).hex()})) for i in range(4000)]
+    lines = [
+        json.dumps(v2024(f"g{i:05d}", "voucher.published", data={"pad": os.urandom(400).hex()})) for i in range(4000)
+    ]
     lines[41] = '{"id": "whs_cut'
     whole = gzip.compress(("\n".join(lines) + "\n").encode())
     assert len(whole) > 1 << 20  # large enough for DuckDB's own reader
@@ -216,5 +234,8 @@ def test_large_gzip_files_with_a_bad_line_and_a_cut_off_end(tmp_path):
     ] and got[2:] == [("voucherify/webhooks/whole.ndjson.gz", 42, "malformed JSON")]
     kept_of_cut = got[1][1] - 2  # the lines before the cut, less the bad one
     assert 2000 < kept_of_cut < 3999 and report.rows_loaded == 3999 + kept_of_cut
-    misplaced = query(wh, "select count(*) from raw.voucherify_webhooks where event_id <> 'ev_g' || lpad((_line - 1)::varchar, 5, '0')")
+    misplaced = query(
+        wh,
+        "select count(*) from raw.voucherify_webhooks where event_id <> 'ev_g' || lpad((_line - 1)::varchar, 5, '0')",
+    )
     assert misplaced == [(0,)]

@@ -1,4 +1,4 @@
-"""Re-runs, changed files, crashes (a real `loyalty ingest` killed with SIGKILL) and the CLI's summary and exit codes."""
+"""Re-runs, changed files, crashes (a real `loyalty ingest` killed with SIGKILL), the CLI's summary and exit codes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import duckdb
-
 from test_ingest_formats import ingest, ndjson, query, v2024, write, write_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,9 +38,14 @@ def cli(*args: str, **kwargs) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
     env["COLUMNS"] = "200"
     return subprocess.Popen(
-        [sys.executable, "-m", "loyalty.cli", *args], cwd=REPO_ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
-    )  # fmt: skip
+        [sys.executable, "-m", "loyalty.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -53,7 +57,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def small_landing(root: Path) -> Path:
     landing = root / "landing"
     write(landing / "voucherify/webhooks/a.ndjson", ndjson([v2024("1", "a.b"), v2024("2", "c.d")]))
-    write(landing / "voucherify/webhooks/b.ndjson", ndjson([v2024("1", "a.b")]) + "{broken\n")  # a retry of ev_1, and a bad line
+    write(
+        landing / "voucherify/webhooks/b.ndjson", ndjson([v2024("1", "a.b")]) + "{broken\n"
+    )  # a retry of ev_1, and a bad line
     write_csv(landing / "voucherify/exports/order/o.csv", ["id", "amount"], [["ord_1", "10"], ["ord_2", "20"]])
     return landing
 
@@ -63,11 +69,16 @@ def test_rerun_adds_nothing_and_duplicates_across_files_are_kept(tmp_path):
     first = ingest(landing, wh)
     assert (first.files_loaded, first.rows_loaded, first.rejected_total) == (3, 5, 1)
     before = contents(wh)
-    assert query(wh, "select count(*) from raw.voucherify_webhooks where event_id = 'ev_1'") == [(2,)]  # one per delivery
+    assert query(wh, "select count(*) from raw.voucherify_webhooks where event_id = 'ev_1'") == [
+        (2,)
+    ]  # one per delivery
     second = ingest(landing, wh)
     assert (second.files_loaded, second.files_unchanged, second.rows_loaded, second.rejected_total) == (0, 3, 0, 0)
     assert contents(wh) == before
-    assert query(wh, "select status, files_loaded from raw.ingest_batches order by started_at") == [("succeeded", 3), ("succeeded", 0)]
+    assert query(wh, "select status, files_loaded from raw.ingest_batches order by started_at") == [
+        ("succeeded", 3),
+        ("succeeded", 0),
+    ]
 
 
 def test_a_changed_file_replaces_its_rows_and_rejects(tmp_path):
@@ -78,14 +89,18 @@ def test_a_changed_file_replaces_its_rows_and_rejects(tmp_path):
     report = ingest(landing, wh)
     assert (report.files_loaded, report.files_unchanged, report.rows_loaded, report.rejected_total) == (2, 1, 3, 0)
     assert query(wh, "select _file, _line, event_id from raw.voucherify_webhooks order by 1, 2") == [
-        ("voucherify/webhooks/a.ndjson", 1, "ev_1"), ("voucherify/webhooks/a.ndjson", 2, "ev_2"),
-        ("voucherify/webhooks/b.ndjson", 1, "ev_1"), ("voucherify/webhooks/b.ndjson", 2, "ev_3"),
-    ]  # fmt: skip
+        ("voucherify/webhooks/a.ndjson", 1, "ev_1"),
+        ("voucherify/webhooks/a.ndjson", 2, "ev_2"),
+        ("voucherify/webhooks/b.ndjson", 1, "ev_1"),
+        ("voucherify/webhooks/b.ndjson", 2, "ev_3"),
+    ]
     assert query(wh, "select record_id, record->>'amount' from raw.voucherify_exports") == [("ord_1", "15")]
     assert query(wh, "select count(*) from raw.rejected_records") == [(0,)]
     assert query(wh, "select file_path, rows_loaded, rows_rejected from raw.ingest_files order by 1") == [
-        ("voucherify/exports/order/o.csv", 1, 0), ("voucherify/webhooks/a.ndjson", 2, 0), ("voucherify/webhooks/b.ndjson", 2, 0),
-    ]  # fmt: skip
+        ("voucherify/exports/order/o.csv", 1, 0),
+        ("voucherify/webhooks/a.ndjson", 2, 0),
+        ("voucherify/webhooks/b.ndjson", 2, 0),
+    ]
 
 
 def crash_landing(root: Path) -> Path:
@@ -108,10 +123,17 @@ def crash_landing(root: Path) -> Path:
         name = f"voucherify/webhooks/small/{f // 100:02d}/{f:04d}.ndjson"
         write(landing / (name + ".gz" if f % 3 == 0 else name), gzip.compress(body.encode()) if f % 3 == 0 else body)
     for f in range(3):
-        write_csv(landing / f"voucherify/exports/order/{f}.csv", ["ID", "Amount"], [[f"ord_{f}_{k}", str(k)] for k in range(2000)])
+        write_csv(
+            landing / f"voucherify/exports/order/{f}.csv",
+            ["ID", "Amount"],
+            [[f"ord_{f}_{k}", str(k)] for k in range(2000)],
+        )
     for f in range(3):
-        write_csv(landing / f"segment/warehouse/pos/tracks/{f}.csv", ["id", "received_at", "event"],
-                  [[f"m{f}_{k}", "2024-05-01T00:00:00Z", "x"] for k in range(2000)])  # fmt: skip
+        write_csv(
+            landing / f"segment/warehouse/pos/tracks/{f}.csv",
+            ["id", "received_at", "event"],
+            [[f"m{f}_{k}", "2024-05-01T00:00:00Z", "x"] for k in range(2000)],
+        )
     return landing
 
 
@@ -139,7 +161,8 @@ def test_sigkill_at_any_moment_then_rerun_equals_an_uninterrupted_run(tmp_path):
             if crashed.exists():
                 with duckdb.connect(str(crashed), read_only=True) as con:
                     has_manifest = con.execute(
-                        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'ingest_files'"
+                        "select count(*) from information_schema.tables "
+                        "where table_schema = 'raw' and table_name = 'ingest_files'"
                     ).fetchone()[0]
                     if has_manifest:
                         partial_states.append(con.execute("select count(*) from raw.ingest_files").fetchone()[0])
@@ -157,7 +180,11 @@ def test_cli_prints_a_summary_and_strict_exits_3(tmp_path):
     result = run_cli("ingest", "--landing", str(landing), "--warehouse", str(wh), "--strict")
     assert result.returncode == 3
     assert "error: 1 record(s) rejected" in result.stderr and "Traceback" not in result.stderr
-    table = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:5]] for line in result.stdout.splitlines() if line.count("│") >= 5}
+    table = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:5]]
+        for line in result.stdout.splitlines()
+        if line.count("│") >= 5
+    }
     assert table["voucherify_webhooks"] == ["2", "3", "1"]
     assert table["voucherify_exports"] == ["1", "2", "0"]
     assert table["total"] == ["3", "5", "1"]
@@ -170,4 +197,6 @@ def test_cli_bad_landing_is_one_line(tmp_path):
     for landing in (tmp_path / "missing", write(tmp_path / "file.txt", "x")):
         result = run_cli("ingest", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb"))
         assert result.returncode == 1
-        assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: landing folder"), result.stderr
+        assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: landing folder"), (
+            result.stderr
+        )

@@ -64,9 +64,18 @@ def test_agg_location_daily_equals_ground_truth(built_world):
     redemptions = _truth(built_world, "redemptions.csv")
     ledger = _truth(built_world, "loyalty_points.csv")
 
-    rows: dict[tuple, dict] = defaultdict(lambda: {
-        "paid_orders": 0, "revenue": Decimal(0), "customers": set(), "member_orders": 0,
-        "redemptions_succeeded": 0, "redemptions_failed": 0, "points_earned": 0, "points_burned": 0})
+    rows: dict[tuple, dict] = defaultdict(
+        lambda: {
+            "paid_orders": 0,
+            "revenue": Decimal(0),
+            "customers": set(),
+            "member_orders": 0,
+            "redemptions_succeeded": 0,
+            "redemptions_failed": 0,
+            "points_earned": 0,
+            "points_burned": 0,
+        }
+    )
     for o in orders:
         if o["status"] in PAID:
             row = rows[(_day(o["ordered_at"]), o["location_id"])]
@@ -85,11 +94,18 @@ def test_agg_location_daily_equals_ground_truth(built_world):
         elif t["movement"] == "burned":
             row["points_burned"] -= int(t["points"])
     expected = [
-        {"day": day, "location_id": loc, "paid_orders": canonical(v["paid_orders"]), "revenue": canonical(v["revenue"]),
-         "distinct_customers": canonical(len(v["customers"])), "member_orders": canonical(v["member_orders"]),
-         "redemptions_succeeded": canonical(v["redemptions_succeeded"]),
-         "redemptions_failed": canonical(v["redemptions_failed"]),
-         "points_earned": canonical(v["points_earned"]), "points_burned": canonical(v["points_burned"])}
+        {
+            "day": day,
+            "location_id": loc,
+            "paid_orders": canonical(v["paid_orders"]),
+            "revenue": canonical(v["revenue"]),
+            "distinct_customers": canonical(len(v["customers"])),
+            "member_orders": canonical(v["member_orders"]),
+            "redemptions_succeeded": canonical(v["redemptions_succeeded"]),
+            "redemptions_failed": canonical(v["redemptions_failed"]),
+            "points_earned": canonical(v["points_earned"]),
+            "points_burned": canonical(v["points_burned"]),
+        }
         for (day, loc), v in rows.items()
     ]
     with built_world.connect() as con:
@@ -102,8 +118,9 @@ def test_agg_location_daily_equals_ground_truth(built_world):
 def test_fct_campaign_performance_equals_ground_truth(built_world):
     publications = _truth(built_world, "publications.csv")
     redemptions = _truth(built_world, "redemptions.csv")
-    paid_totals = {o["order_id"]: Decimal(o["total_amount"]) for o in _truth(built_world, "orders.csv")
-                   if o["status"] in PAID}
+    paid_totals = {
+        o["order_id"]: Decimal(o["total_amount"]) for o in _truth(built_world, "orders.csv") if o["status"] in PAID
+    }
 
     converted_at: dict[str, str] = {}
     for r in redemptions:
@@ -111,21 +128,34 @@ def test_fct_campaign_performance_equals_ground_truth(built_world):
             code = r["voucher_code"]
             converted_at[code] = min(converted_at.get(code, r["redeemed_at"]), r["redeemed_at"])
 
-    rows: dict[tuple, dict] = defaultdict(lambda: {
-        "publications": 0, "converted": 0, "redemptions_succeeded": 0, "redemptions_failed": 0,
-        "redemptions_rolled_back": 0, "discount_given": Decimal(0), "orders": {}})
+    rows: dict[tuple, dict] = defaultdict(
+        lambda: {
+            "publications": 0,
+            "converted": 0,
+            "redemptions_succeeded": 0,
+            "redemptions_failed": 0,
+            "redemptions_rolled_back": 0,
+            "discount_given": Decimal(0),
+            "orders": {},
+        }
+    )
     for p in publications:
         if not p["campaign_name"]:
             continue
         row = rows[(p["campaign_name"], _day(p["published_at"]))]
         row["publications"] += 1
-        row["converted"] += converted_at.get(p["voucher_code"], "~") >= p["published_at"] and p["voucher_code"] in converted_at
+        row["converted"] += (
+            converted_at.get(p["voucher_code"], "~") >= p["published_at"] and p["voucher_code"] in converted_at
+        )
     for r in redemptions:
         if not r["campaign_name"]:
             continue
         row = rows[(r["campaign_name"], _day(r["redeemed_at"]))]
-        key = {"SUCCEEDED": "redemptions_succeeded", "FAILED": "redemptions_failed",
-               "ROLLED_BACK": "redemptions_rolled_back"}[r["status"]]
+        key = {
+            "SUCCEEDED": "redemptions_succeeded",
+            "FAILED": "redemptions_failed",
+            "ROLLED_BACK": "redemptions_rolled_back",
+        }[r["status"]]
         row[key] += 1
         if r["status"] == "SUCCEEDED":
             row["discount_given"] += Decimal(r["discount_amount"])
@@ -134,17 +164,25 @@ def test_fct_campaign_performance_equals_ground_truth(built_world):
 
     expected, expected_rates = [], {}
     for (campaign, day), v in rows.items():
-        expected.append({
-            "campaign_name": campaign, "day": day, "publications": canonical(v["publications"]),
-            "redemptions_succeeded": canonical(v["redemptions_succeeded"]),
-            "redemptions_failed": canonical(v["redemptions_failed"]),
-            "redemptions_rolled_back": canonical(v["redemptions_rolled_back"]),
-            "discount_given": canonical(v["discount_given"]), "revenue": canonical(sum(v["orders"].values(), Decimal(0)))})
+        expected.append(
+            {
+                "campaign_name": campaign,
+                "day": day,
+                "publications": canonical(v["publications"]),
+                "redemptions_succeeded": canonical(v["redemptions_succeeded"]),
+                "redemptions_failed": canonical(v["redemptions_failed"]),
+                "redemptions_rolled_back": canonical(v["redemptions_rolled_back"]),
+                "discount_given": canonical(v["discount_given"]),
+                "revenue": canonical(sum(v["orders"].values(), Decimal(0))),
+            }
+        )
         expected_rates[(campaign, day)] = (v["converted"], v["publications"])
 
     with built_world.connect() as con:
         actual = mart_rows(con, "marts.fct_campaign_performance", list(expected[0]))
-        rates = con.execute("select campaign_name, cast(day as varchar), conversion_rate from marts.fct_campaign_performance").fetchall()
+        rates = con.execute(
+            "select campaign_name, cast(day as varchar), conversion_rate from marts.fct_campaign_performance"
+        ).fetchall()
     for row in actual:
         row["day"] = row["day"][:10]
     assert differences(expected, actual, ["campaign_name", "day"]) == []

@@ -65,14 +65,23 @@ def test_sample_redemptions_land_in_fct_redemptions(sample_warehouse, sample_bod
     for body in sample_bodies:
         if _event_type(body).startswith(("redemption.", "customer.redemption.")):
             expected.add(body["data"]["redemption"]["id"])
-    rows = {r[0]: r[1:] for r in _query(
-        sample_warehouse,
-        "select redemption_id, status, discount_amount, rolled_back_at, customer_source_id from marts.fct_redemptions")}
+    rows = {
+        r[0]: r[1:]
+        for r in _query(
+            sample_warehouse,
+            "select redemption_id, status, discount_amount, rolled_back_at, customer_source_id "
+            "from marts.fct_redemptions",
+        )
+    }
     assert set(rows) == expected
     # Distribution webhooks of a redemption and its later rollback: one row, rolled back, own discount in currency.
     status, discount, rolled_back_at, customer = rows["r_0e6ff48b91cfa02e97"]
     assert (status, canonical(discount), canonical(rolled_back_at), customer) == (
-        "ROLLED_BACK", "11.5", "2024-03-14T09:11:53.787Z", "jck-wbhk")
+        "ROLLED_BACK",
+        "11.5",
+        "2024-03-14T09:11:53.787Z",
+        "jck-wbhk",
+    )
     assert rows["rf_0e3ac5685ba431c104"][:2] == ("FAILED", 0)
     assert rows["r_0e2500291ae016adea"][0] == "SUCCEEDED"
     # Rollback objects are not redemptions.
@@ -81,7 +90,10 @@ def test_sample_redemptions_land_in_fct_redemptions(sample_warehouse, sample_bod
 
 def test_sample_orders_land_in_fct_orders_with_latest_status(sample_warehouse, sample_bodies):
     expected = {body["data"]["order"]["id"] for body in sample_bodies if (body["data"].get("order") or {}).get("id")}
-    rows = {r[0]: r[1:] for r in _query(sample_warehouse, "select order_id, status, location_id, total_amount from marts.fct_orders")}
+    rows = {
+        r[0]: r[1:]
+        for r in _query(sample_warehouse, "select order_id, status, location_id, total_amount from marts.fct_orders")
+    }
     assert set(rows) == expected
     # created → paid → updated → canceled deliveries of one order: the latest wins.
     assert rows["ord_jM5GdBe4OO3ExFrVSlEWLORP"][0] == "CANCELED"
@@ -107,7 +119,9 @@ def test_sample_loyalty_transactions_land_in_the_ledger(sample_warehouse, sample
 
 
 def test_sample_publications_tiers_and_members(sample_warehouse, sample_bodies):
-    expected = {body["data"]["publication"]["id"] for body in sample_bodies if (body["data"].get("publication") or {}).get("id")}
+    expected = {
+        body["data"]["publication"]["id"] for body in sample_bodies if (body["data"].get("publication") or {}).get("id")
+    }
     assert {r[0] for r in _query(sample_warehouse, "select publication_id from marts.fct_publications")} == expected
     members = dict(_query(sample_warehouse, "select customer_source_id, current_tier from marts.dim_members"))
     assert "jck-wbhk" in members  # was published a loyalty card (voucher.published)
@@ -125,14 +139,25 @@ def test_dbt_unit_tests_pass(sample_warehouse, monkeypatch):
 
     monkeypatch.setenv("LOYALTY_WAREHOUSE", str(sample_warehouse))
     try:
-        outcome = dbtRunner().invoke(["test", "--select", "test_type:unit", "--project-dir", str(PROJECT_DIR),
-                                      "--profiles-dir", str(PROJECT_DIR), "--quiet"])
+        outcome = dbtRunner().invoke(
+            [
+                "test",
+                "--select",
+                "test_type:unit",
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR),
+                "--quiet",
+            ]
+        )
     finally:
         _close_connections()
     results = outcome.result.results
     assert len(results) >= 6
     assert all(str(getattr(r.status, "value", r.status)) == "pass" for r in results), [
-        (r.node.name, r.status) for r in results]
+        (r.node.name, r.status) for r in results
+    ]
 
 
 def _landing_without_late_files(full: Path, dest: Path) -> Path:
@@ -142,7 +167,7 @@ def _landing_without_late_files(full: Path, dest: Path) -> Path:
     shutil.rmtree(dest / "voucherify" / "webhooks" / "late", ignore_errors=True)
     for folder in (dest / "voucherify" / "exports").iterdir():
         files = sorted(folder.glob("*.csv"))
-        for path in files[len(files) // 2:]:
+        for path in files[len(files) // 2 :]:
             path.unlink()
     for path in (dest / "segment" / "warehouse").rglob("load_00[3-9]*"):
         path.unlink()

@@ -53,8 +53,10 @@ def signature(warehouse: Path) -> list[str]:
 def run_cli(landing: Path, warehouse: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "loyalty.cli", "run", "--landing", str(landing), "--warehouse", str(warehouse)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def hold_back_latest_webhooks(landing: Path, parking: Path) -> list[Path]:

@@ -64,7 +64,7 @@ class RunningReceiver:
         self.url = ""
         self.client = httpx.Client(timeout=10)  # one client: building one per request costs ~40 ms (TLS setup)
 
-    def __enter__(self) -> "RunningReceiver":
+    def __enter__(self) -> RunningReceiver:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
@@ -325,7 +325,10 @@ def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
 
     process = subprocess.Popen(
         [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=limit_file_size,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=limit_file_size,
     )
     client = httpx.Client(timeout=5)
     url = f"http://127.0.0.1:{port}"
@@ -343,7 +346,9 @@ def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
         for i in range(5):  # ~4.3 kB each: the third one crosses the 10 kB limit
             payload = dict(samples[48], id=f"whs_limit_{i}")
             response = client.post(
-                url + WEBHOOK_PATH, content=compact(payload), headers={"x-voucherify-signature": vendor_signature(payload)}
+                url + WEBHOOK_PATH,
+                content=compact(payload),
+                headers={"x-voucherify-signature": vendor_signature(payload)},
             )
             statuses[payload["id"]] = response.status_code
             health = client.get(url + "/healthz")

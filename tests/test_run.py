@@ -48,7 +48,9 @@ def published_copy(built_world, tmp_path: Path) -> Path:
 
 def test_first_run_records_rows_per_source_and_dbt_results_in_ops_runs(built_world):
     with built_world.connect() as con:
-        runs = con.execute("select run_id, outcome, rows_loaded, rows_rejected, dbt_results, finished_at > started_at from ops.runs").fetchall()
+        runs = con.execute(
+            "select run_id, outcome, rows_loaded, rows_rejected, dbt_results, finished_at > started_at from ops.runs"
+        ).fetchall()
         assert len(runs) == 1
         run_id, outcome, rows_loaded, rows_rejected, dbt_results, ordered = runs[0]
         assert outcome == "succeeded" and ordered
@@ -57,10 +59,15 @@ def test_first_run_records_rows_per_source_and_dbt_results_in_ops_runs(built_wor
         for source, (table, where) in RAW_TABLE_OF_SOURCE.items():
             in_raw = con.execute(f"select count(*) from {table} where {where}").fetchone()[0]
             assert rows_loaded.get(source, 0) == in_raw, source
-        assert rows_loaded["voucherify_webhooks"] > 0 and rows_loaded["segment_warehouse"] + rows_loaded.get("segment_archive", 0) > 0
+        assert (
+            rows_loaded["voucherify_webhooks"] > 0
+            and rows_loaded["segment_warehouse"] + rows_loaded.get("segment_archive", 0) > 0
+        )
         rejected_in_raw = con.execute("select count(*) from raw.rejected_records").fetchone()[0]
         assert sum(json.loads(rows_rejected).values()) == rejected_in_raw
-        models_built = con.execute("select count(*) from information_schema.tables where table_schema = 'marts'").fetchone()[0]
+        models_built = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts'"
+        ).fetchone()[0]
     assert dbt_results["problems"] == []
     assert dbt_results["counts"].get("success", 0) >= models_built > 0
     assert dbt_results["counts"].get("pass", 0) > 0  # the data tests ran too
@@ -81,7 +88,9 @@ def test_json_flag_prints_the_run_record_as_one_line_and_a_rerun_loads_nothing_n
     assert sum(record["rows_loaded"].values()) == 0  # same landing again: idempotent ingest
     assert record["dbt_results"]["problems"] == [] and record["dbt_results"]["counts"]["success"] > 0
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        stored = con.execute("select run_id, outcome, json_extract(dbt_results, '$.counts') from ops.runs order by started_at").fetchall()
+        stored = con.execute(
+            "select run_id, outcome, json_extract(dbt_results, '$.counts') from ops.runs order by started_at"
+        ).fetchall()
     assert [r[0] for r in stored][-1] == record["run_id"] and len(stored) == 2
     assert json.loads(stored[-1][2]) == record["dbt_results"]["counts"]
     assert not next_path_for(warehouse).exists()
@@ -91,9 +100,21 @@ def test_json_flag_prints_the_run_record_as_one_line_and_a_rerun_loads_nothing_n
 def test_second_run_exits_4_at_once_naming_the_holder_while_the_first_runs(built_world, tmp_path):
     warehouse = published_copy(built_world, tmp_path)
     first = subprocess.Popen(
-        [sys.executable, "-m", "loyalty.cli", "run", "--landing", str(built_world.landing), "--warehouse", str(warehouse), "--full-refresh"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "loyalty.cli",
+            "run",
+            "--landing",
+            str(built_world.landing),
+            "--warehouse",
+            str(warehouse),
+            "--full-refresh",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lock = lock_path_for(warehouse)
         deadline = time.monotonic() + 60
@@ -121,7 +142,9 @@ def break_a_data_test(landing: Path) -> None:
     """Land one redemption whose `result` is neither SUCCESS nor FAILURE: the accepted_values test must fail."""
     line = next(
         json.loads(raw)
-        for raw in (Path(__file__).resolve().parents[2] / "shared/samples/voucherify/webhooks.ndjson").read_text().splitlines()
+        for raw in (Path(__file__).resolve().parents[2] / "shared/samples/voucherify/webhooks.ndjson")
+        .read_text()
+        .splitlines()
         if json.loads(raw).get("type") == "redemption.succeeded"
     )
     line["id"] = "whs_breaks_the_build"
@@ -143,7 +166,10 @@ def test_a_failed_build_leaves_the_published_warehouse_byte_identical_and_readab
     reader = duckdb.connect(str(warehouse), read_only=True)  # a dashboard holding the published file open
     try:
         failed = loyalty("run", "--landing", str(landing_copy), "--warehouse", str(warehouse), "--json", timeout=600)
-        assert reader.execute("select count(*), sum(discount_amount) from marts.fct_redemptions").fetchone() == marts_before
+        assert (
+            reader.execute("select count(*), sum(discount_amount) from marts.fct_redemptions").fetchone()
+            == marts_before
+        )
     finally:
         reader.close()
 
@@ -155,7 +181,9 @@ def test_a_failed_build_leaves_the_published_warehouse_byte_identical_and_readab
     assert any("result" in p["node"] for p in record["dbt_results"]["problems"]), record["dbt_results"]["problems"]
     assert sha256(warehouse) == before
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select count(*), sum(discount_amount) from marts.fct_redemptions").fetchone() == marts_before
+        assert (
+            con.execute("select count(*), sum(discount_amount) from marts.fct_redemptions").fetchone() == marts_before
+        )
         assert con.execute("select count(*) from ops.runs").fetchone()[0] == 1
     assert json.loads(run_log_path_for(warehouse).read_text().splitlines()[-1])["run_id"] == record["run_id"]
 
@@ -187,9 +215,20 @@ def test_a_run_killed_mid_way_frees_the_lock_keeps_the_published_file_and_shows_
     warehouse = published_copy(built_world, tmp_path)
     before = sha256(warehouse)
     victim = subprocess.Popen(
-        [sys.executable, "-m", "loyalty.cli", "run", "--landing", str(built_world.landing), "--warehouse", str(warehouse), "--full-refresh"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "loyalty.cli",
+            "run",
+            "--landing",
+            str(built_world.landing),
+            "--warehouse",
+            str(warehouse),
+            "--full-refresh",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not next_path_for(warehouse).exists():  # copied: ingest or build is under way
         assert victim.poll() is None and time.monotonic() < deadline

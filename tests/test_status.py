@@ -25,7 +25,9 @@ def test_status_reports_each_source_newest_record_from_the_raw_tables(built_worl
     _, report = status_json(built_world.warehouse, 1e9)
     by_source = {s["source"]: s for s in report["sources"]}
     with built_world.connect() as con:
-        newest_webhook, webhooks = con.execute("select max(created_at), count(*) from raw.voucherify_webhooks").fetchone()
+        newest_webhook, webhooks = con.execute(
+            "select max(created_at), count(*) from raw.voucherify_webhooks"
+        ).fetchone()
         newest_segment, segment_rows = con.execute(
             "select max(received_at), count(*) from raw.segment_events where origin = 'warehouse'"
         ).fetchone()
@@ -59,7 +61,9 @@ def test_exit_code_tells_a_monitor_whether_any_source_is_older_than_the_threshol
 def test_status_of_a_missing_warehouse_is_one_clear_line(tmp_path):
     result = loyalty("status", "--warehouse", str(tmp_path / "absent.duckdb"))
     assert result.returncode == EXIT_FAILED
-    assert result.stderr.strip().splitlines() == [f"error: no warehouse at {tmp_path / 'absent.duckdb'}: run `loyalty run` first (or pass --warehouse)"]
+    assert result.stderr.strip().splitlines() == [
+        f"error: no warehouse at {tmp_path / 'absent.duckdb'}: run `loyalty run` first (or pass --warehouse)"
+    ]
 
 
 def test_a_warehouse_without_any_data_is_stale(tmp_path):

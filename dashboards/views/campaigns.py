@@ -4,7 +4,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import db, filters, queries, widgets as w
+from dashboards import db, filters, queries
+from dashboards import widgets as w
 
 chosen = filters.current()
 params = chosen.params()
@@ -19,8 +20,15 @@ if w.empty(totals):
     st.stop()
 
 st.subheader("Funnel: publication → redemption")
-stages = totals[["publications", "converted_publications", "redemption_attempts", "redemptions_succeeded",
-                 "redemptions_rolled_back"]].sum()
+stages = totals[
+    [
+        "publications",
+        "converted_publications",
+        "redemption_attempts",
+        "redemptions_succeeded",
+        "redemptions_rolled_back",
+    ]
+].sum()
 
 
 def funnel(labels: list[str], values: list) -> go.Figure:
@@ -30,18 +38,30 @@ def funnel(labels: list[str], values: list) -> go.Figure:
 left, right = st.columns(2)
 with left:
     st.markdown("**Published vouchers**")
-    w.chart(funnel(["Published", "Later redeemed"], [stages["publications"], stages["converted_publications"]]),
-            "Publications (count)", "Stage")
+    w.chart(
+        funnel(["Published", "Later redeemed"], [stages["publications"], stages["converted_publications"]]),
+        "Publications (count)",
+        "Stage",
+    )
 with right:
     st.markdown("**Redemption attempts**")
-    w.chart(funnel(["Attempted", "Succeeded", "Kept (not rolled back)"], [
-        stages["redemption_attempts"],
-        stages["redemptions_succeeded"] + stages["redemptions_rolled_back"],
-        stages["redemptions_succeeded"],
-    ]), "Redemptions (count)", "Stage")
+    w.chart(
+        funnel(
+            ["Attempted", "Succeeded", "Kept (not rolled back)"],
+            [
+                stages["redemption_attempts"],
+                stages["redemptions_succeeded"] + stages["redemptions_rolled_back"],
+                stages["redemptions_succeeded"],
+            ],
+        ),
+        "Redemptions (count)",
+        "Stage",
+    )
 
 st.subheader("Per campaign")
-w.table(totals, "Campaign performance", money_columns=["discount_given", "revenue"], percent_columns=["conversion_rate"])
+w.table(
+    totals, "Campaign performance", money_columns=["discount_given", "revenue"], percent_columns=["conversion_rate"]
+)
 
 st.subheader("Discount given and revenue per campaign")
 long = totals.rename(columns={"discount_given": "Discount given", "revenue": "Revenue"}).melt(

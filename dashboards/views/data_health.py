@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboards import db, queries, widgets as w
+from dashboards import db, queries
+from dashboards import widgets as w
 
 st.title("Data health")
 st.caption("Not affected by the filters. Times in UTC.")
@@ -49,5 +50,8 @@ else:
         st.metric("Mismatched customer × metric pairs", w.count(mismatches))
         w.table(summary, "Reconciliation by metric", money_columns=["total_absolute_difference"])
         if mismatches:
-            w.table(db.query(queries.RECONCILIATION_MISMATCHES), "Reconciliation mismatches",
-                    money_columns=["warehouse_value", "voucherify_value", "difference"])
+            w.table(
+                db.query(queries.RECONCILIATION_MISMATCHES),
+                "Reconciliation mismatches",
+                money_columns=["warehouse_value", "voucherify_value", "difference"],
+            )

@@ -3,7 +3,8 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboards import db, filters, queries, widgets as w
+from dashboards import db, filters, queries
+from dashboards import widgets as w
 
 chosen = filters.current()
 params = chosen.params()

@@ -3,7 +3,8 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboards import db, filters, queries, widgets as w
+from dashboards import db, filters, queries
+from dashboards import widgets as w
 
 MOVEMENTS = ["earned", "burned", "refunded", "expired", "adjusted", "transferred"]
 
@@ -17,8 +18,13 @@ st.caption(
 
 liability = db.query(queries.POINTS_LIABILITY, params).iloc[0]
 row = st.columns(3)
-w.kpi(row[0], f"Outstanding points on {chosen.end:%Y-%m-%d}", liability["outstanding_points"], formatter=w.count,
-      help="Sum of every ledger movement up to the end of the period, all locations: the points liability")
+w.kpi(
+    row[0],
+    f"Outstanding points on {chosen.end:%Y-%m-%d}",
+    liability["outstanding_points"],
+    formatter=w.count,
+    help="Sum of every ledger movement up to the end of the period, all locations: the points liability",
+)
 holding = db.query(queries.MEMBERS_HOLDING_POINTS).iloc[0]["members"]
 w.kpi(row[1], "Members holding points now", holding, formatter=w.count)
 

@@ -3,15 +3,18 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboards import db, filters, queries, widgets as w
+from dashboards import db, filters, queries
+from dashboards import widgets as w
 
 CHANGE_TYPES = ["joined", "upgraded", "downgraded", "prolonged", "left"]
 
 chosen = filters.current()
 params = chosen.params()
 st.title("Members")
-st.caption("Members are customers holding a loyalty card; figures are as of the latest build, all locations "
-           "(tier movements follow the chosen period).")
+st.caption(
+    "Members are customers holding a loyalty card; figures are as of the latest build, all locations "
+    "(tier movements follow the chosen period)."
+)
 
 st.subheader("Tier distribution")
 tiers = db.query(queries.TIER_DISTRIBUTION)
@@ -33,24 +36,35 @@ sizes = db.query(queries.SEGMENT_SIZES, params).iloc[0]
 row = st.columns(len(queries.SEGMENTS))
 for column, (key, (label, _)) in zip(row, queries.SEGMENTS.items()):
     column.metric(label, w.count(sizes[key]))
-segment = st.selectbox("List the members of", list(queries.SEGMENTS), format_func=lambda key: queries.SEGMENTS[key][0],
-                       key="segment")
-w.table(db.query(queries.SEGMENT_MEMBERS, {**params, "segment": segment}), "Segment members",
-        money_columns=["lifetime_order_amount"])
+segment = st.selectbox(
+    "List the members of", list(queries.SEGMENTS), format_func=lambda key: queries.SEGMENTS[key][0], key="segment"
+)
+w.table(
+    db.query(queries.SEGMENT_MEMBERS, {**params, "segment": segment}),
+    "Segment members",
+    money_columns=["lifetime_order_amount"],
+)
 
 st.subheader("Computed traits")
-st.caption("Defined in macros/member_traits.sql (add one there and rebuild): a member has a yes/no trait when it "
-           "is true, a numeric trait (purchase counts, amounts) when it is above zero.")
+st.caption(
+    "Defined in loyalty/dbt_project/macros/member_traits.sql (add one there and rebuild): a member has a yes/no "
+    "trait when it is true, a numeric trait (purchase counts, amounts) when it is above zero."
+)
 columns = db.query(queries.TRAIT_COLUMNS)
-traits = [(r.column_name, r.data_type) for r in columns.itertuples() if r.column_name not in queries.MEMBER_METRIC_COLUMNS]
+traits = [
+    (r.column_name, r.data_type) for r in columns.itertuples() if r.column_name not in queries.MEMBER_METRIC_COLUMNS
+]
 if not traits:
     st.info("This build defines no computed traits.")
 else:
     w.table(db.query(queries.trait_sizes(traits)).drop(columns="position"), "Members per computed trait")
     names = [name for name, _ in traits]
     picked = st.selectbox("List the members having", names, key="trait")
-    w.table(db.query(queries.trait_members(*traits[names.index(picked)])), f"Members with {picked}",
-            money_columns=["lifetime_order_amount"])
+    w.table(
+        db.query(queries.trait_members(*traits[names.index(picked)])),
+        f"Members with {picked}",
+        money_columns=["lifetime_order_amount"],
+    )
 
 st.subheader("Member lookup")
 needle = st.text_input("Customer id or email (or their beginning)", key="member_needle").strip()

@@ -3,7 +3,8 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import db, filters, queries, widgets as w
+from dashboards import db, filters, queries
+from dashboards import widgets as w
 
 chosen = filters.current()
 params = chosen.params()
@@ -20,9 +21,11 @@ def by_period(sql: str) -> dict[str, dict]:
     return {row["period"]: row for row in frame.to_dict("records")}
 
 
-orders = by_period(queries.orders_statement(
-    queries.OVERVIEW_ORDERS, queries.OVERVIEW_ORDERS_BY_CAMPAIGN, chosen.campaign, chosen.channel
-))
+orders = by_period(
+    queries.orders_statement(
+        queries.OVERVIEW_ORDERS, queries.OVERVIEW_ORDERS_BY_CAMPAIGN, chosen.campaign, chosen.channel
+    )
+)
 customers_sql = queries.orders_statement(
     queries.OVERVIEW_CUSTOMERS, queries.OVERVIEW_CUSTOMERS_BY_CAMPAIGN, chosen.campaign, chosen.channel
 )
@@ -56,18 +59,29 @@ w.kpi(row[2], "Failed redemptions", *pair(redemptions, "redemptions_failed"), fo
 w.kpi(row[3], "Discount given", *pair(redemptions, "discount_given"), help="Discount of succeeded redemptions")
 
 row = st.columns(4)
-w.kpi(row[0], "Rolled-back redemptions", *pair(redemptions, "redemptions_rolled_back"), formatter=w.count,
-      bad_when_up=True)
+w.kpi(
+    row[0],
+    "Rolled-back redemptions",
+    *pair(redemptions, "redemptions_rolled_back"),
+    formatter=w.count,
+    bad_when_up=True,
+)
 w.kpi(row[1], "Redemption failure rate", *pair(redemptions, "failure_rate"), formatter=w.percent, bad_when_up=True)
 w.kpi(row[2], "Points earned", *pair(points, "points_earned"), formatter=w.count)
 w.kpi(row[3], "Points burned", *pair(points, "points_burned"), formatter=w.count)
 
 st.subheader("Revenue per day")
-daily = db.query(queries.orders_statement(
-    queries.OVERVIEW_DAILY, queries.OVERVIEW_DAILY_BY_CAMPAIGN, chosen.campaign, chosen.channel
-), params)
+daily = db.query(
+    queries.orders_statement(
+        queries.OVERVIEW_DAILY, queries.OVERVIEW_DAILY_BY_CAMPAIGN, chosen.campaign, chosen.channel
+    ),
+    params,
+)
 if not w.empty(daily):
-    fig = go.Figure(go.Bar(x=daily["day"], y=daily["revenue"], name="Revenue",
-                           hovertemplate="%{x|%Y-%m-%d}: %{y:,.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=daily["day"], y=daily["revenue"], name="Revenue", hovertemplate="%{x|%Y-%m-%d}: %{y:,.2f}<extra></extra>"
+        )
+    )
     w.chart(fig, w.UTC_DAY, f"Revenue ({w.MONEY_UNIT})")
     w.table(daily, "Revenue per day", money_columns=["revenue"])

@@ -3,14 +3,17 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboards import db, filters, queries, widgets as w
+from dashboards import db, filters, queries
+from dashboards import widgets as w
 
 STATUS_COLOURS = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "ROLLED_BACK": "#f9a825"}
 
 chosen = filters.current()
 params = chosen.params()
 st.title("Redemptions")
-st.caption(f"{chosen.describe()} · by redemption time; one row per redeemed voucher or promotion (stack parents excluded).")
+st.caption(
+    f"{chosen.describe()} · by redemption time; one row per redeemed voucher or promotion (stack parents excluded)."
+)
 
 totals = db.query(queries.REDEMPTIONS_TOTALS, params)
 if w.empty(totals):
@@ -37,8 +40,11 @@ st.subheader("Hot spots of failed attempts")
 st.caption("Customers with many failed attempts at one location: a fraud signal (code guessing, abuse of rules).")
 min_failed = st.number_input("At least this many failed attempts", min_value=1, value=3, step=1, key="min_failed")
 spots = db.query(queries.FAILED_HOT_SPOTS, {**params, "min_failed": int(min_failed)})
-w.table(spots, "Failed-attempt hot spots",
-        empty_message="No customer has that many failed attempts at one location in this period.")
+w.table(
+    spots,
+    "Failed-attempt hot spots",
+    empty_message="No customer has that many failed attempts at one location in this period.",
+)
 if not spots.empty:
     labels = [f"{r.customer_source_id} @ {r.location_id} ({r.failed_attempts} failed)" for r in spots.itertuples()]
     picked = st.selectbox("Drill down into", range(len(labels)), format_func=labels.__getitem__, key="hot_spot")

@@ -9,7 +9,7 @@ and received_at from the message, else the receive day in the path.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -48,7 +48,7 @@ def load(con: duckdb.DuckDBPyConnection, files: list[LandingFile], ctx: BatchCon
     out = {}
     for f in files:
         rejects = Rejects(SEGMENT_ARCHIVE)
-        day = datetime.fromtimestamp(f.received_day_ms / 1000, timezone.utc).isoformat()
+        day = datetime.fromtimestamp(f.received_day_ms / 1000, UTC).isoformat()
         rows = 0
         for part in iter_parts(f, rejects, ctx.max_record_bytes):
             rows += _load_part(con, f, part, day, rejects, ctx)
@@ -59,9 +59,23 @@ def load(con: duckdb.DuckDBPyConnection, files: list[LandingFile], ctx: BatchCon
 
 
 def _load_part(con, f: LandingFile, part, day: str, rejects: Rejects, ctx: BatchContext) -> int:
-    cols: dict[str, list] = {k: [] for k in (
-        "table_name", "message_id", "type", "event", "event_text", "user_id", "anonymous_id",
-        "timestamp", "received_at", "properties", "payload", "_line")}  # fmt: skip
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "table_name",
+            "message_id",
+            "type",
+            "event",
+            "event_text",
+            "user_id",
+            "anonymous_id",
+            "timestamp",
+            "received_at",
+            "properties",
+            "payload",
+            "_line",
+        )
+    }
     raw = part.data.tobytes()
     offsets = [0, *part.lengths.cumsum().tolist()]
     for i, line_no in enumerate(part.line_nos.tolist()):
@@ -113,7 +127,8 @@ def _load_part(con, f: LandingFile, part, day: str, rejects: Rejects, ctx: Batch
                                      anonymous_id, "timestamp", received_at, properties, payload,
                                      _file, _line, _batch_id, _ingested_at)
                 select 'archive', {sql_str(f.group)}, table_name, message_id, type, event, event_text, user_id,
-                       anonymous_id, try_cast("timestamp" as timestamptz), try_cast(received_at as timestamptz), properties::json, payload::json,
+                       anonymous_id, try_cast("timestamp" as timestamptz), try_cast(received_at as timestamptz),
+                       properties::json, payload::json,
                        {sql_str(f.rel)}, _line, {sql_str(ctx.batch_id)}, {ctx.ingested_at_sql}
                 from _archive_rows"""
         ).fetchone()[0]

@@ -16,9 +16,20 @@ from ingest.segment.naming import TABLE_TYPES
 
 TABLE = "raw.segment_events"
 COMMON_COLUMNS = frozenset(
-    {"id", "anonymous_id", "user_id", "received_at", "sent_at", "timestamp", "original_timestamp",
-     "uuid_ts", "loaded_at", "event", "event_text"}
-)  # fmt: skip
+    {
+        "id",
+        "anonymous_id",
+        "user_id",
+        "received_at",
+        "sent_at",
+        "timestamp",
+        "original_timestamp",
+        "uuid_ts",
+        "loaded_at",
+        "event",
+        "event_text",
+    }
+)
 
 
 def _q(name: str) -> str:
@@ -41,7 +52,11 @@ def _statements(f: LandingFile, columns: list[str], relation: str, ctx: BatchCon
         "to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in props) + "))" if props else "'{}'::json"
     )
     payload = "to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in columns) + "))"
-    event = _text(col("event")) if col("event") else (sql_str(f.table) if call_type == "track" and f.table != "tracks" else "null")
+    event = (
+        _text(col("event"))
+        if col("event")
+        else (sql_str(f.table) if call_type == "track" and f.table != "tracks" else "null")
+    )
     user_id = _text(col("user_id"))
     if call_type == "user":
         user_id = f"coalesce({user_id}, {_text(col('id'))})"
@@ -54,7 +69,7 @@ def _statements(f: LandingFile, columns: list[str], relation: str, ctx: BatchCon
     judged = f"""
         with judged as (
             select *, {payload} as _payload, case
-                when {_text(col('id'))} is null then 'missing id'
+                when {_text(col("id"))} is null then 'missing id'
                 {ts_checks}
             end as _reason
             from {relation}
@@ -64,9 +79,9 @@ def _statements(f: LandingFile, columns: list[str], relation: str, ctx: BatchCon
         insert into {TABLE} (origin, source_schema, table_name, message_id, type, event, event_text, user_id,
                              anonymous_id, "timestamp", received_at, properties, payload,
                              _file, _line, _batch_id, _ingested_at)
-        select 'warehouse', {sql_str(f.group)}, {sql_str(f.table)}, {_text(col('id'))}, {sql_str(call_type)},
-               {event}, {_text(col('event_text'))}, {user_id}, {_text(col('anonymous_id'))},
-               {ts('timestamp')}, {ts('received_at')}, {properties}, _payload,
+        select 'warehouse', {sql_str(f.group)}, {sql_str(f.table)}, {_text(col("id"))}, {sql_str(call_type)},
+               {event}, {_text(col("event_text"))}, {user_id}, {_text(col("anonymous_id"))},
+               {ts("timestamp")}, {ts("received_at")}, {properties}, _payload,
                {sql_str(f.rel)}, _line, {sql_str(ctx.batch_id)}, {ctx.ingested_at_sql}
         from judged where _reason is null"""
     rejects = f"""{judged}

@@ -22,12 +22,23 @@ TABLE = "raw.voucherify_exports"
 # Cells that must parse when present (Voucherify writes cents and counts as integers, times as ISO-8601).
 NUMERIC_COLUMNS = frozenset(
     {
-        "amount", "order_amount", "gift_amount", "loyalty_points", "balance", "discount_amount",
-        "items_discount_amount", "total_discount_amount", "total_amount", "orders_total_amount",
-        "orders_total_count", "redemptions_total_succeeded", "redemptions_total_failed",
-        "redemptions_total_rolled_back", "points",
+        "amount",
+        "order_amount",
+        "gift_amount",
+        "loyalty_points",
+        "balance",
+        "discount_amount",
+        "items_discount_amount",
+        "total_discount_amount",
+        "total_amount",
+        "orders_total_amount",
+        "orders_total_count",
+        "redemptions_total_succeeded",
+        "redemptions_total_failed",
+        "redemptions_total_rolled_back",
+        "points",
     }
-)  # fmt: skip
+)
 TIMESTAMP_COLUMNS = frozenset({"date", "created_at", "updated_at", "expires_at", "published_at"})
 
 
@@ -90,7 +101,7 @@ def load(con: duckdb.DuckDBPyConnection, files: list[LandingFile], ctx: BatchCon
             try:
                 rows += con.execute(
                     f"""insert into {TABLE}
-                        select {sql_str(f.group)}, c{names.index('id')}, {record}, {sql_str(f.rel)}, _line,
+                        select {sql_str(f.group)}, c{names.index("id")}, {record}, {sql_str(f.rel)}, _line,
                                {sql_str(ctx.batch_id)}, {ctx.ingested_at_sql}
                         from _csv_rows"""
                 ).fetchone()[0]

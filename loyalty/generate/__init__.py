@@ -8,7 +8,8 @@ Segment raw archive, plus `<out>/ground_truth/` (never ingested).
 summary.json keys: world{customers, members, days, start, end}; redemptions{rows, by_status, by_failure_code,
 stack_parents, rollbacks_failed, discount_given}; orders{rows, by_status, paid, revenue, member_paid};
 loyalty_points{rows, points_by_movement, rows_by_type}; tiers{joined, upgraded, ...}; publications{rows};
-reconciliation{rows, differing_rows, differing_by_metric, why}; deliveries{deliveries, duplicates, late, legacy, single_json, by_type};
+reconciliation{rows, differing_rows, differing_by_metric, why};
+deliveries{deliveries, duplicates, late, legacy, single_json, by_type};
 segment{messages, warehouse_rows, archive_messages, ...}; expected_rejections{<raw source>: n}.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from loyalty.errors import LoyaltyError
@@ -24,8 +25,9 @@ from loyalty.errors import LoyaltyError
 __all__ = ["generate_world"]
 
 
-def generate_world(out: Path, customers: int, days: int, seed: int, end_date: date | None = None,
-                   show_progress: bool = False) -> dict:
+def generate_world(
+    out: Path, customers: int, days: int, seed: int, end_date: date | None = None, show_progress: bool = False
+) -> dict:
     """Write the world for `seed` ending at `end_date` (default: today UTC) into `out`; return the summary."""
     from loyalty.generate.world import World
 
@@ -33,12 +35,14 @@ def generate_world(out: Path, customers: int, days: int, seed: int, end_date: da
         raise LoyaltyError("--customers and --days must be at least 1")
     out = Path(out)
     if end_date is None:
-        end_date = datetime.now(timezone.utc).date()
-    end_ms = int(datetime(end_date.year, end_date.month, end_date.day, tzinfo=timezone.utc).timestamp()) * 1000
+        end_date = datetime.now(UTC).date()
+    end_ms = int(datetime(end_date.year, end_date.month, end_date.day, tzinfo=UTC).timestamp()) * 1000
     start_ms = end_ms - days * 86_400_000
     generated_before = (out / "ground_truth" / "summary.json").exists()
     if not generated_before and any((out / sub).exists() for sub in ("voucherify", "segment")):
-        raise LoyaltyError(f"{out} already holds landing data that `loyalty generate` did not write; choose another --out")
+        raise LoyaltyError(
+            f"{out} already holds landing data that `loyalty generate` did not write; choose another --out"
+        )
     for sub in ("voucherify", "segment", "ground_truth"):
         # Regenerating replaces the previous world instead of mixing two.
         if (out / sub).exists():
@@ -64,8 +68,13 @@ def print_summary(summary: dict, out: Path, seconds: float) -> None:
     w, d = summary["world"], summary["deliveries"]
     table.add_row("customers / members", f"{w['customers']:,} / {w['members']:,}")
     table.add_row("window", f"{w['start'][:10]} → {w['end'][:10]} ({w['days']} days)")
-    table.add_row("webhook deliveries", f"{d['deliveries']:,} (+{d['duplicates']:,} duplicates, {d['legacy']:,} legacy)")
-    table.add_row("orders (paid) / revenue", f"{summary['orders']['rows']:,} ({summary['orders']['paid']:,}) / {summary['orders']['revenue']}")
+    table.add_row(
+        "webhook deliveries", f"{d['deliveries']:,} (+{d['duplicates']:,} duplicates, {d['legacy']:,} legacy)"
+    )
+    table.add_row(
+        "orders (paid) / revenue",
+        f"{summary['orders']['rows']:,} ({summary['orders']['paid']:,}) / {summary['orders']['revenue']}",
+    )
     table.add_row("redemptions", ", ".join(f"{k} {v:,}" for k, v in summary["redemptions"]["by_status"].items()))
     table.add_row("loyalty transactions", f"{summary['loyalty_points']['rows']:,}")
     table.add_row("segment messages", f"{summary['segment']['messages']:,}")

@@ -31,24 +31,48 @@ LOYALTY_CAMPAIGN = {
 
 # Discount campaigns whose vouchers are published to customers.
 DISCOUNT_CAMPAIGNS = [
-    {"id": "camp_Welcome10000000000000001", "name": "Welcome 10", "campaign_type": "DISCOUNT_COUPONS",
-     "type": "STATIC", "discount": {"type": "AMOUNT", "amount_off": 1000, "effect": "APPLY_TO_ORDER"}, "prefix": "WELCOME-"},
-    {"id": "camp_Spring15000000000000002", "name": "Spring 15%", "campaign_type": "DISCOUNT_COUPONS",
-     "type": "AUTO_UPDATE", "discount": {"type": "PERCENT", "percent_off": 15, "amount_limit": 3000, "effect": "APPLY_TO_ORDER"},
-     "prefix": "SPRING-"},
-    {"id": "camp_Comeback5000000000000003", "name": "Come Back 5", "campaign_type": "DISCOUNT_COUPONS",
-     "type": "STATIC", "discount": {"type": "AMOUNT", "amount_off": 500, "effect": "APPLY_TO_ORDER"}, "prefix": "BACK-"},
+    {
+        "id": "camp_Welcome10000000000000001",
+        "name": "Welcome 10",
+        "campaign_type": "DISCOUNT_COUPONS",
+        "type": "STATIC",
+        "discount": {"type": "AMOUNT", "amount_off": 1000, "effect": "APPLY_TO_ORDER"},
+        "prefix": "WELCOME-",
+    },
+    {
+        "id": "camp_Spring15000000000000002",
+        "name": "Spring 15%",
+        "campaign_type": "DISCOUNT_COUPONS",
+        "type": "AUTO_UPDATE",
+        "discount": {"type": "PERCENT", "percent_off": 15, "amount_limit": 3000, "effect": "APPLY_TO_ORDER"},
+        "prefix": "SPRING-",
+    },
+    {
+        "id": "camp_Comeback5000000000000003",
+        "name": "Come Back 5",
+        "campaign_type": "DISCOUNT_COUPONS",
+        "type": "STATIC",
+        "discount": {"type": "AMOUNT", "amount_off": 500, "effect": "APPLY_TO_ORDER"},
+        "prefix": "BACK-",
+    },
 ]
 
 # A promotion (no voucher code): redeemed through its tier.
 PROMOTION_CAMPAIGN = {
-    "id": "camp_BlackFriday0000000000004", "name": "Black Friday", "campaign_type": "PROMOTION", "type": "AUTO_UPDATE",
+    "id": "camp_BlackFriday0000000000004",
+    "name": "Black Friday",
+    "campaign_type": "PROMOTION",
+    "type": "AUTO_UPDATE",
     "tier": {"id": "promo_BlackFridaySpend50Get5", "name": "Spend 50 get 5 off", "amount_off": 500, "min_amount": 5000},
 }
 
 EARNING_RULES = {
     "per_unit": {"id": "ern_PointsPerUnit00000000001", "banner": "1 point per currency unit", "type": "PROPORTIONAL"},
-    "new_store": {"id": "ern_NewStoreBonus0000000002", "banner": "Bonus for a first visit to a new store", "type": "FIXED"},
+    "new_store": {
+        "id": "ern_NewStoreBonus0000000002",
+        "banner": "Bonus for a first visit to a new store",
+        "type": "FIXED",
+    },
 }
 NEW_STORE_BONUS = 50
 
@@ -98,11 +122,54 @@ REDEMPTION_FAILURE_CODES = {
 }
 ROLLBACK_FAILURE = ("already_rolled_back", "Already rolled back")
 # Failures where the vendor cannot resolve the redeemable: voucher and campaign are null in the payload.
-UNRESOLVED_CODES = {"resource_not_found", "not_found", "missing_customer", "invalid_customer", "multiple_requests",
-                    "no_applicable_redeemables", "missing_reward"}
+UNRESOLVED_CODES = {
+    "resource_not_found",
+    "not_found",
+    "missing_customer",
+    "invalid_customer",
+    "multiple_requests",
+    "no_applicable_redeemables",
+    "missing_reward",
+}
 
-FIRST_NAMES = ["Alex", "Maria", "Jan", "Sofia", "Liam", "Emma", "Noah", "Olivia", "Mateo", "Zofia", "Lucas", "Chloe",
-               "Ethan", "Mia", "Hugo", "Ava", "Oskar", "Lena", "Diego", "Nina"]
-LAST_NAMES = ["Smith", "Kowalski", "Dubois", "Garcia", "Brown", "Nowak", "Martin", "Lopez", "Wilson", "Lee",
-              "Bernard", "Quispe", "Taylor", "Wright", "Moreau", "Zielinski"]
+FIRST_NAMES = [
+    "Alex",
+    "Maria",
+    "Jan",
+    "Sofia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Olivia",
+    "Mateo",
+    "Zofia",
+    "Lucas",
+    "Chloe",
+    "Ethan",
+    "Mia",
+    "Hugo",
+    "Ava",
+    "Oskar",
+    "Lena",
+    "Diego",
+    "Nina",
+]
+LAST_NAMES = [
+    "Smith",
+    "Kowalski",
+    "Dubois",
+    "Garcia",
+    "Brown",
+    "Nowak",
+    "Martin",
+    "Lopez",
+    "Wilson",
+    "Lee",
+    "Bernard",
+    "Quispe",
+    "Taylor",
+    "Wright",
+    "Moreau",
+    "Zielinski",
+]
 REGIONS = {"New York": "US", "London": "EMEA", "Paris": "EMEA", "Warsaw": "EMEA", "Vancouver": "CA", "Lima": "LATAM"}

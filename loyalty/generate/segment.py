@@ -53,17 +53,36 @@ class SegmentWriter:
 
     # -- messages --------------------------------------------------------------------------------------------
 
-    def message(self, schema: str, call: str, t_ms: int, *, user_id: str | None, anonymous_id: str | None,
-                event: str | None = None, properties: dict | None = None, traits: dict | None = None,
-                context: dict | None = None, archive: bool = True) -> str:
+    def message(
+        self,
+        schema: str,
+        call: str,
+        t_ms: int,
+        *,
+        user_id: str | None,
+        anonymous_id: str | None,
+        event: str | None = None,
+        properties: dict | None = None,
+        traits: dict | None = None,
+        context: dict | None = None,
+        archive: bool = True,
+    ) -> str:
         received = t_ms + self.rng.randint(50, 2500)
         if self.rng.random() < 0.01:
             received += self.rng.randint(1, 3) * DAY_MS  # late: an old timestamp arriving in a later load
-        msg = {"messageId": self.ids.uuid(), "type": call, "userId": user_id, "anonymousId": anonymous_id,
-               "timestamp": iso3(t_ms), "originalTimestamp": iso3(t_ms - 35), "receivedAt": iso3(received),
-               "channel": "server" if schema in ("pos", "voucherify") else "client",
-               "projectId": SOURCE_IDS[schema], "version": 2,
-               "context": context or {"library": {"name": "analytics-python", "version": "2.3.2"}}}
+        msg = {
+            "messageId": self.ids.uuid(),
+            "type": call,
+            "userId": user_id,
+            "anonymousId": anonymous_id,
+            "timestamp": iso3(t_ms),
+            "originalTimestamp": iso3(t_ms - 35),
+            "receivedAt": iso3(received),
+            "channel": "server" if schema in ("pos", "voucherify") else "client",
+            "projectId": SOURCE_IDS[schema],
+            "version": 2,
+            "context": context or {"library": {"name": "analytics-python", "version": "2.3.2"}},
+        }
         if self.rng.random() < 0.9:
             msg["sentAt"] = iso3(t_ms + 20)
         roll = self.rng.random()
@@ -87,10 +106,16 @@ class SegmentWriter:
         return msg["messageId"]
 
     def _warehouse_rows(self, schema: str, msg: dict, received_ms: int) -> None:
-        common = {"id": msg["messageId"], "anonymous_id": msg["anonymousId"], "user_id": msg["userId"],
-                  "received_at": iso_offset(received_ms), "sent_at": None, "timestamp": iso_offset_from(msg["timestamp"]),
-                  "original_timestamp": iso_offset_from(msg["originalTimestamp"]),
-                  "uuid_ts": iso_offset(received_ms + 1500)}
+        common = {
+            "id": msg["messageId"],
+            "anonymous_id": msg["anonymousId"],
+            "user_id": msg["userId"],
+            "received_at": iso_offset(received_ms),
+            "sent_at": None,
+            "timestamp": iso_offset_from(msg["timestamp"]),
+            "original_timestamp": iso_offset_from(msg["originalTimestamp"]),
+            "uuid_ts": iso_offset(received_ms + 1500),
+        }
         if "sentAt" in msg:
             common["sent_at"] = iso_offset_from(msg["sentAt"])
         if schema == "pos":
@@ -149,7 +174,8 @@ class SegmentWriter:
                     # Segment loads the same message again in a later load: same id, a later received_at.
                     later = datetime.fromisoformat(row["received_at"]) + timedelta(days=1)
                     self.redelivered.setdefault((schema, table), []).append(
-                        dict(row, received_at=later.isoformat(timespec="milliseconds")))
+                        dict(row, received_at=later.isoformat(timespec="milliseconds"))
+                    )
             rows = rows + redelivered
             if (schema, table) in SINGLE_FILE_TABLES:
                 self.single_file_rows.setdefault((schema, table), []).extend(rows)

@@ -10,30 +10,112 @@ from loyalty.generate.state import Customer, Order, Redemption
 from loyalty.generate.util import iso3, money, write_csv
 
 MOVEMENTS = {
-    "POINTS_ACCRUAL": "earned", "PENDING_POINTS_ACTIVATION": "earned", "POINTS_EARNED": "earned",
-    "POINTS_REDEMPTION": "burned", "POINTS_SPENT_ON_REWARD": "burned", "POINTS_REFUND": "refunded",
-    "POINTS_EXPIRATION": "expired", "POINTS_EXPIRED": "expired", "POINTS_ADDITION": "adjusted",
-    "POINTS_REMOVAL": "adjusted", "ADMIN_CREDIT": "adjusted", "ADMIN_DEBIT": "adjusted",
-    "POINTS_TRANSFER_OUT": "transferred", "POINTS_TRANSFER_IN": "transferred",
+    "POINTS_ACCRUAL": "earned",
+    "PENDING_POINTS_ACTIVATION": "earned",
+    "POINTS_EARNED": "earned",
+    "POINTS_REDEMPTION": "burned",
+    "POINTS_SPENT_ON_REWARD": "burned",
+    "POINTS_REFUND": "refunded",
+    "POINTS_EXPIRATION": "expired",
+    "POINTS_EXPIRED": "expired",
+    "POINTS_ADDITION": "adjusted",
+    "POINTS_REMOVAL": "adjusted",
+    "ADMIN_CREDIT": "adjusted",
+    "ADMIN_DEBIT": "adjusted",
+    "POINTS_TRANSFER_OUT": "transferred",
+    "POINTS_TRANSFER_IN": "transferred",
 }
 PAID = ("PAID", "FULFILLED")
 
-REDEMPTION_COLUMNS = ["redemption_id", "redeemed_at", "result", "status", "failure_code", "failure_message",
-                      "customer_source_id", "campaign_name", "voucher_code", "order_id", "location_id", "channel_type",
-                      "discount_amount", "rolled_back_at"]
-ORDER_COLUMNS = ["order_id", "ordered_at", "status", "customer_source_id", "location_id", "amount", "discount_amount",
-                 "total_amount", "is_member", "points_earned"]
-LEDGER_COLUMNS = ["transaction_id", "occurred_at", "customer_source_id", "campaign_id", "voucher_id", "transaction_type",
-                  "movement", "points", "balance_after", "order_id", "location_id"]
-MEMBER_COLUMNS = ["customer_source_id", "email", "current_tier", "points_balance", "lifetime_points_earned",
-                  "lifetime_points_burned", "lifetime_points_expired", "orders_count", "lifetime_order_amount",
-                  "distinct_locations_visited", "first_order_at", "last_order_at", "last_activity_at", "joined_at"]
-PUBLICATION_COLUMNS = ["publication_id", "published_at", "customer_source_id", "campaign_name", "voucher_code",
-                       "voucher_type", "channel"]
-LOCATION_DAILY_COLUMNS = ["day", "location_id", "paid_orders", "revenue", "distinct_customers", "member_orders",
-                          "redemptions_succeeded", "redemptions_failed", "points_earned", "points_burned"]
-CAMPAIGN_COLUMNS = ["campaign_name", "day", "publications", "redemptions_succeeded", "redemptions_failed",
-                    "redemptions_rolled_back", "discount_given", "revenue", "conversion_rate"]
+REDEMPTION_COLUMNS = [
+    "redemption_id",
+    "redeemed_at",
+    "result",
+    "status",
+    "failure_code",
+    "failure_message",
+    "customer_source_id",
+    "campaign_name",
+    "voucher_code",
+    "order_id",
+    "location_id",
+    "channel_type",
+    "discount_amount",
+    "rolled_back_at",
+]
+ORDER_COLUMNS = [
+    "order_id",
+    "ordered_at",
+    "status",
+    "customer_source_id",
+    "location_id",
+    "amount",
+    "discount_amount",
+    "total_amount",
+    "is_member",
+    "points_earned",
+]
+LEDGER_COLUMNS = [
+    "transaction_id",
+    "occurred_at",
+    "customer_source_id",
+    "campaign_id",
+    "voucher_id",
+    "transaction_type",
+    "movement",
+    "points",
+    "balance_after",
+    "order_id",
+    "location_id",
+]
+MEMBER_COLUMNS = [
+    "customer_source_id",
+    "email",
+    "current_tier",
+    "points_balance",
+    "lifetime_points_earned",
+    "lifetime_points_burned",
+    "lifetime_points_expired",
+    "orders_count",
+    "lifetime_order_amount",
+    "distinct_locations_visited",
+    "first_order_at",
+    "last_order_at",
+    "last_activity_at",
+    "joined_at",
+]
+PUBLICATION_COLUMNS = [
+    "publication_id",
+    "published_at",
+    "customer_source_id",
+    "campaign_name",
+    "voucher_code",
+    "voucher_type",
+    "channel",
+]
+LOCATION_DAILY_COLUMNS = [
+    "day",
+    "location_id",
+    "paid_orders",
+    "revenue",
+    "distinct_customers",
+    "member_orders",
+    "redemptions_succeeded",
+    "redemptions_failed",
+    "points_earned",
+    "points_burned",
+]
+CAMPAIGN_COLUMNS = [
+    "campaign_name",
+    "day",
+    "publications",
+    "redemptions_succeeded",
+    "redemptions_failed",
+    "redemptions_rolled_back",
+    "discount_given",
+    "revenue",
+    "conversion_rate",
+]
 RECONCILIATION_COLUMNS = ["customer_source_id", "metric", "warehouse_value", "voucherify_value", "difference"]
 TIER_CHANGE_COLUMNS = ["customer_source_id", "changed_at", "change_type", "tier_from", "tier_to", "campaign_id"]
 POINTS_EXPIRING_COLUMNS = ["customer_source_id", "expires_on", "points"]
@@ -47,8 +129,12 @@ class Truth:
         self.tiers: dict[int, str | None] = {}
         self.tier_changes: list[list] = []
         self.counters: dict[str, int] = {}
-        self.rejections: dict[str, int] = {"voucherify_webhooks": 0, "voucherify_exports": 0, "segment_warehouse": 0,
-                                           "segment_archive": 0}
+        self.rejections: dict[str, int] = {
+            "voucherify_webhooks": 0,
+            "voucherify_exports": 0,
+            "segment_warehouse": 0,
+            "segment_archive": 0,
+        }
         # Per customer running aggregates (for Voucherify's customer export).
         self._red_status: dict[str, str] = {}
         self._order_paid: dict[str, int] = {}
@@ -94,19 +180,22 @@ class Truth:
             agg["paid_count"] += 1
             self._order_paid[o.id] = total
 
-    def ledger_row(self, tx_id: str, t_ms: int, c: Customer, tx_type: str, points: int, balance: int,
-                   order: Order | None) -> None:
+    def ledger_row(
+        self, tx_id: str, t_ms: int, c: Customer, tx_type: str, points: int, balance: int, order: Order | None
+    ) -> None:
         self.ledger.append((t_ms, tx_id, c.idx, tx_type, points, balance, order))
 
-    def publication(self, pub_id: str, t_ms: int, c: Customer, campaign_name: str, code: str, voucher_type: str,
-                    channel: str) -> None:
+    def publication(
+        self, pub_id: str, t_ms: int, c: Customer, campaign_name: str, code: str, voucher_type: str, channel: str
+    ) -> None:
         self.publications.append([pub_id, t_ms, c.source_id, campaign_name, code, voucher_type, channel])
 
     def tier_event(self, c: Customer, kind: str, tier_from: str | None, tier_to: str | None, t_ms: int) -> None:
         """One tier change; `left` has only a tier_from, `joined` only a tier_to, `prolonged` the same tier twice."""
         self.tiers[c.idx] = tier_to
-        self.tier_changes.append([c.source_id, iso3(t_ms), kind, tier_from or "", tier_to or "",
-                                  cat.LOYALTY_CAMPAIGN["id"]])
+        self.tier_changes.append(
+            [c.source_id, iso3(t_ms), kind, tier_from or "", tier_to or "", cat.LOYALTY_CAMPAIGN["id"]]
+        )
         self.count(f"tier_{kind}")
 
     # -- files -----------------------------------------------------------------------------------------------
@@ -121,9 +210,20 @@ class Truth:
         order_rows = []
         for o in sorted(orders.values(), key=lambda o: (o.created_ms, o.id)):
             total = o.amount - o.discount
-            order_rows.append([o.id, iso3(o.created_ms), o.status, o.customer.source_id, o.location, money(o.amount),
-                               money(o.discount), money(total), "true" if o.customer.card is not None else "false",
-                               o.points_earned])
+            order_rows.append(
+                [
+                    o.id,
+                    iso3(o.created_ms),
+                    o.status,
+                    o.customer.source_id,
+                    o.location,
+                    money(o.amount),
+                    money(o.discount),
+                    money(total),
+                    "true" if o.customer.card is not None else "false",
+                    o.points_earned,
+                ]
+            )
         write_csv(self.out / "orders.csv", ORDER_COLUMNS, order_rows)
 
         # fct_redemptions
@@ -135,10 +235,24 @@ class Truth:
             if r.is_parent:
                 continue
             discount = r.discount if r.result == "SUCCESS" and r.order is not None else 0
-            red_rows.append([r.id, iso3(r.date_ms), r.result, r.status, r.failure_code or "", r.failure_message or "",
-                             r.customer.source_id, r.campaign_name or "", r.voucher.code if r.voucher else "",
-                             r.order.id if r.order else "", r.order.location if r.order else "", r.channel_type or "",
-                             money(discount), iso3(r.rolled_back_ms) if r.rolled_back_ms else ""])
+            red_rows.append(
+                [
+                    r.id,
+                    iso3(r.date_ms),
+                    r.result,
+                    r.status,
+                    r.failure_code or "",
+                    r.failure_message or "",
+                    r.customer.source_id,
+                    r.campaign_name or "",
+                    r.voucher.code if r.voucher else "",
+                    r.order.id if r.order else "",
+                    r.order.location if r.order else "",
+                    r.channel_type or "",
+                    money(discount),
+                    iso3(r.rolled_back_ms) if r.rolled_back_ms else "",
+                ]
+            )
             status_counts[r.status] = status_counts.get(r.status, 0) + 1
             if r.failure_code:
                 failure_counts[r.failure_code] = failure_counts.get(r.failure_code, 0) + 1
@@ -153,8 +267,21 @@ class Truth:
         for t_ms, tx_id, idx, tx_type, points, balance, order in sorted(self.ledger, key=lambda x: (x[0], x[1])):
             c = customers[idx]
             movement = MOVEMENTS[tx_type]
-            ledger_rows.append([tx_id, iso3(t_ms), c.source_id, cat.LOYALTY_CAMPAIGN["id"], c.card.id, tx_type, movement,
-                                points, balance, order.id if order else "", order.location if order else ""])
+            ledger_rows.append(
+                [
+                    tx_id,
+                    iso3(t_ms),
+                    c.source_id,
+                    cat.LOYALTY_CAMPAIGN["id"],
+                    c.card.id,
+                    tx_type,
+                    movement,
+                    points,
+                    balance,
+                    order.id if order else "",
+                    order.location if order else "",
+                ]
+            )
             m = per_member.setdefault(idx, {"balance": 0, "earned": 0, "burned": 0, "expired": 0, "last": 0})
             m["balance"] += points
             if movement == "earned":
@@ -186,19 +313,33 @@ class Truth:
             stores = {o.location for o in paid if o.location in cat.STORES}
             activity = [m["last"], last_redemption.get(c.idx, 0)] + [o.created_ms for o in all_orders]
             last_activity = max(activity)
-            member_rows.append([
-                c.source_id, c.email or "", self.tiers.get(c.idx) or "", m["balance"], m["earned"], m["burned"],
-                m["expired"], len(paid), money(sum(o.amount - o.discount for o in paid)), len(stores),
-                iso3(min(o.created_ms for o in paid)) if paid else "", iso3(max(o.created_ms for o in paid)) if paid else "",
-                iso3(last_activity) if last_activity else "", iso3(c.joined_ms),
-            ])
+            member_rows.append(
+                [
+                    c.source_id,
+                    c.email or "",
+                    self.tiers.get(c.idx) or "",
+                    m["balance"],
+                    m["earned"],
+                    m["burned"],
+                    m["expired"],
+                    len(paid),
+                    money(sum(o.amount - o.discount for o in paid)),
+                    len(stores),
+                    iso3(min(o.created_ms for o in paid)) if paid else "",
+                    iso3(max(o.created_ms for o in paid)) if paid else "",
+                    iso3(last_activity) if last_activity else "",
+                    iso3(c.joined_ms),
+                ]
+            )
         write_csv(self.out / "members.csv", MEMBER_COLUMNS, member_rows)
 
         # publications
         pub_rows = [[p[0], iso3(p[1]), p[2], p[3], p[4], p[5], p[6]] for p in self.publications]
         write_csv(self.out / "publications.csv", PUBLICATION_COLUMNS, pub_rows)
         self._write_location_daily(orders, redemptions, customers)
-        write_csv(self.out / "tier_changes.csv", TIER_CHANGE_COLUMNS, sorted(self.tier_changes, key=lambda r: (r[1], r[0])))
+        write_csv(
+            self.out / "tier_changes.csv", TIER_CHANGE_COLUMNS, sorted(self.tier_changes, key=lambda r: (r[1], r[0]))
+        )
         self._write_points_expiring(world)
         self._write_campaign_performance(orders, redemptions)
 
@@ -228,30 +369,47 @@ class Truth:
         for o in orders.values():
             order_status_counts[o.status] = order_status_counts.get(o.status, 0) + 1
         summary = {
-            "world": {"customers": len(customers), "members": len(member_rows), "days": world.days,
-                      "start": iso3(world.start_ms), "end": iso3(world.end_ms)},
-            "redemptions": {"rows": len(red_rows), "by_status": dict(sorted(status_counts.items())),
-                            "by_failure_code": dict(sorted(failure_counts.items())),
-                            "stack_parents": sum(1 for r in redemptions.values() if r.is_parent),
-                            "rollbacks_failed": self.counters.get("rollbacks_failed", 0),
-                            "discount_given": money(discount_total)},
-            "orders": {"rows": len(order_rows), "by_status": dict(sorted(order_status_counts.items())),
-                       "paid": len(paid_orders), "revenue": money(sum(o.amount - o.discount for o in paid_orders)),
-                       "member_paid": sum(1 for o in paid_orders if o.customer.card is not None)},
-            "loyalty_points": {"rows": len(ledger_rows), "points_by_movement": dict(sorted(movement_totals.items())),
-                               "rows_by_type": _count_by(self.ledger, 3)},
+            "world": {
+                "customers": len(customers),
+                "members": len(member_rows),
+                "days": world.days,
+                "start": iso3(world.start_ms),
+                "end": iso3(world.end_ms),
+            },
+            "redemptions": {
+                "rows": len(red_rows),
+                "by_status": dict(sorted(status_counts.items())),
+                "by_failure_code": dict(sorted(failure_counts.items())),
+                "stack_parents": sum(1 for r in redemptions.values() if r.is_parent),
+                "rollbacks_failed": self.counters.get("rollbacks_failed", 0),
+                "discount_given": money(discount_total),
+            },
+            "orders": {
+                "rows": len(order_rows),
+                "by_status": dict(sorted(order_status_counts.items())),
+                "paid": len(paid_orders),
+                "revenue": money(sum(o.amount - o.discount for o in paid_orders)),
+                "member_paid": sum(1 for o in paid_orders if o.customer.card is not None),
+            },
+            "loyalty_points": {
+                "rows": len(ledger_rows),
+                "points_by_movement": dict(sorted(movement_totals.items())),
+                "rows_by_type": _count_by(self.ledger, 3),
+            },
             "tiers": {k[5:]: v for k, v in sorted(self.counters.items()) if k.startswith("tier_")},
             "publications": {"rows": len(pub_rows)},
-            "reconciliation": {"rows": len(recon_rows), "differing_rows": differing,
-                               "differing_by_metric": dict(sorted(differing_by_metric.items())),
-                               "why": "Voucherify counts redemptions and orders from before the window"},
+            "reconciliation": {
+                "rows": len(recon_rows),
+                "differing_rows": differing,
+                "differing_by_metric": dict(sorted(differing_by_metric.items())),
+                "why": "Voucherify counts redemptions and orders from before the window",
+            },
             "deliveries": world.webhooks.stats,
             "segment": world.segment.stats,
             "expected_rejections": dict(self.rejections),
         }
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
         return summary
-
 
     def _write_points_expiring(self, world) -> None:
         """fct_points_expiring: the members' unexpired point buckets at the end of the simulation (what the final
@@ -271,8 +429,16 @@ class Truth:
         def cell(t_ms: int, location: str | None) -> dict:
             key = (iso3(t_ms)[:10], location or "")
             if key not in cells:
-                cells[key] = {"paid": 0, "revenue": 0, "customers": set(), "member": 0, "succeeded": 0, "failed": 0,
-                              "earned": 0, "burned": 0}
+                cells[key] = {
+                    "paid": 0,
+                    "revenue": 0,
+                    "customers": set(),
+                    "member": 0,
+                    "succeeded": 0,
+                    "failed": 0,
+                    "earned": 0,
+                    "burned": 0,
+                }
             return cells[key]
 
         for o in orders.values():
@@ -284,18 +450,40 @@ class Truth:
                 c["member"] += o.customer.card is not None
         for r in redemptions.values():
             if not r.is_parent and r.status in ("SUCCEEDED", "FAILED"):
-                cell(r.date_ms, r.order.location if r.order else None)["succeeded" if r.status == "SUCCEEDED" else "failed"] += 1
+                cell(r.date_ms, r.order.location if r.order else None)[
+                    "succeeded" if r.status == "SUCCEEDED" else "failed"
+                ] += 1
         for t_ms, _tx, _idx, tx_type, points, _bal, order in self.ledger:
             movement = MOVEMENTS[tx_type]
             if movement in ("earned", "burned"):
                 cell(t_ms, order.location if order else None)[movement] += points if movement == "earned" else -points
         rows = []
         for (day, location), c in sorted(cells.items()):
-            metrics = [c["paid"], c["revenue"], len(c["customers"]), c["member"], c["succeeded"], c["failed"], c["earned"],
-                       c["burned"]]
+            metrics = [
+                c["paid"],
+                c["revenue"],
+                len(c["customers"]),
+                c["member"],
+                c["succeeded"],
+                c["failed"],
+                c["earned"],
+                c["burned"],
+            ]
             if any(metrics):
-                rows.append([day, location, c["paid"], money(c["revenue"]), len(c["customers"]), c["member"],
-                             c["succeeded"], c["failed"], c["earned"], c["burned"]])
+                rows.append(
+                    [
+                        day,
+                        location,
+                        c["paid"],
+                        money(c["revenue"]),
+                        len(c["customers"]),
+                        c["member"],
+                        c["succeeded"],
+                        c["failed"],
+                        c["earned"],
+                        c["burned"],
+                    ]
+                )
         write_csv(self.out / "location_daily.csv", LOCATION_DAILY_COLUMNS, rows)
 
     def _write_campaign_performance(self, orders: dict, redemptions: dict) -> None:
@@ -305,13 +493,23 @@ class Truth:
         def cell(campaign: str, t_ms: int) -> dict:
             key = (campaign, iso3(t_ms)[:10])
             if key not in cells:
-                cells[key] = {"pubs": 0, "converted": 0, "succeeded": 0, "failed": 0, "rolled_back": 0, "discount": 0,
-                              "orders": {}}
+                cells[key] = {
+                    "pubs": 0,
+                    "converted": 0,
+                    "succeeded": 0,
+                    "failed": 0,
+                    "rolled_back": 0,
+                    "discount": 0,
+                    "orders": {},
+                }
             return cells[key]
 
-        converted_codes = {(r.campaign_name, r.voucher.code) for r in redemptions.values()
-                           if not r.is_parent and r.voucher is not None and r.status in ("SUCCEEDED", "ROLLED_BACK")}
-        for pub_id, t_ms, _sid, campaign, code, _vtype, _channel in self.publications:
+        converted_codes = {
+            (r.campaign_name, r.voucher.code)
+            for r in redemptions.values()
+            if not r.is_parent and r.voucher is not None and r.status in ("SUCCEEDED", "ROLLED_BACK")
+        }
+        for _pub_id, t_ms, _sid, campaign, code, _vtype, _channel in self.publications:
             c = cell(campaign, t_ms)
             c["pubs"] += 1
             c["converted"] += (campaign, code) in converted_codes
@@ -331,8 +529,19 @@ class Truth:
             if not any([c["pubs"], c["succeeded"], c["failed"], c["rolled_back"], c["discount"], revenue]):
                 continue
             rate = f"{c['converted'] / c['pubs']:.6f}" if c["pubs"] else ""
-            rows.append([campaign, day, c["pubs"], c["succeeded"], c["failed"], c["rolled_back"], money(c["discount"]),
-                         money(revenue), rate])
+            rows.append(
+                [
+                    campaign,
+                    day,
+                    c["pubs"],
+                    c["succeeded"],
+                    c["failed"],
+                    c["rolled_back"],
+                    money(c["discount"]),
+                    money(revenue),
+                    rate,
+                ]
+            )
         write_csv(self.out / "campaign_performance.csv", CAMPAIGN_COLUMNS, rows)
 
 

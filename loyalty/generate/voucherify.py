@@ -18,8 +18,14 @@ from loyalty.generate.util import DAY_MS, Ids, day_str, dumps, iso3, iso6
 
 
 def customer_obj(c: Customer) -> dict:
-    return {"id": c.cust_id, "name": c.name, "email": c.email, "source_id": c.source_id,
-            "metadata": {"region": c.region}, "object": "customer"}
+    return {
+        "id": c.cust_id,
+        "name": c.name,
+        "email": c.email,
+        "source_id": c.source_id,
+        "metadata": {"region": c.region},
+        "object": "customer",
+    }
 
 
 def campaign_obj(camp: dict) -> dict:
@@ -28,16 +34,39 @@ def campaign_obj(camp: dict) -> dict:
         voucher["discount"] = camp["discount"]
     if camp["campaign_type"] == "LOYALTY_PROGRAM":
         voucher["loyalty_card"] = {"points": 0}
-    return {"id": camp["id"], "name": camp["name"], "campaign_type": camp["campaign_type"], "type": camp["type"],
-            "is_referral_code": False, "voucher": voucher, "auto_join": False, "join_once": True, "active": True,
-            "category_id": None, "metadata": {}, "created_at": "2025-01-07T12:44:10.211Z", "object": "campaign"}
+    return {
+        "id": camp["id"],
+        "name": camp["name"],
+        "campaign_type": camp["campaign_type"],
+        "type": camp["type"],
+        "is_referral_code": False,
+        "voucher": voucher,
+        "auto_join": False,
+        "join_once": True,
+        "active": True,
+        "category_id": None,
+        "metadata": {},
+        "created_at": "2025-01-07T12:44:10.211Z",
+        "object": "campaign",
+    }
 
 
 def voucher_obj(v: Voucher, balance: int | None = None, total: int | None = None) -> dict:
     camp = v.campaign
-    obj = {"id": v.id, "code": v.code, "type": v.kind, "campaign": camp["name"], "campaign_id": camp["id"],
-           "is_referral_code": False, "holder_id": v.holder.cust_id, "category_id": None, "active": True,
-           "created_at": iso6(v.created_ms), "metadata": {}, "object": "voucher"}
+    obj = {
+        "id": v.id,
+        "code": v.code,
+        "type": v.kind,
+        "campaign": camp["name"],
+        "campaign_id": camp["id"],
+        "is_referral_code": False,
+        "holder_id": v.holder.cust_id,
+        "category_id": None,
+        "active": True,
+        "created_at": iso6(v.created_ms),
+        "metadata": {},
+        "object": "voucher",
+    }
     if v.kind == "LOYALTY_CARD":
         obj["loyalty_card"] = {"points": total or 0, "balance": balance or 0}
     else:
@@ -48,8 +77,15 @@ def voucher_obj(v: Voucher, balance: int | None = None, total: int | None = None
 
 def tier_obj(tier_idx: int) -> dict:
     t = TIERS[tier_idx]
-    return {"id": t["id"], "name": t["name"], "campaign_id": LOYALTY_CAMPAIGN["id"], "metadata": {},
-            "config": {"points": t["points"]}, "points": t["points"], "object": "loyalty_tier"}
+    return {
+        "id": t["id"],
+        "name": t["name"],
+        "campaign_id": LOYALTY_CAMPAIGN["id"],
+        "metadata": {},
+        "config": {"points": t["points"]},
+        "points": t["points"],
+        "object": "loyalty_tier",
+    }
 
 
 def order_metadata(o: Order) -> dict:
@@ -67,8 +103,14 @@ def order_channel(o: Order) -> str:
 
 def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None = None) -> dict:
     """The order as the vendor sends it. `own_discount` adds the redeemable's applied discount (stack children)."""
-    obj = {"id": o.id, "source_id": o.source_id, "status": status, "customer_id": o.customer.cust_id,
-           "referrer_id": None, "amount": o.amount}
+    obj = {
+        "id": o.id,
+        "source_id": o.source_id,
+        "status": status,
+        "customer_id": o.customer.cust_id,
+        "referrer_id": None,
+        "amount": o.amount,
+    }
     if o.discount:
         obj["discount_amount"] = o.discount
         obj["total_discount_amount"] = o.discount
@@ -77,9 +119,17 @@ def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None =
     if not o.omit_total:
         obj["total_amount"] = o.amount - o.discount
     obj["items"] = [
-        {"object": "order_item", "product_id": pid, "source_id": sku, "related_object": "product", "quantity": qty,
-         "amount": qty * price, "price": price, "subtotal_amount": qty * price,
-         "product": {"id": pid, "source_id": sku, "name": name, "price": price}}
+        {
+            "object": "order_item",
+            "product_id": pid,
+            "source_id": sku,
+            "related_object": "product",
+            "quantity": qty,
+            "amount": qty * price,
+            "price": price,
+            "subtotal_amount": qty * price,
+            "product": {"id": pid, "source_id": sku, "name": name, "price": price},
+        }
         for (pid, sku, name, _cat, price), qty in o.items
     ]
     obj["metadata"] = order_metadata(o)
@@ -90,19 +140,36 @@ def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None =
     return obj
 
 
-def redemption_obj(r: Redemption, status: str | None, order: dict | None, *, rollbacks: list[str] | None = None) -> dict:
-    obj = {"id": r.id, "object": "redemption", "date": iso6(r.date_ms), "customer_id": r.customer.cust_id,
-           "tracking_id": r.tracking_id, "metadata": {}, "result": r.result, "status": status,
-           "order": order, "customer": customer_obj(r.customer),
-           "channel": {"channel_type": r.channel_type, "channel_id": "user_pos01" if r.channel_type == "USER" else "app_pos01"}}
+def redemption_obj(
+    r: Redemption, status: str | None, order: dict | None, *, rollbacks: list[str] | None = None
+) -> dict:
+    obj = {
+        "id": r.id,
+        "object": "redemption",
+        "date": iso6(r.date_ms),
+        "customer_id": r.customer.cust_id,
+        "tracking_id": r.tracking_id,
+        "metadata": {},
+        "result": r.result,
+        "status": status,
+        "order": order,
+        "customer": customer_obj(r.customer),
+        "channel": {
+            "channel_type": r.channel_type,
+            "channel_id": "user_pos01" if r.channel_type == "USER" else "app_pos01",
+        },
+    }
     if r.is_parent:
         obj["related_object_type"] = "redemption"
         obj["related_object_id"] = r.id
     elif r.promotion_tier:
         obj["related_object_type"] = "promotion_tier"
         obj["related_object_id"] = r.promotion_tier["id"]
-        obj["promotion_tier"] = {"id": r.promotion_tier["id"], "name": r.promotion_tier["name"],
-                                 "campaign": {"id": r.campaign["id"], "name": r.campaign["name"]}}
+        obj["promotion_tier"] = {
+            "id": r.promotion_tier["id"],
+            "name": r.promotion_tier["name"],
+            "campaign": {"id": r.campaign["id"], "name": r.campaign["name"]},
+        }
     elif r.voucher is not None:
         obj["related_object_type"] = "voucher"
         obj["related_object_id"] = r.voucher.id
@@ -117,17 +184,29 @@ def redemption_obj(r: Redemption, status: str | None, order: dict | None, *, rol
         obj["reward"] = {"id": r.reward["id"], "name": r.reward["name"], "object": "reward"}
         obj["amount"] = r.points
     if rollbacks is not None:
-        obj["related_redemptions"] = {"rollbacks": [{"id": rb, "object": "redemption_rollback"} for rb in rollbacks],
-                                      "redemptions": []}
+        obj["related_redemptions"] = {
+            "rollbacks": [{"id": rb, "object": "redemption_rollback"} for rb in rollbacks],
+            "redemptions": [],
+        }
     return obj
 
 
 def rollback_obj(rb_id: str, r: Redemption, date_ms: int, order: dict | None, *, failed: bool, reason: str) -> dict:
-    obj = {"id": rb_id, "object": "redemption_rollback", "date": iso6(date_ms), "customer_id": r.customer.cust_id,
-           "tracking_id": r.tracking_id, "metadata": None, "reason": reason,
-           "result": "FAILURE" if failed else "SUCCESS", "status": "FAILED" if failed else "SUCCEEDED",
-           "order": order, "customer": customer_obj(r.customer), "redemption": r.id,
-           "channel": {"channel_type": "API", "channel_id": "app_pos01"}}
+    obj = {
+        "id": rb_id,
+        "object": "redemption_rollback",
+        "date": iso6(date_ms),
+        "customer_id": r.customer.cust_id,
+        "tracking_id": r.tracking_id,
+        "metadata": None,
+        "reason": reason,
+        "result": "FAILURE" if failed else "SUCCESS",
+        "status": "FAILED" if failed else "SUCCEEDED",
+        "order": order,
+        "customer": customer_obj(r.customer),
+        "redemption": r.id,
+        "channel": {"channel_type": "API", "channel_id": "app_pos01"},
+    }
     if r.voucher is not None:
         obj["voucher"] = voucher_obj(r.voucher)
     if failed:
@@ -137,22 +216,44 @@ def rollback_obj(rb_id: str, r: Redemption, date_ms: int, order: dict | None, *,
 
 
 def publication_obj(pub_id: str, v: Voucher, t_ms: int, channel: str) -> dict:
-    return {"id": pub_id, "object": "publication", "created_at": iso6(t_ms), "customer_id": v.holder.cust_id,
-            "tracking_id": v.holder.source_id, "metadata": {}, "channel": channel, "source_id": None, "result": "SUCCESS",
-            "customer": customer_obj(v.holder), "vouchers_id": [v.id]}
+    return {
+        "id": pub_id,
+        "object": "publication",
+        "created_at": iso6(t_ms),
+        "customer_id": v.holder.cust_id,
+        "tracking_id": v.holder.source_id,
+        "metadata": {},
+        "channel": channel,
+        "source_id": None,
+        "result": "SUCCESS",
+        "customer": customer_obj(v.holder),
+        "vouchers_id": [v.id],
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Webhook deliveries
 
 DISTRIBUTION_EVENTS = [
-    "customer.order.created", "customer.order.paid", "customer.order.updated", "customer.order.canceled",
-    "customer.loyalty.tier.joined", "customer.loyalty.tier.upgraded", "customer.loyalty.tier.downgraded",
-    "customer.loyalty.tier.prolonged", "customer.loyalty.tier.left", "customer.redemption.succeeded",
-    "customer.redemption.rollback.succeeded", "customer.publication.succeeded", "customer.rewarded.loyalty_points",
-    "customer.voucher.loyalty_card.points_added", "customer.voucher.loyalty_card.points_expired",
-    "customer.voucher.loyalty_card.pending_points.added", "customer.voucher.loyalty_card.pending_points.activated",
-    "customer.voucher.loyalty_card.pending_points.canceled", "customer.reward_redemptions.completed",
+    "customer.order.created",
+    "customer.order.paid",
+    "customer.order.updated",
+    "customer.order.canceled",
+    "customer.loyalty.tier.joined",
+    "customer.loyalty.tier.upgraded",
+    "customer.loyalty.tier.downgraded",
+    "customer.loyalty.tier.prolonged",
+    "customer.loyalty.tier.left",
+    "customer.redemption.succeeded",
+    "customer.redemption.rollback.succeeded",
+    "customer.publication.succeeded",
+    "customer.rewarded.loyalty_points",
+    "customer.voucher.loyalty_card.points_added",
+    "customer.voucher.loyalty_card.points_expired",
+    "customer.voucher.loyalty_card.pending_points.added",
+    "customer.voucher.loyalty_card.pending_points.activated",
+    "customer.voucher.loyalty_card.pending_points.canceled",
+    "customer.reward_redemptions.completed",
 ]
 
 
@@ -215,33 +316,59 @@ class Webhooks:
 
     def _event(self, event_type: str, t_ms: int, entity_id: str | None, channel: str = "API") -> dict:
         prefix = "evred_" if "redemption" in event_type else "evcus_" if event_type.startswith("customer") else "evvou_"
-        return {"id": self.ids.hex(prefix), "type": event_type, "created_at": iso3(t_ms), "entity_id": entity_id,
-                "group_id": "v-" + self.ids.hex("", 16), "event_source": {"channel": channel}}
+        return {
+            "id": self.ids.hex(prefix),
+            "type": event_type,
+            "created_at": iso3(t_ms),
+            "entity_id": entity_id,
+            "group_id": "v-" + self.ids.hex("", 16),
+            "event_source": {"channel": channel},
+        }
 
-    def project_event(self, event_type: str, t_ms: int, data: dict, entity_id: str | None = None,
-                      type_as_sent: str | None = None) -> None:
+    def project_event(
+        self, event_type: str, t_ms: int, data: dict, entity_id: str | None = None, type_as_sent: str | None = None
+    ) -> None:
         event = self._event(event_type, t_ms, entity_id)
-        body = {"id": None, "project_id": PROJECT_ID, "created_at": None, "type": type_as_sent or event_type,
-                "data": data, "source": {"id": self.webhook_id, "object": "webhook", "target_url": TARGET_URL},
-                "event": event}
+        body = {
+            "id": None,
+            "project_id": PROJECT_ID,
+            "created_at": None,
+            "type": type_as_sent or event_type,
+            "data": data,
+            "source": {"id": self.webhook_id, "object": "webhook", "target_url": TARGET_URL},
+            "event": event,
+        }
         self._deliver(body, t_ms, self.project, single_ok=True)
 
-    def distribution_event(self, event_type: str, t_ms: int, data: dict, entity_id: str | None,
-                           canonical_as_sent: str | None = None) -> None:
+    def distribution_event(
+        self, event_type: str, t_ms: int, data: dict, entity_id: str | None, canonical_as_sent: str | None = None
+    ) -> None:
         """Distribution deliveries carry the user's free-text `type`; `event.type` is canonical."""
         event = self._event(canonical_as_sent or event_type, t_ms, entity_id)
         distr_id = self.distribution_ids[event_type]
-        body = {"id": None, "project_id": PROJECT_ID, "created_at": None,
-                "type": "Loyalty notify " + event_type.rsplit(".", 1)[-1], "data": data,
-                "source": {"id": distr_id, "object": "distribution", "target_url": TARGET_URL}, "event": event}
+        body = {
+            "id": None,
+            "project_id": PROJECT_ID,
+            "created_at": None,
+            "type": "Loyalty notify " + event_type.rsplit(".", 1)[-1],
+            "data": data,
+            "source": {"id": distr_id, "object": "distribution", "target_url": TARGET_URL},
+            "event": event,
+        }
         self._deliver(body, t_ms, self.distribution, single_ok=False)
 
     def legacy_event(self, event_type: str, t_ms: int, resource: dict) -> None:
         """The v2018-08-01 envelope: the resource is data.object."""
-        body = {"id": self.ids.hex("evred_"), "object": "event", "webhook_id": self.webhook_id, "project_id": PROJECT_ID,
-                "created_at": iso3(t_ms + 300), "type": event_type,
-                "data": {"object": resource, "previous_attributes": {}, "related_object": None},
-                "metadata": {"source": "API"}}
+        body = {
+            "id": self.ids.hex("evred_"),
+            "object": "event",
+            "webhook_id": self.webhook_id,
+            "project_id": PROJECT_ID,
+            "created_at": iso3(t_ms + 300),
+            "type": event_type,
+            "data": {"object": resource, "previous_attributes": {}, "related_object": None},
+            "metadata": {"source": "API"},
+        }
         self.stats["legacy"] += 1
         self._count(event_type)
         self.legacy.write(t_ms, dumps(body))
@@ -304,24 +431,111 @@ class Webhooks:
 # Exports API CSV files
 
 EXPORT_COLUMNS = {
-    "redemption": ["id", "object", "date", "voucher_code", "campaign", "promotion_tier_id", "customer_id",
-                   "customer_source_id", "customer_name", "tracking_id", "order_id", "order_amount", "gift_amount",
-                   "loyalty_points", "result", "failure_code", "failure_message", "metadata"],
-    "voucher_transactions": ["id", "campaign_id", "voucher_id", "type", "source_id", "reason", "source", "balance",
-                             "amount", "related_transaction_id", "created_at", "details"],
-    "order": ["id", "source_id", "created_at", "updated_at", "status", "amount", "discount_amount",
-              "items_discount_amount", "total_discount_amount", "total_amount", "customer_id", "referrer_id"],
-    "customer": ["id", "source_id", "name", "email", "created_at", "redemptions_total_succeeded",
-                 "redemptions_total_failed", "redemptions_total_rolled_back", "orders_total_amount",
-                 "orders_total_count", "loyalty_points", "metadata"],
-    "publication": ["id", "voucher_code", "customer_id", "customer_source_id", "date", "channel", "campaign",
-                    "is_winner", "metadata"],
-    "voucher": ["id", "code", "voucher_type", "value", "discount_type", "campaign", "category", "start_date",
-                "expiration_date", "gift_balance", "loyalty_balance", "redemption_quantity", "redemption_count",
-                "active", "qr_code", "bar_code", "metadata", "is_referral_code", "created_at", "updated_at",
-                "validity_timeframe_interval", "validity_timeframe_duration", "validity_day_of_week", "discount_amount_limit",
-                "campaign_id", "additional_info", "customer_id", "discount_unit_type", "discount_unit_effect",
-                "customer_source_id"],
+    "redemption": [
+        "id",
+        "object",
+        "date",
+        "voucher_code",
+        "campaign",
+        "promotion_tier_id",
+        "customer_id",
+        "customer_source_id",
+        "customer_name",
+        "tracking_id",
+        "order_id",
+        "order_amount",
+        "gift_amount",
+        "loyalty_points",
+        "result",
+        "failure_code",
+        "failure_message",
+        "metadata",
+    ],
+    "voucher_transactions": [
+        "id",
+        "campaign_id",
+        "voucher_id",
+        "type",
+        "source_id",
+        "reason",
+        "source",
+        "balance",
+        "amount",
+        "related_transaction_id",
+        "created_at",
+        "details",
+    ],
+    "order": [
+        "id",
+        "source_id",
+        "created_at",
+        "updated_at",
+        "status",
+        "amount",
+        "discount_amount",
+        "items_discount_amount",
+        "total_discount_amount",
+        "total_amount",
+        "customer_id",
+        "referrer_id",
+    ],
+    "customer": [
+        "id",
+        "source_id",
+        "name",
+        "email",
+        "created_at",
+        "redemptions_total_succeeded",
+        "redemptions_total_failed",
+        "redemptions_total_rolled_back",
+        "orders_total_amount",
+        "orders_total_count",
+        "loyalty_points",
+        "metadata",
+    ],
+    "publication": [
+        "id",
+        "voucher_code",
+        "customer_id",
+        "customer_source_id",
+        "date",
+        "channel",
+        "campaign",
+        "is_winner",
+        "metadata",
+    ],
+    "voucher": [
+        "id",
+        "code",
+        "voucher_type",
+        "value",
+        "discount_type",
+        "campaign",
+        "category",
+        "start_date",
+        "expiration_date",
+        "gift_balance",
+        "loyalty_balance",
+        "redemption_quantity",
+        "redemption_count",
+        "active",
+        "qr_code",
+        "bar_code",
+        "metadata",
+        "is_referral_code",
+        "created_at",
+        "updated_at",
+        "validity_timeframe_interval",
+        "validity_timeframe_duration",
+        "validity_day_of_week",
+        "discount_amount_limit",
+        "campaign_id",
+        "additional_info",
+        "customer_id",
+        "discount_unit_type",
+        "discount_unit_effect",
+        "customer_source_id",
+    ],
     "points_expiration": ["id", "campaign_id", "voucher_id", "status", "expires_at", "points"],
 }
 
@@ -333,8 +547,16 @@ def title_case(header: str) -> str:
     return " ".join(part.capitalize() for part in header.split("_"))
 
 
-def write_export(root: Path, exported_object: str, stamp: str, columns: list[str], rows: list[list],
-                 *, title_headers: bool = False, bad_row: list | None = None) -> Path:
+def write_export(
+    root: Path,
+    exported_object: str,
+    stamp: str,
+    columns: list[str],
+    rows: list[list],
+    *,
+    title_headers: bool = False,
+    bad_row: list | None = None,
+) -> Path:
     """One export download. `bad_row` (a row with a wrong column count) is the one malformed export record."""
     path = root / "voucherify" / "exports" / exported_object / f"export_{stamp}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)

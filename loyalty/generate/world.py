@@ -21,8 +21,8 @@ from loyalty.generate.voucherify import (
     EXPORT_COLUMNS,
     Webhooks,
     campaign_obj,
-    order_channel,
     customer_obj,
+    order_channel,
     order_obj,
     publication_obj,
     redemption_obj,
@@ -49,8 +49,9 @@ class World:
         self.heap: list = []
         self.seq = 0
         self.now = start_ms
-        self.webhooks = Webhooks(out, self.rng, self.ids, legacy_until_ms=start_ms + max(1, days // 3) * DAY_MS,
-                                 end_ms=self.end_ms)
+        self.webhooks = Webhooks(
+            out, self.rng, self.ids, legacy_until_ms=start_ms + max(1, days // 3) * DAY_MS, end_ms=self.end_ms
+        )
         self.segment = SegmentWriter(out, self.rng, self.ids)
         self.truth = Truth(out / "ground_truth")
         self.customers: list[Customer] = []
@@ -58,7 +59,9 @@ class World:
         self.orders: dict[str, Order] = {}
         self.redemptions: dict[str, Redemption] = {}
         # Rolling windows of export rows: (created_ms, kind, object)
-        self.export_buffer: dict[str, list] = {k: [] for k in ("redemption", "voucher_transactions", "order", "publication")}
+        self.export_buffer: dict[str, list] = {
+            k: [] for k in ("redemption", "voucher_transactions", "order", "publication")
+        }
         self.export_no = 0
         self.expiry_heap: list = []
         self.stacks = 0
@@ -116,13 +119,31 @@ class World:
             # Where the customer usually shops: 60 % a store, 25 % the app, 15 % the web shop.
             home = rng.choices([nearest_store, "Mobile App", "Web"], [0.6, 0.25, 0.15])[0]
             c = Customer(
-                idx=idx, cust_id=self.ids.alnum("cust_"), source_id=f"+1{phone}", first=first, last=last,
+                idx=idx,
+                cust_id=self.ids.alnum("cust_"),
+                source_id=f"+1{phone}",
+                first=first,
+                last=last,
                 name=f"{first} {last}",
                 email=None if rng.random() < 0.12 else f"{first.lower()}.{last.lower()}{idx}@example.com",
-                region=cat.REGIONS[nearest_store], home=home, wants_card=rng.random() < 0.6, balance=0, total=0, buckets=[],
-                tier=None, tier_left=False, visited=set(), anon_id=self.ids.uuid(), open_vouchers=[],
-                created_ms=self.start_ms - rng.randint(1, 400) * DAY_MS, announced=False, pos_identified=False,
-                app_identified=False, web_identified=False, pre_window_succeeded=0, pre_window_order_cents=0,
+                region=cat.REGIONS[nearest_store],
+                home=home,
+                wants_card=rng.random() < 0.6,
+                balance=0,
+                total=0,
+                buckets=[],
+                tier=None,
+                tier_left=False,
+                visited=set(),
+                anon_id=self.ids.uuid(),
+                open_vouchers=[],
+                created_ms=self.start_ms - rng.randint(1, 400) * DAY_MS,
+                announced=False,
+                pos_identified=False,
+                app_identified=False,
+                web_identified=False,
+                pre_window_succeeded=0,
+                pre_window_order_cents=0,
                 pre_window_orders=0,
             )
             if rng.random() < 0.25:
@@ -180,21 +201,54 @@ class World:
         camp = campaign_obj(v.campaign)
         vobj = voucher_obj(v)
         c = v.holder
-        self.webhooks.project_event("publication.succeeded", t_ms, {
-            "user": {"id": "user_MarketingTeam00000000000001"} if channel == "voucherify-web-ui" else None,
-            "campaign": camp, "customer": customer_obj(c), "vouchers": [vobj], "publication": pub}, entity_id=c.cust_id)
+        self.webhooks.project_event(
+            "publication.succeeded",
+            t_ms,
+            {
+                "user": {"id": "user_MarketingTeam00000000000001"} if channel == "voucherify-web-ui" else None,
+                "campaign": camp,
+                "customer": customer_obj(c),
+                "vouchers": [vobj],
+                "publication": pub,
+            },
+            entity_id=c.cust_id,
+        )
         if self.rng.random() < 0.7:
-            self.webhooks.project_event("voucher.published", t_ms, {
-                "customer": customer_obj(c), "campaign": camp, "publication": pub, "voucher": vobj,
-                "created_at": iso3(t_ms)}, entity_id=c.cust_id)
+            self.webhooks.project_event(
+                "voucher.published",
+                t_ms,
+                {
+                    "customer": customer_obj(c),
+                    "campaign": camp,
+                    "publication": pub,
+                    "voucher": vobj,
+                    "created_at": iso3(t_ms),
+                },
+                entity_id=c.cust_id,
+            )
         if self.rng.random() < 0.5:
-            self.webhooks.distribution_event("customer.publication.succeeded", t_ms, {
-                "customer": customer_obj(c), "campaign": camp, "publication": dict(pub, voucher=vobj), "voucher": vobj},
-                entity_id=c.cust_id)
+            self.webhooks.distribution_event(
+                "customer.publication.succeeded",
+                t_ms,
+                {
+                    "customer": customer_obj(c),
+                    "campaign": camp,
+                    "publication": dict(pub, voucher=vobj),
+                    "voucher": vobj,
+                },
+                entity_id=c.cust_id,
+            )
         if self.rng.random() < 0.5:
-            self.event_cloud("Customer Publication Succeeded", t_ms, c, {
-                "publication": {"id": pub_id, "channel": channel}, "voucher": {"code": v.code, "id": v.id},
-                "campaign": {"id": v.campaign["id"], "name": v.campaign["name"]}})
+            self.event_cloud(
+                "Customer Publication Succeeded",
+                t_ms,
+                c,
+                {
+                    "publication": {"id": pub_id, "channel": channel},
+                    "voucher": {"code": v.code, "id": v.id},
+                    "campaign": {"id": v.campaign["id"], "name": v.campaign["name"]},
+                },
+            )
         self.export_buffer["publication"].append((t_ms, (pub_id, v, t_ms, channel)))
         self.vouchers.append(v)
         self.truth.publication(pub_id, t_ms, c, v.campaign["name"], v.code, v.kind, channel)
@@ -227,9 +281,20 @@ class World:
             key = rng.choices(["location_id", "location", None], [0.6, 0.2, 0.2])[0]
         else:
             key = "location_id" if rng.random() < 0.8 else "location"
-        o = Order(id=self.ids.hex("ord_"), source_id=f"{location[:3].upper()}-{rng.randrange(10**8):08d}", customer=c,
-                  location=location, location_key=key, created_ms=t_ms, updated_ms=t_ms, status="CREATED",
-                  amount=amount, discount=0, items=items, omit_total=rng.random() < 0.05)
+        o = Order(
+            id=self.ids.hex("ord_"),
+            source_id=f"{location[:3].upper()}-{rng.randrange(10**8):08d}",
+            customer=c,
+            location=location,
+            location_key=key,
+            created_ms=t_ms,
+            updated_ms=t_ms,
+            status="CREATED",
+            amount=amount,
+            discount=0,
+            items=items,
+            omit_total=rng.random() < 0.05,
+        )
         self.orders[o.id] = o
         # Checkout: maybe redeem a published voucher, a promotion, or both stacked; maybe a failed try first.
         will_pay = not (location == "Web" and rng.random() < 0.12)
@@ -249,9 +314,12 @@ class World:
         o.status, o.updated_ms = status, t_ms
         o.history.append((status, t_ms))
         c = o.customer
-        self.webhooks.distribution_event(event_type, t_ms, {
-            "customer": customer_obj(c), "referrer": None, "order": order_obj(o, status, t_ms), "redemption": None},
-            entity_id=c.cust_id)
+        self.webhooks.distribution_event(
+            event_type,
+            t_ms,
+            {"customer": customer_obj(c), "referrer": None, "order": order_obj(o, status, t_ms), "redemption": None},
+            entity_id=c.cust_id,
+        )
         if len(o.history) == 1:
             self.export_buffer["order"].append((t_ms, o))
         self.truth.order_changed(o)
@@ -304,14 +372,28 @@ class World:
 
     def new_redemption(self, t_ms: int, c: Customer, **kw) -> Redemption:
         success = kw.get("result", "SUCCESS") == "SUCCESS"
-        r = Redemption(id=self.ids.hex("r_" if success else "rf_"), date_ms=t_ms, customer=c,
-                       result="SUCCESS" if success else "FAILURE", status="SUCCEEDED" if success else "FAILED",
-                       failure_code=kw.get("failure_code"), failure_message=kw.get("failure_message"),
-                       campaign=kw.get("campaign"), voucher=kw.get("voucher"), promotion_tier=kw.get("promotion_tier"),
-                       order=kw.get("order"), channel_type=kw.get("channel_type", "API"), discount=kw.get("discount", 0),
-                       rolled_back_ms=None, parent_id=kw.get("parent_id"), is_parent=kw.get("is_parent", False),
-                       reward=kw.get("reward"), points=kw.get("points"), children=[],
-                       tracking_id=c.source_id)
+        r = Redemption(
+            id=self.ids.hex("r_" if success else "rf_"),
+            date_ms=t_ms,
+            customer=c,
+            result="SUCCESS" if success else "FAILURE",
+            status="SUCCEEDED" if success else "FAILED",
+            failure_code=kw.get("failure_code"),
+            failure_message=kw.get("failure_message"),
+            campaign=kw.get("campaign"),
+            voucher=kw.get("voucher"),
+            promotion_tier=kw.get("promotion_tier"),
+            order=kw.get("order"),
+            channel_type=kw.get("channel_type", "API"),
+            discount=kw.get("discount", 0),
+            rolled_back_ms=None,
+            parent_id=kw.get("parent_id"),
+            is_parent=kw.get("is_parent", False),
+            reward=kw.get("reward"),
+            points=kw.get("points"),
+            children=[],
+            tracking_id=c.source_id,
+        )
         self.redemptions[r.id] = r
         return r
 
@@ -327,7 +409,9 @@ class World:
             c.open_vouchers.pop(0)
             voucher.redeemed = True
             d = voucher.campaign["discount"]
-            off = d["amount_off"] if d["type"] == "AMOUNT" else min(o.amount * d["percent_off"] // 100, d["amount_limit"])
+            off = (
+                d["amount_off"] if d["type"] == "AMOUNT" else min(o.amount * d["percent_off"] // 100, d["amount_limit"])
+            )
             parts.append(dict(campaign=voucher.campaign, voucher=voucher, discount=min(off, o.amount - 100)))
         promo_off = min(promo["amount_off"], o.amount - 100 - sum(p["discount"] for p in parts))
         if use_promo and promo_off > 0:
@@ -371,23 +455,54 @@ class World:
         if legacy:
             self.webhooks.legacy_event(event_type, t_ms, robj)
         else:
-            self.webhooks.project_event(event_type, t_ms, {
-                "customer": customer_obj(c), "order": order, "campaign": campaign_obj(r.campaign) if r.campaign else None,
-                "voucher": voucher_obj(r.voucher) if r.voucher else None, "holder": None,
-                "promotion_tier": robj.get("promotion_tier"), "redemption": robj, "created_at": iso3(t_ms)},
-                entity_id=c.cust_id)
+            self.webhooks.project_event(
+                event_type,
+                t_ms,
+                {
+                    "customer": customer_obj(c),
+                    "order": order,
+                    "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                    "voucher": voucher_obj(r.voucher) if r.voucher else None,
+                    "holder": None,
+                    "promotion_tier": robj.get("promotion_tier"),
+                    "redemption": robj,
+                    "created_at": iso3(t_ms),
+                },
+                entity_id=c.cust_id,
+            )
         if r.result == "SUCCESS" and self.rng.random() < 0.4:
-            self.webhooks.distribution_event("customer.redemption.succeeded", t_ms, {
-                "customer": customer_obj(c), "order": order, "campaign": campaign_obj(r.campaign) if r.campaign else None,
-                "voucher": voucher_obj(r.voucher) if r.voucher else None, "holder": None,
-                "promotion_tier": robj.get("promotion_tier"), "redemption": robj}, entity_id=c.cust_id)
+            self.webhooks.distribution_event(
+                "customer.redemption.succeeded",
+                t_ms,
+                {
+                    "customer": customer_obj(c),
+                    "order": order,
+                    "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                    "voucher": voucher_obj(r.voucher) if r.voucher else None,
+                    "holder": None,
+                    "promotion_tier": robj.get("promotion_tier"),
+                    "redemption": robj,
+                },
+                entity_id=c.cust_id,
+            )
         if not r.is_parent and self.rng.random() < 0.6:
-            self.event_cloud("Customer Redemption Succeeded" if r.result == "SUCCESS" else "Customer Redemption Failed",
-                             t_ms, c, {"redemption": {"id": r.id, "result": r.result, "status": r.status,
-                                                      "failure_code": r.failure_code, "date": iso3(t_ms)},
-                                       "order": {"id": r.order.id, "amount": r.order.amount} if r.order else None,
-                                       "voucher": {"code": r.voucher.code} if r.voucher else None,
-                                       "campaign": {"name": r.campaign_name} if r.campaign else None})
+            self.event_cloud(
+                "Customer Redemption Succeeded" if r.result == "SUCCESS" else "Customer Redemption Failed",
+                t_ms,
+                c,
+                {
+                    "redemption": {
+                        "id": r.id,
+                        "result": r.result,
+                        "status": r.status,
+                        "failure_code": r.failure_code,
+                        "date": iso3(t_ms),
+                    },
+                    "order": {"id": r.order.id, "amount": r.order.amount} if r.order else None,
+                    "voucher": {"code": r.voucher.code} if r.voucher else None,
+                    "campaign": {"name": r.campaign_name} if r.campaign else None,
+                },
+            )
         self.export_buffer["redemption"].append((t_ms, r))
         self.truth.redemption_changed(r)
 
@@ -398,11 +513,24 @@ class World:
         campaign = voucher = None
         if code not in cat.UNRESOLVED_CODES:
             campaign = rng.choice(cat.DISCOUNT_CAMPAIGNS)
-            voucher = Voucher(self.ids.alnum("v_", 32), campaign["prefix"] + f"{rng.randrange(10**6):06d}", campaign, c,
-                              "DISCOUNT_VOUCHER", t_ms - 30 * DAY_MS)
-        r = self.new_redemption(t_ms, c, result="FAILURE", failure_code=code,
-                                failure_message=cat.REDEMPTION_FAILURE_CODES[code], campaign=campaign, voucher=voucher,
-                                order=order if code not in ("missing_order", "invalid_order") else None)
+            voucher = Voucher(
+                self.ids.alnum("v_", 32),
+                campaign["prefix"] + f"{rng.randrange(10**6):06d}",
+                campaign,
+                c,
+                "DISCOUNT_VOUCHER",
+                t_ms - 30 * DAY_MS,
+            )
+        r = self.new_redemption(
+            t_ms,
+            c,
+            result="FAILURE",
+            failure_code=code,
+            failure_message=cat.REDEMPTION_FAILURE_CODES[code],
+            campaign=campaign,
+            voucher=voucher,
+            order=order if code not in ("missing_order", "invalid_order") else None,
+        )
         if r.order is not None:
             r.order.redemption_ids.append(r.id)
         self.emit_redemption(t_ms, r)
@@ -421,19 +549,42 @@ class World:
             self.webhooks.legacy_event("redemption.rollback.succeeded", t_ms, rb)
         else:
             sent_status = None if self.rng.random() < 0.2 else "SUCCEEDED"
-            robj = redemption_obj(r, sent_status, self.redemption_order(r),
-                                  rollbacks=[rb_id] if sent_status is None else None)
-            self.webhooks.project_event("redemption.rollback.succeeded", t_ms, {
-                "order": order_now, "holder": None, "voucher": voucher_obj(r.voucher) if r.voucher else None,
-                "campaign": campaign_obj(r.campaign) if r.campaign else None, "customer": customer_obj(r.customer),
-                "redemption": robj, "promotion_tier": robj.get("promotion_tier"), "redemption_rollback": rb},
-                entity_id=r.customer.cust_id)
+            robj = redemption_obj(
+                r, sent_status, self.redemption_order(r), rollbacks=[rb_id] if sent_status is None else None
+            )
+            self.webhooks.project_event(
+                "redemption.rollback.succeeded",
+                t_ms,
+                {
+                    "order": order_now,
+                    "holder": None,
+                    "voucher": voucher_obj(r.voucher) if r.voucher else None,
+                    "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                    "customer": customer_obj(r.customer),
+                    "redemption": robj,
+                    "promotion_tier": robj.get("promotion_tier"),
+                    "redemption_rollback": rb,
+                },
+                entity_id=r.customer.cust_id,
+            )
             if self.rng.random() < 0.3:
-                self.webhooks.distribution_event("customer.redemption.rollback.succeeded", t_ms, {
-                    "customer": customer_obj(r.customer), "order": order_now, "redemption": robj,
-                    "redemption_rollback": rb}, entity_id=r.customer.cust_id)
-        self.event_cloud("Customer Redemption Rollback Succeeded", t_ms, r.customer,
-                         {"redemption": {"id": r.id}, "redemption_rollback": {"id": rb_id, "reason": reason}})
+                self.webhooks.distribution_event(
+                    "customer.redemption.rollback.succeeded",
+                    t_ms,
+                    {
+                        "customer": customer_obj(r.customer),
+                        "order": order_now,
+                        "redemption": robj,
+                        "redemption_rollback": rb,
+                    },
+                    entity_id=r.customer.cust_id,
+                )
+        self.event_cloud(
+            "Customer Redemption Rollback Succeeded",
+            t_ms,
+            r.customer,
+            {"redemption": {"id": r.id}, "redemption_rollback": {"id": rb_id, "reason": reason}},
+        )
         self.truth.redemption_changed(r)
         if r.reward is not None:
             self.at(t_ms + 700, "refund_points", r, rb_id)
@@ -449,21 +600,45 @@ class World:
         first = not self.truth.counters.get("rollbacks_failed")
         status = "ROLLED BACK" if first or self.rng.random() < 0.4 else "ROLLED_BACK"
         robj = redemption_obj(r, status, self.redemption_order(r))
-        self.webhooks.project_event("redemption.rollback.failed", t_ms, {
-            "order": None, "holder": None, "voucher": voucher_obj(r.voucher) if r.voucher else None,
-            "campaign": campaign_obj(r.campaign) if r.campaign else None, "customer": customer_obj(r.customer),
-            "redemption": robj, "promotion_tier": robj.get("promotion_tier"), "redemption_rollback": rb},
-            entity_id=r.customer.cust_id)
+        self.webhooks.project_event(
+            "redemption.rollback.failed",
+            t_ms,
+            {
+                "order": None,
+                "holder": None,
+                "voucher": voucher_obj(r.voucher) if r.voucher else None,
+                "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                "customer": customer_obj(r.customer),
+                "redemption": robj,
+                "promotion_tier": robj.get("promotion_tier"),
+                "redemption_rollback": rb,
+            },
+            entity_id=r.customer.cust_id,
+        )
         self.truth.count("rollbacks_failed")
 
     # ------------------------------------------------------------------------------------------------------
     # loyalty points
 
-    def ledger(self, t_ms: int, c: Customer, tx_type: str, points: int, *, order: Order | None = None,
-               reason: str | None = None, source: str | None = None, rule: dict | None = None,
-               redemption: Redemption | None = None, rollback_id: str | None = None, reward: dict | None = None,
-               related: str | None = None, other_card: Voucher | None = None, tx_id: str | None = None,
-               buckets: list | None = None) -> dict:
+    def ledger(
+        self,
+        t_ms: int,
+        c: Customer,
+        tx_type: str,
+        points: int,
+        *,
+        order: Order | None = None,
+        reason: str | None = None,
+        source: str | None = None,
+        rule: dict | None = None,
+        redemption: Redemption | None = None,
+        rollback_id: str | None = None,
+        reward: dict | None = None,
+        related: str | None = None,
+        other_card: Voucher | None = None,
+        tx_id: str | None = None,
+        buckets: list | None = None,
+    ) -> dict:
         """Apply one loyalty transaction to the card now and send it everywhere it goes. Called only at the
         simulation's current time, so created_at is the moment the balance changed and balance_after follows
         created_at; a later transaction is scheduled with `at` and applied when its time comes."""
@@ -481,8 +656,16 @@ class World:
             self.seq += 1
         elif tx_type != "POINTS_EXPIRATION":
             self._consume(c, -points)
-        details = {"balance": {"type": "loyalty_card", "total": c.total, "object": "balance", "points": points,
-                               "balance": c.balance, "related_object": {"id": c.card.id, "type": "voucher"}}}
+        details = {
+            "balance": {
+                "type": "loyalty_card",
+                "total": c.total,
+                "object": "balance",
+                "points": points,
+                "balance": c.balance,
+                "related_object": {"id": c.card.id, "type": "voucher"},
+            }
+        }
         if order is not None:
             details["order"] = {"id": order.id, "source_id": order.source_id}
         if rule is not None:
@@ -498,57 +681,120 @@ class World:
             details["destination_voucher"] = {"id": other_card.id, "code": other_card.code, "type": "LOYALTY_CARD"}
         if tx_type == "POINTS_TRANSFER_IN":
             details["source_voucher"] = {"id": other_card.id, "code": other_card.code, "type": "LOYALTY_CARD"}
-        tx = {"id": tx_id, "source_id": None, "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
-              "source": source, "reason": reason, "type": tx_type, "details": details,
-              "related_transaction_id": related,
-              # The expiry job runs on whole seconds and is sent without fractional digits.
-              "created_at": iso0(t_ms) if t_ms % 1000 == 0 else iso6(t_ms)}
+        tx = {
+            "id": tx_id,
+            "source_id": None,
+            "voucher_id": c.card.id,
+            "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
+            "source": source,
+            "reason": reason,
+            "type": tx_type,
+            "details": details,
+            "related_transaction_id": related,
+            # The expiry job runs on whole seconds and is sent without fractional digits.
+            "created_at": iso0(t_ms) if t_ms % 1000 == 0 else iso6(t_ms),
+        }
         camp = campaign_obj(cat.LOYALTY_CAMPAIGN)
         card = voucher_obj(c.card, c.balance, c.total)
         wh = self.webhooks
-        wh.project_event("voucher.loyalty_card.transaction.created", t_ms, {
-            "transaction": tx, "voucher": card, "campaign": camp, "holder": customer_obj(c),
-            "holder_loyalty_tier": tier_obj(c.tier) if c.tier is not None and not c.tier_left else None,
-            "balance": details["balance"], "order": order_obj(order, order.status, order.updated_ms) if order else None,
-            "event": details.get("event"),
-            "earning_rule": {"id": rule["id"], "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
-                             "parameters": {"event": "order.paid", "banner": rule["banner"],
-                                            "loyalty": {"type": rule["type"]}}, "active": True} if rule else None,
-            "segment": None, "loyalty_tier": None, "redemption": details.get("redemption"),
-            "rollback": details.get("rollback"), "reward": details.get("reward"), "custom_event": None,
-            "source_voucher": details.get("source_voucher"), "destination_voucher": details.get("destination_voucher")},
-            entity_id=c.cust_id)
+        wh.project_event(
+            "voucher.loyalty_card.transaction.created",
+            t_ms,
+            {
+                "transaction": tx,
+                "voucher": card,
+                "campaign": camp,
+                "holder": customer_obj(c),
+                "holder_loyalty_tier": tier_obj(c.tier) if c.tier is not None and not c.tier_left else None,
+                "balance": details["balance"],
+                "order": order_obj(order, order.status, order.updated_ms) if order else None,
+                "event": details.get("event"),
+                "earning_rule": {
+                    "id": rule["id"],
+                    "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
+                    "parameters": {"event": "order.paid", "banner": rule["banner"], "loyalty": {"type": rule["type"]}},
+                    "active": True,
+                }
+                if rule
+                else None,
+                "segment": None,
+                "loyalty_tier": None,
+                "redemption": details.get("redemption"),
+                "rollback": details.get("rollback"),
+                "reward": details.get("reward"),
+                "custom_event": None,
+                "source_voucher": details.get("source_voucher"),
+                "destination_voucher": details.get("destination_voucher"),
+            },
+            entity_id=c.cust_id,
+        )
         if tx_type in ("POINTS_ACCRUAL", "POINTS_ADDITION", "PENDING_POINTS_ACTIVATION"):
             balance = dict(details["balance"], operation_type="AUTOMATIC" if rule else "MANUAL")
             if self.rng.random() < 0.6:
-                wh.project_event("voucher.loyalty_card.points_added", t_ms, {
-                    "voucher": card, "balance": balance, "campaign": camp, "customer": customer_obj(c),
-                    "transaction": tx}, entity_id=c.cust_id)
+                wh.project_event(
+                    "voucher.loyalty_card.points_added",
+                    t_ms,
+                    {
+                        "voucher": card,
+                        "balance": balance,
+                        "campaign": camp,
+                        "customer": customer_obj(c),
+                        "transaction": tx,
+                    },
+                    entity_id=c.cust_id,
+                )
             if not self.typo_sent or self.rng.random() < 0.3:
                 typo = not self.typo_sent or self.rng.random() < 0.2  # the vendor's `points_aded`, at least once
                 self.typo_sent = True
-                wh.distribution_event("customer.voucher.loyalty_card.points_added", t_ms, {
-                    "customer": customer_obj(c), "campaign": camp, "voucher": card, "balance": balance,
-                    "transaction": tx}, entity_id=c.cust_id,
-                    canonical_as_sent="customer.voucher.loyalty_card.points_aded" if typo else None)
+                wh.distribution_event(
+                    "customer.voucher.loyalty_card.points_added",
+                    t_ms,
+                    {
+                        "customer": customer_obj(c),
+                        "campaign": camp,
+                        "voucher": card,
+                        "balance": balance,
+                        "transaction": tx,
+                    },
+                    entity_id=c.cust_id,
+                    canonical_as_sent="customer.voucher.loyalty_card.points_aded" if typo else None,
+                )
         if tx_type == "POINTS_EXPIRATION":
-            data = {"voucher": card, "points": -points, "campaign": camp, "customer": customer_obj(c),
-                    "buckets": buckets, "transaction": tx}
+            data = {
+                "voucher": card,
+                "points": -points,
+                "campaign": camp,
+                "customer": customer_obj(c),
+                "buckets": buckets,
+                "transaction": tx,
+            }
             wh.project_event("voucher.loyalty_card.points_expired", t_ms, data, entity_id=c.cust_id)
             if self.rng.random() < 0.3:
                 wh.distribution_event("customer.voucher.loyalty_card.points_expired", t_ms, data, entity_id=c.cust_id)
         if tx_type == "POINTS_ACCRUAL" and self.rng.random() < 0.4:
-            rewarded = {"customer": customer_obj(c), "holder": customer_obj(c), "voucher": card, "campaign": camp,
-                        "loyalty_tier": tier_obj(c.tier) if c.tier is not None else None,
-                        "earning_rule": {"id": rule["id"], "event": "order.paid", "loyalty": {"type": rule["type"]}},
-                        "balance": dict(details["balance"], operation_type="AUTOMATIC"),
-                        "order": order_obj(order, order.status, order.updated_ms) if order else None,
-                        "event": details.get("event")}
+            rewarded = {
+                "customer": customer_obj(c),
+                "holder": customer_obj(c),
+                "voucher": card,
+                "campaign": camp,
+                "loyalty_tier": tier_obj(c.tier) if c.tier is not None else None,
+                "earning_rule": {"id": rule["id"], "event": "order.paid", "loyalty": {"type": rule["type"]}},
+                "balance": dict(details["balance"], operation_type="AUTOMATIC"),
+                "order": order_obj(order, order.status, order.updated_ms) if order else None,
+                "event": details.get("event"),
+            }
             wh.distribution_event("customer.rewarded.loyalty_points", t_ms, rewarded, entity_id=c.cust_id)
             if self.rng.random() < 0.5:
-                self.event_cloud("Customer Rewarded Loyalty Points", t_ms, c, {
-                    "balance": {"points": points, "balance": c.balance}, "earning_rule": {"id": rule["id"]},
-                    "order": {"id": order.id} if order else None})
+                self.event_cloud(
+                    "Customer Rewarded Loyalty Points",
+                    t_ms,
+                    c,
+                    {
+                        "balance": {"points": points, "balance": c.balance},
+                        "earning_rule": {"id": rule["id"]},
+                        "order": {"id": order.id} if order else None,
+                    },
+                )
         self.export_buffer["voucher_transactions"].append((t_ms, tx))
         self.truth.ledger_row(tx_id, t_ms, c, tx_type, points, c.balance, order)
         if order is not None and tx_type in ("POINTS_ACCRUAL", "PENDING_POINTS_ACTIVATION"):
@@ -573,7 +819,9 @@ class World:
         c = o.customer
         base = (o.amount - o.discount) // 100
         if base > 0:
-            self.ledger(t_ms, c, "POINTS_ACCRUAL", base, order=o, rule=cat.EARNING_RULES["per_unit"], source="Automation")
+            self.ledger(
+                t_ms, c, "POINTS_ACCRUAL", base, order=o, rule=cat.EARNING_RULES["per_unit"], source="Automation"
+            )
         if new_store:
             self.at(t_ms + 400, "new_store_bonus", o)
         reward = cat.REWARDS[0] if c.balance < cat.REWARDS[1]["points"] else self.rng.choice(cat.REWARDS)
@@ -582,8 +830,15 @@ class World:
 
     def do_new_store_bonus(self, t_ms: int, o: Order) -> None:
         if o.status in ("PAID", "FULFILLED"):
-            self.ledger(t_ms, o.customer, "POINTS_ACCRUAL", cat.NEW_STORE_BONUS, order=o,
-                        rule=cat.EARNING_RULES["new_store"], source="Automation")
+            self.ledger(
+                t_ms,
+                o.customer,
+                "POINTS_ACCRUAL",
+                cat.NEW_STORE_BONUS,
+                order=o,
+                rule=cat.EARNING_RULES["new_store"],
+                source="Automation",
+            )
 
     def add_pending_points(self, t_ms: int, c: Customer, o: Order) -> None:
         """App orders earn pending points that activate days later (a ledger row only on activation)."""
@@ -597,15 +852,28 @@ class World:
     def pending_points_event(self, event_type: str, t_ms: int, o: Order, transaction: dict | None = None) -> None:
         c = o.customer
         pp_id, points, activates_ms = o.pending
-        pending = {"id": pp_id, "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
-                   "customer_id": c.cust_id, "order_id": o.id, "points": points, "activates_at": iso6(activates_ms)[:10],
-                   "details": {"order": {"id": o.id, "source_id": o.source_id},
-                               "earning_rule": {"id": cat.EARNING_RULES["per_unit"]["id"]}},
-                   "created_at": iso6(activates_ms - cat.PENDING_POINTS_DAYS * DAY_MS)}
-        data = {"customer": customer_obj(c), "campaign": campaign_obj(cat.LOYALTY_CAMPAIGN),
-                "voucher": voucher_obj(c.card, c.balance, c.total),
-                "voucher_pending_points_balance": {"pending_points": points},
-                "order": order_obj(o, o.status, o.updated_ms), "pending_points": pending}
+        pending = {
+            "id": pp_id,
+            "voucher_id": c.card.id,
+            "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
+            "customer_id": c.cust_id,
+            "order_id": o.id,
+            "points": points,
+            "activates_at": iso6(activates_ms)[:10],
+            "details": {
+                "order": {"id": o.id, "source_id": o.source_id},
+                "earning_rule": {"id": cat.EARNING_RULES["per_unit"]["id"]},
+            },
+            "created_at": iso6(activates_ms - cat.PENDING_POINTS_DAYS * DAY_MS),
+        }
+        data = {
+            "customer": customer_obj(c),
+            "campaign": campaign_obj(cat.LOYALTY_CAMPAIGN),
+            "voucher": voucher_obj(c.card, c.balance, c.total),
+            "voucher_pending_points_balance": {"pending_points": points},
+            "order": order_obj(o, o.status, o.updated_ms),
+            "pending_points": pending,
+        }
         if transaction is not None:
             data["transaction"] = transaction
         self.webhooks.project_event(event_type, t_ms, data, entity_id=c.cust_id)
@@ -616,23 +884,46 @@ class World:
         if o.pending is None or o.status not in ("PAID", "FULFILLED"):
             return
         c = o.customer
-        tx = self.ledger(t_ms, c, "PENDING_POINTS_ACTIVATION", o.pending[1], order=o,
-                         rule=cat.EARNING_RULES["per_unit"], source="Automation")
+        tx = self.ledger(
+            t_ms,
+            c,
+            "PENDING_POINTS_ACTIVATION",
+            o.pending[1],
+            order=o,
+            rule=cat.EARNING_RULES["per_unit"],
+            source="Automation",
+        )
         self.pending_points_event("voucher.loyalty_card.pending_points.activated", t_ms, o, transaction=tx)
         o.pending = None
 
     def do_reward(self, t_ms: int, c: Customer, reward: dict) -> None:
         if c.balance < reward["points"]:
             return
-        r = self.new_redemption(t_ms, c, campaign=cat.LOYALTY_CAMPAIGN, voucher=c.card, reward=reward,
-                                points=reward["points"], channel_type="API")
+        r = self.new_redemption(
+            t_ms,
+            c,
+            campaign=cat.LOYALTY_CAMPAIGN,
+            voucher=c.card,
+            reward=reward,
+            points=reward["points"],
+            channel_type="API",
+        )
         self.emit_redemption(t_ms, r)
         tx = self.ledger(t_ms, c, "POINTS_REDEMPTION", -reward["points"], redemption=r, reward=reward, source="API")
-        self.webhooks.distribution_event("customer.reward_redemptions.completed", t_ms + 400, {
-            "customer": customer_obj(c), "holder": customer_obj(c), "voucher": voucher_obj(c.card, c.balance, c.total),
-            "campaign": campaign_obj(cat.LOYALTY_CAMPAIGN), "reward": {"id": reward["id"], "name": reward["name"]},
-            "reward_redemption": {"id": self.ids.hex("rrd_"), "status": "COMPLETED", "redemption_id": r.id},
-            "balance": tx["details"]["balance"]}, entity_id=c.cust_id)
+        self.webhooks.distribution_event(
+            "customer.reward_redemptions.completed",
+            t_ms + 400,
+            {
+                "customer": customer_obj(c),
+                "holder": customer_obj(c),
+                "voucher": voucher_obj(c.card, c.balance, c.total),
+                "campaign": campaign_obj(cat.LOYALTY_CAMPAIGN),
+                "reward": {"id": reward["id"], "name": reward["name"]},
+                "reward_redemption": {"id": self.ids.hex("rrd_"), "status": "COMPLETED", "redemption_id": r.id},
+                "balance": tx["details"]["balance"],
+            },
+            entity_id=c.cust_id,
+        )
         if self.rng.random() < 0.2:
             self.at(t_ms + self.rng.randint(1, 48) * HOUR_MS, "refund_reward", r)
 
@@ -657,10 +948,18 @@ class World:
             if bucket[3] + self.expiry_ms <= job_ms:
                 if bucket[1] > 0:
                     expired += bucket[1]
-                    buckets.append({"id": bucket[0], "voucher_id": c.card.id, "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
-                                    "bucket": {"total_points": bucket[1]}, "status": "EXPIRED",
-                                    "expires_at": iso6(bucket[3] + self.expiry_ms)[:10],
-                                    "created_at": iso6(bucket[3]), "object": "loyalty_points_bucket"})
+                    buckets.append(
+                        {
+                            "id": bucket[0],
+                            "voucher_id": c.card.id,
+                            "campaign_id": cat.LOYALTY_CAMPAIGN["id"],
+                            "bucket": {"total_points": bucket[1]},
+                            "status": "EXPIRED",
+                            "expires_at": iso6(bucket[3] + self.expiry_ms)[:10],
+                            "created_at": iso6(bucket[3]),
+                            "object": "loyalty_points_bucket",
+                        }
+                    )
             else:
                 keep.append(bucket)
         c.buckets = keep
@@ -744,8 +1043,14 @@ class World:
         if c.card is None:
             return
         if sign > 0:
-            self.ledger(t_ms, c, "POINTS_ADDITION", self.rng.choice([25, 50, 100]), reason="Goodwill",
-                        source="voucherify-web-ui")
+            self.ledger(
+                t_ms,
+                c,
+                "POINTS_ADDITION",
+                self.rng.choice([25, 50, 100]),
+                reason="Goodwill",
+                source="voucherify-web-ui",
+            )
         else:
             take = min(self.rng.choice([20, 40]), c.balance)
             if take > 0:
@@ -756,10 +1061,28 @@ class World:
             return
         pts = min(a.balance, self.rng.choice([20, 50, 100]))
         out_id, in_id = self.ids.hex("vtx_"), self.ids.hex("vtx_")
-        self.ledger(t_ms, a, "POINTS_TRANSFER_OUT", -pts, related=in_id, other_card=b.card, tx_id=out_id,
-                    reason="Family pooling", source="API")
-        self.ledger(t_ms, b, "POINTS_TRANSFER_IN", pts, related=out_id, other_card=a.card, tx_id=in_id,
-                    reason="Family pooling", source="API")
+        self.ledger(
+            t_ms,
+            a,
+            "POINTS_TRANSFER_OUT",
+            -pts,
+            related=in_id,
+            other_card=b.card,
+            tx_id=out_id,
+            reason="Family pooling",
+            source="API",
+        )
+        self.ledger(
+            t_ms,
+            b,
+            "POINTS_TRANSFER_IN",
+            pts,
+            related=out_id,
+            other_card=a.card,
+            tx_id=in_id,
+            reason="Family pooling",
+            source="API",
+        )
 
     # ------------------------------------------------------------------------------------------------------
     # tiers
@@ -806,58 +1129,112 @@ class World:
         if kind == "left":
             self.truth.tier_event(c, kind, to_name, None, t_ms)
         else:
-            self.truth.tier_event(c, kind, cat.TIERS[from_idx]["name"] if from_idx is not None
-                                  else to_name if kind == "prolonged" else None, to_name, t_ms)
+            self.truth.tier_event(
+                c,
+                kind,
+                cat.TIERS[from_idx]["name"] if from_idx is not None else to_name if kind == "prolonged" else None,
+                to_name,
+                t_ms,
+            )
 
     # ------------------------------------------------------------------------------------------------------
     # Segment
 
     def event_cloud(self, event: str, t_ms: int, c: Customer, objects: dict) -> None:
-        props = {"email": c.email, "customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id,
-                                                 "name": c.name}}
+        props = {
+            "email": c.email,
+            "customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id, "name": c.name},
+        }
         props.update({k: v for k, v in objects.items() if v is not None})
-        self.segment.message("voucherify", "track", t_ms + 1200, user_id=c.source_id, anonymous_id=None,
-                             event=event, properties=props)
+        self.segment.message(
+            "voucherify", "track", t_ms + 1200, user_id=c.source_id, anonymous_id=None, event=event, properties=props
+        )
 
     def segment_order(self, t_ms: int, o: Order) -> None:
         c, seg, rng = o.customer, self.segment, self.rng
         if o.location in cat.STORES:
             if not c.pos_identified:
                 c.pos_identified = True
-                seg.message("pos", "identify", t_ms - 5000, user_id=c.source_id, anonymous_id=None,
-                            traits={"phone": c.source_id})
-            seg.message("pos", "track", t_ms + 300, user_id=c.source_id, anonymous_id=None, event="Order placed",
-                        properties={"voucherifyOrderId": o.id, "localisation": o.location, "phone": c.source_id})
+                seg.message(
+                    "pos",
+                    "identify",
+                    t_ms - 5000,
+                    user_id=c.source_id,
+                    anonymous_id=None,
+                    traits={"phone": c.source_id},
+                )
+            seg.message(
+                "pos",
+                "track",
+                t_ms + 300,
+                user_id=c.source_id,
+                anonymous_id=None,
+                event="Order placed",
+                properties={"voucherifyOrderId": o.id, "localisation": o.location, "phone": c.source_id},
+            )
             return
         schema = "mobile_app" if o.location == "Mobile App" else "web"
         flag = "app_identified" if schema == "mobile_app" else "web_identified"
         if schema == "web":
-            seg.message("web", "page", t_ms - 120_000, user_id=None, anonymous_id=c.anon_id,
-                        properties={"path": "/cart", "url": "https://shop.example.com/cart", "title": "Cart"},
-                        context={"page": {"path": "/cart", "url": "https://shop.example.com/cart"},
-                                 "userAgent": "Mozilla/5.0"})
+            seg.message(
+                "web",
+                "page",
+                t_ms - 120_000,
+                user_id=None,
+                anonymous_id=c.anon_id,
+                properties={"path": "/cart", "url": "https://shop.example.com/cart", "title": "Cart"},
+                context={"page": {"path": "/cart", "url": "https://shop.example.com/cart"}, "userAgent": "Mozilla/5.0"},
+            )
         else:
-            seg.message(schema, "track", t_ms - 180_000, user_id=None, anonymous_id=c.anon_id,
-                        event="Application Opened", properties={"from_background": False},
-                        context={"app": {"name": "Loyalty App", "version": "3.4.1"}, "os": {"name": "iOS"}})
+            seg.message(
+                schema,
+                "track",
+                t_ms - 180_000,
+                user_id=None,
+                anonymous_id=c.anon_id,
+                event="Application Opened",
+                properties={"from_background": False},
+                context={"app": {"name": "Loyalty App", "version": "3.4.1"}, "os": {"name": "iOS"}},
+            )
         if not getattr(c, flag):
             setattr(c, flag, True)
-            traits = {"phone": c.source_id, "first_name": c.first, "last_name": c.last, "email": c.email,
-                      "address": {"postalCode": f"{rng.randrange(10000, 99999)}"},
-                      "metadata": {"registered_customer": True}}
+            traits = {
+                "phone": c.source_id,
+                "first_name": c.first,
+                "last_name": c.last,
+                "email": c.email,
+                "address": {"postalCode": f"{rng.randrange(10000, 99999)}"},
+                "metadata": {"registered_customer": True},
+            }
             seg.message(schema, "identify", t_ms - 60_000, user_id=c.source_id, anonymous_id=c.anon_id, traits=traits)
         total = (o.amount - o.discount) / 100
-        products = [{"product_id": p[0], "sku": p[1], "name": p[2], "category": p[3], "price": p[4] / 100,
-                     "quantity": q} for p, q in o.items]
+        products = [
+            {"product_id": p[0], "sku": p[1], "name": p[2], "category": p[3], "price": p[4] / 100, "quantity": q}
+            for p, q in o.items
+        ]
         as_string = rng.random() < 0.3
-        props = {"order_id": o.id, "checkout_id": self.ids.hex("chk_", 12), "affiliation": o.location,
-                 "total": f"{total:.2f}" if as_string else total, "revenue": f"{total:.2f}" if as_string else total,
-                 "discount": o.discount / 100, "currency": "USD", "products": products,
-                 "quantity_total": sum(q for _, q in o.items)}
+        props = {
+            "order_id": o.id,
+            "checkout_id": self.ids.hex("chk_", 12),
+            "affiliation": o.location,
+            "total": f"{total:.2f}" if as_string else total,
+            "revenue": f"{total:.2f}" if as_string else total,
+            "discount": o.discount / 100,
+            "currency": "USD",
+            "products": products,
+            "quantity_total": sum(q for _, q in o.items),
+        }
         if o.discount:
             props["coupon"] = "applied"
-        seg.message(schema, "track", t_ms + 200, user_id=c.source_id, anonymous_id=c.anon_id, event="Order Completed",
-                    properties=props)
+        seg.message(
+            schema,
+            "track",
+            t_ms + 200,
+            user_id=c.source_id,
+            anonymous_id=c.anon_id,
+            event="Order Completed",
+            properties=props,
+        )
 
     def do_segment_load(self, t_ms: int) -> None:
         self.segment.flush_load()
@@ -880,33 +1257,62 @@ class World:
                 columns += ["metadata.currency", "metadata.channel", "metadata.location_id", "metadata.location"]
             # The one malformed export record: a copy of a row with two extra cells (wrong column count).
             bad_row = rows[0] + ["?", "?"] if bad and name == "redemption" and rows else None
-            write_export(self.out, name, stamp, columns, rows,
-                         title_headers=title, bad_row=bad_row)
+            write_export(self.out, name, stamp, columns, rows, title_headers=title, bad_row=bad_row)
             if bad_row is not None:
                 self.truth.expected_rejection("voucherify_exports")
         if final or self.export_no == 2:
             rows = [self._customer_row(c) for c in self.customers if c.created_ms <= t_ms]
             write_export(self.out, "customer", stamp, EXPORT_COLUMNS["customer"], rows, title_headers=title)
         if final:
-            write_export(self.out, "voucher", stamp, EXPORT_COLUMNS["voucher"], [self._voucher_row(v) for v in self.vouchers])
-            rows = [[b[0], cat.LOYALTY_CAMPAIGN["id"], c.card.id, "ACTIVE",
-                     iso6(b[3] + self.expiry_ms)[:10], b[1]]
-                    for c in self.members for b in c.buckets]
+            write_export(
+                self.out, "voucher", stamp, EXPORT_COLUMNS["voucher"], [self._voucher_row(v) for v in self.vouchers]
+            )
+            rows = [
+                [b[0], cat.LOYALTY_CAMPAIGN["id"], c.card.id, "ACTIVE", iso6(b[3] + self.expiry_ms)[:10], b[1]]
+                for c in self.members
+                for b in c.buckets
+            ]
             write_export(self.out, "points_expiration", stamp, EXPORT_COLUMNS["points_expiration"], rows)
 
     def _export_row(self, name: str, obj, t_ms: int) -> list:
         if name == "redemption":
             r: Redemption = obj
-            return [r.id, "redemption", iso6(r.date_ms), r.voucher.code if r.voucher else "",
-                    r.campaign_name or "", r.promotion_tier["id"] if r.promotion_tier else "", r.customer.cust_id,
-                    r.customer.source_id, r.customer.name, r.tracking_id, r.order.id if r.order else "",
-                    r.order.amount if r.order else "", "", r.points or "", r.result, r.failure_code or "",
-                    r.failure_message or "", "{}"]
+            return [
+                r.id,
+                "redemption",
+                iso6(r.date_ms),
+                r.voucher.code if r.voucher else "",
+                r.campaign_name or "",
+                r.promotion_tier["id"] if r.promotion_tier else "",
+                r.customer.cust_id,
+                r.customer.source_id,
+                r.customer.name,
+                r.tracking_id,
+                r.order.id if r.order else "",
+                r.order.amount if r.order else "",
+                "",
+                r.points or "",
+                r.result,
+                r.failure_code or "",
+                r.failure_message or "",
+                "{}",
+            ]
         if name == "voucher_transactions":
             tx = obj
-            return [tx["id"], tx["campaign_id"], tx["voucher_id"], tx["type"], "", tx["reason"] or "", tx["source"] or "",
-                    tx["details"]["balance"]["balance"], tx["details"]["balance"]["points"],
-                    tx["related_transaction_id"] or "", tx["created_at"], _json(tx["details"])]
+            return [
+                tx["id"],
+                tx["campaign_id"],
+                tx["voucher_id"],
+                tx["type"],
+                "",
+                tx["reason"] or "",
+                tx["source"] or "",
+                tx["details"]["balance"]["balance"],
+                tx["details"]["balance"]["points"],
+                tx["related_transaction_id"] or "",
+                tx["created_at"],
+                _json(tx["details"]),
+            ]
         if name == "order":
             o: Order = obj
             status, updated = o.history[0]
@@ -915,31 +1321,92 @@ class World:
                     status, updated = st, ts
             meta = o.location_key
             total = "" if o.omit_total else o.amount - o.discount
-            return [o.id, o.source_id, iso6(o.created_ms), iso6(updated), status, o.amount, o.discount or "", "",
-                    o.discount or "", total, o.customer.cust_id, "", "USD",
-                    order_channel(o), o.location if meta == "location_id" else "",
-                    o.location if meta == "location" else ""]
+            return [
+                o.id,
+                o.source_id,
+                iso6(o.created_ms),
+                iso6(updated),
+                status,
+                o.amount,
+                o.discount or "",
+                "",
+                o.discount or "",
+                total,
+                o.customer.cust_id,
+                "",
+                "USD",
+                order_channel(o),
+                o.location if meta == "location_id" else "",
+                o.location if meta == "location" else "",
+            ]
         if name == "publication":
             pub_id, v, ts, channel = obj
-            return [pub_id, v.code, v.holder.cust_id, v.holder.source_id, iso6(ts), channel, v.campaign["name"],
-                    "", "{}"]
+            return [
+                pub_id,
+                v.code,
+                v.holder.cust_id,
+                v.holder.source_id,
+                iso6(ts),
+                channel,
+                v.campaign["name"],
+                "",
+                "{}",
+            ]
         raise ValueError(name)
 
     def _voucher_row(self, v: Voucher) -> list:
         camp, card = v.campaign, v.kind == "LOYALTY_CARD"
         discount = camp.get("discount", {})
         value = discount.get("amount_off", discount.get("percent_off", ""))
-        return [v.id, v.code, v.kind, value, discount.get("type", ""), camp["name"], "", "", "", "",
-                v.holder.balance if card else "", "" if card else 1, int(v.redeemed), "true", "", "", "{}", "false",
-                iso6(v.created_ms), "", "", "", "", discount.get("amount_limit", ""), camp["id"], "", v.holder.cust_id,
-                "", "", v.holder.source_id]
+        return [
+            v.id,
+            v.code,
+            v.kind,
+            value,
+            discount.get("type", ""),
+            camp["name"],
+            "",
+            "",
+            "",
+            "",
+            v.holder.balance if card else "",
+            "" if card else 1,
+            int(v.redeemed),
+            "true",
+            "",
+            "",
+            "{}",
+            "false",
+            iso6(v.created_ms),
+            "",
+            "",
+            "",
+            "",
+            discount.get("amount_limit", ""),
+            camp["id"],
+            "",
+            v.holder.cust_id,
+            "",
+            "",
+            v.holder.source_id,
+        ]
 
     def _customer_row(self, c: Customer) -> list:
         agg = self.truth.customer_aggregates(c)
-        return [c.cust_id, c.source_id, c.name, c.email or "", iso6(c.created_ms),
-                agg["succeeded"] + c.pre_window_succeeded, agg["failed"], agg["rolled_back"],
-                agg["paid_cents"] + c.pre_window_order_cents, agg["paid_count"] + c.pre_window_orders,
-                c.balance if c.card else 0, _json({"region": c.region})]
+        return [
+            c.cust_id,
+            c.source_id,
+            c.name,
+            c.email or "",
+            iso6(c.created_ms),
+            agg["succeeded"] + c.pre_window_succeeded,
+            agg["failed"],
+            agg["rolled_back"],
+            agg["paid_cents"] + c.pre_window_order_cents,
+            agg["paid_count"] + c.pre_window_orders,
+            c.balance if c.card else 0,
+            _json({"region": c.region}),
+        ]
 
 
 def _json(obj) -> str:
