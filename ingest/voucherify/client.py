@@ -68,8 +68,8 @@ class ApiClient:
     def get_json(self, path: str, *, params: dict[str, Any] | None = None, what: str | None = None) -> Any:
         return self._json(self.request("GET", path, params=params, what=what), what or f"GET {path}")
 
-    def post_json(self, path: str, body: dict[str, Any]) -> Any:
-        return self._json(self.request("POST", path, json=body), f"POST {path}")
+    def post_json(self, path: str, body: Any, *, params: dict[str, Any] | None = None, what: str | None = None) -> Any:
+        return self._json(self.request("POST", path, json=body, params=params, what=what), what or f"POST {path}")
 
     def request(
         self, method: str, path_or_url: str, *, what: str | None = None, stream: bool = False, **kwargs
@@ -103,7 +103,7 @@ class ApiClient:
                 elif response.status_code >= 500:
                     problem, delay = f"HTTP {response.status_code}", self.policy.backoff(attempt)
                 else:
-                    raise IngestError(f"Voucherify API {what}: HTTP {response.status_code} {_api_error(response)}")
+                    raise ApiError(what, response)
             if attempt == self.policy.max_attempts:
                 raise IngestError(f"Voucherify API {what}: {problem}; giving up after {attempt} attempts")
             self.retries += 1
@@ -124,6 +124,17 @@ class ApiClient:
             return response.json()
         except ValueError as exc:
             raise MalformedResponse(what, f"not JSON: {response.text[:80]!r}") from exc
+
+
+class ApiError(IngestError):
+    """A 4xx other than 429: the API refused the request; `status` and `key` let callers act on known refusals."""
+
+    def __init__(self, what: str, response: httpx.Response):
+        self.status = response.status_code
+        body = _json_body(response)
+        self.key = str(body.get("key") or "") if isinstance(body, dict) else ""
+        self.reason = _api_error(response)
+        super().__init__(f"Voucherify API {what}: HTTP {self.status} {self.reason}")
 
 
 class MalformedResponse(IngestError):
@@ -147,10 +158,16 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _api_error(response: httpx.Response) -> str:
+def _json_body(response: httpx.Response) -> Any:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
+        return None
+
+
+def _api_error(response: httpx.Response) -> str:
+    body = _json_body(response)
+    if body is None:
         return response.text.strip().replace("\n", " ")[:200] or response.reason_phrase
     if not isinstance(body, dict):
         return str(body)[:200]
