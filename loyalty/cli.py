@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,8 @@ app = typer.Typer(
 )
 pull_app = typer.Typer(help="Fetch data from a vendor API into the landing folder.", no_args_is_help=True)
 app.add_typer(pull_app, name="pull")
+push_app = typer.Typer(help="Send warehouse results back to a vendor API.", no_args_is_help=True)
+app.add_typer(push_app, name="push")
 
 LandingOpt = Annotated[
     Path | None, typer.Option("--landing", help="Landing folder (env LOYALTY_LANDING, default data/landing)")
@@ -104,6 +107,10 @@ def run(
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run record as one JSON line on stdout")] = False,
+    push: Annotated[
+        bool,
+        typer.Option("--push", help="After a successful publish, `loyalty push voucherify` (never after a failure)"),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Scheduled job: lock, ingest, build, then publish the new warehouse atomically for readers."""
@@ -116,6 +123,11 @@ def run(
         full_refresh=full_refresh,
         as_json=as_json,
     )
+    if push:  # reached only when the run published: a failed run raised above
+        try:
+            _push_voucherify(settings, settings.path("warehouse", warehouse))
+        except USER_ERRORS as exc:
+            raise LoyaltyError(f"the run succeeded and was published; the push failed: {exc}", exc.exit_code) from exc
 
 
 @app.command()
@@ -180,6 +192,46 @@ def pull_voucherify(
     from ingest.voucherify.pull import pull
 
     pull(settings, landing=settings.path("landing", landing), base_url=settings.get("voucherify_base_url", base_url))
+
+
+class PushScope(StrEnum):
+    traits = "traits"
+    rewards = "rewards"
+
+
+@push_app.command("voucherify")
+def push_voucherify(
+    warehouse: WarehouseOpt = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="API base URL (env LOYALTY_VOUCHERIFY_BASE_URL)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be sent; send nothing")] = False,
+    only: Annotated[PushScope | None, typer.Option("--only", help="Push only computed traits or only rewards")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Send changed computed traits (customer metadata) and newly triggered rewards (publications) to Voucherify."""
+    settings = load_settings(config)
+    _push_voucherify(
+        settings,
+        settings.path("warehouse", warehouse),
+        base_url=base_url,
+        dry_run=dry_run,
+        scope=only.value if only else "all",
+    )
+
+
+def _push_voucherify(settings, warehouse: Path, *, base_url: str | None = None, dry_run=False, scope="all") -> None:
+    from loyalty.push import push
+
+    push(
+        warehouse,
+        base_url=settings.get("voucherify_base_url", base_url),
+        app_id=settings.get("voucherify_app_id"),
+        app_token=settings.get("voucherify_app_token"),
+        metadata_prefix=settings.get("voucherify_metadata_prefix"),
+        dry_run=dry_run,
+        scope=scope,
+    )
 
 
 @app.command()

@@ -33,6 +33,7 @@ from rich.console import Console
 from loyalty.errors import USER_ERRORS, LoyaltyError
 from loyalty.lock import run_lock
 from loyalty.publish import next_path_for, prepare_next, publish
+from loyalty.push.log import fold_push_log
 
 OPS_DDL = """
 create schema if not exists ops;
@@ -161,6 +162,7 @@ def _ingest_build_publish(landing: Path, warehouse: Path, record: RunRecord) -> 
             if r["run_id"] != record.run_id
         ]
         _write_ops_runs(next_path, [*earlier, record])
+        fold_push_log(next_path, warehouse)  # ops.push_runs / ops.push_log: the push log survives every publish
         _refuse_if_still_open(next_path)
         publish(next_path, warehouse)
 

@@ -34,6 +34,8 @@ KNOWN = {
     ),
     "voucherify_pull_since": ("LOYALTY_VOUCHERIFY_PULL_SINCE", None),
     "voucherify_loyalty_campaigns": ("LOYALTY_VOUCHERIFY_LOYALTY_CAMPAIGNS", None),
+    # `loyalty push voucherify`: prepended to each trait's name to make its customer metadata key.
+    "voucherify_metadata_prefix": ("LOYALTY_VOUCHERIFY_METADATA_PREFIX", ""),
 }
 
 
