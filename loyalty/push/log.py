@@ -106,6 +106,7 @@ select kind, subject, customer_source_id,
        arg_max(status, seq) as status,
        arg_max(request_id, seq) as request_id,
        arg_max(source_id, seq) filter (where source_id is not null) as source_id,
+       arg_max(values_hash, seq) as values_hash,
        arg_max(values_hash, seq) filter (where status = 'updated') as landed_hash,
        bool_or(status = 'published') as published
 from {EVENTS}

@@ -37,7 +37,6 @@ MAX_BODY_BYTES = 10_485_760  # "Payload content length greater than maximum allo
 DEFAULT_BATCH_BYTES = 9_000_000  # headroom below the limit for the HTTP client's own encoding
 METADATA_TYPES = {"BOOLEAN": "boolean", "VARCHAR": "string", "DATE": "date"}
 _ACTUAL_VALUE = re.compile(r"\s*\(actual value is .*?\)", re.DOTALL)
-_DETAILS_KEY = re.compile(r"^\s*([^:\s]+)\s*:\s*(.*?)\s*(\(actual value is .*\))?\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -273,26 +272,30 @@ def _record_outcomes(
 
 
 def _failure_summary(failed: dict[str, str], keys: set[str]) -> str:
-    """Failures grouped by reason; errors about one of our metadata keys name the keys to define or fix, once.
+    """Failures grouped by reason; errors about our metadata keys name each key to define or fix, once.
 
-    Voucherify words metadata validation errors as "<property>: <rule>, … (actual value is '…')" (reference:
-    `metadata_validation_failed` details, async action `reason`s), so the property is what precedes the colon.
+    Voucherify words metadata validation errors "<property>: <rule>, … (actual value is '…')" (reference:
+    `metadata_validation_failed` details and async action reasons), so a key followed by a colon is named.
     """
     rejected: dict[str, str] = {}
     reasons: dict[str, int] = {}
     for error in failed.values():
-        match = _DETAILS_KEY.match(error.split(": ", 2)[-1])
-        if match and match.group(1) in keys:
-            rejected.setdefault(match.group(1), match.group(2).rstrip(", "))
-            continue
-        reason = _ACTUAL_VALUE.sub("", error)  # group by the rule broken, not by each customer's value
-        reasons[reason] = reasons.get(reason, 0) + 1
+        named = {key: match for key in keys if (match := _key_problem(key).search(error))}
+        for key, match in named.items():
+            rejected.setdefault(key, _ACTUAL_VALUE.sub("", match.group(1)).strip(" ,;"))
+        if not named:
+            reason = _ACTUAL_VALUE.sub("", error)  # grouped by the rule broken, not by each customer's value
+            reasons[reason] = reasons.get(reason, 0) + 1
     parts = []
     if rejected:
-        listed = "; ".join(f"{key} ({why})" for key, why in sorted(rejected.items()))
+        listed = "; ".join(f"{key} ({why})" if why else key for key, why in sorted(rejected.items()))
         parts.append(
             f"Voucherify's customer metadata schema rejected these keys: {listed}. Define or fix them under "
             "Project settings → Metadata schema → Customer"
         )
     parts += [f"{n} × {reason}" for reason, n in sorted(reasons.items(), key=lambda item: -item[1])[:5]]
     return f"{len(failed)} member(s) not updated, re-sent by the next push: " + "; ".join(parts)
+
+
+def _key_problem(key: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w.]){re.escape(key)}\s*:\s*([^;]*)")
