@@ -17,6 +17,8 @@ Tier movements honour the date only; points due to expire count from the period'
 
 from __future__ import annotations
 
+from loyalty.push.log import PUSH_LOG_SELECT, PUSH_RUNS_SELECT
+
 PAID = "('PAID', 'FULFILLED')"
 
 
@@ -555,6 +557,84 @@ order by abs(difference) desc, customer_source_id, metric
 limit 1000
 """
 
+
+# ── Activation: what `loyalty push voucherify` sent ────────────────────────────────────────────────
+# The statements read `push_runs` and `push_log` (shaped like ops.push_runs / ops.push_log), defined where the
+# statement says {push}: from the push log beside the published warehouse ($push_log, always current) or from
+# the ops tables folded into the build by its `loyalty run`.
+def activation_statement(sql: str, from_log: bool) -> str:
+    if from_log:
+        return sql.format(push=f"push_runs as ({PUSH_RUNS_SELECT}), push_log as ({PUSH_LOG_SELECT})")
+    return sql.format(push="push_runs as (from ops.push_runs), push_log as (from ops.push_log)")
+
+
+LAST_PUSHES = """
+with {push}
+select push_id, started_at, finished_at, outcome, dry_run, scope, traits_changed, traits_updated, traits_failed,
+       rewards_published, rewards_failed, rewards_waiting_for_limit, error
+from push_runs
+order by started_at desc
+limit 20
+"""
+
+CUSTOMERS_UPDATED = """
+with {push}
+select count(distinct customer_source_id) as customers_updated,
+       count(distinct customer_source_id) filter (
+           where push_id = (select max(push_id) from push_runs where not dry_run)
+       ) as customers_updated_last_push
+from push_log
+where kind = 'traits' and status = 'updated'
+"""
+
+REWARDS_PER_RULE = """
+with {push},
+published as (
+    select subject as rule_name, count(distinct customer_source_id) as members_rewarded,
+           max(last_at) as last_published_at
+    from push_log
+    where kind = 'reward' and status = 'published'
+    group by subject
+)
+select rules.rule_name, rules.campaign, rules.publication_limit, rules.qualifying_members,
+       coalesce(published.members_rewarded, 0) as members_rewarded, published.last_published_at
+from marts.activation_reward_rules as rules
+left join published on published.rule_name = rules.rule_name
+order by rules.rule_position
+"""
+
+# Customers whose latest attempt (traits, or a rule's reward) failed: still waiting for the next push.
+PUSH_FAILURES = """
+with {push}
+select last_at as failed_at, kind, subject, customer_source_id, error, request_id, push_id
+from (
+    select *, row_number() over (partition by kind, subject, customer_source_id order by last_at desc) as n
+    from push_log
+)
+where n = 1 and status = 'failed'
+order by failed_at desc, kind, subject, customer_source_id
+limit 1000
+"""
+
+# A rule's qualifying members with their reward: published (with the voucher) or still to come.
+RULE_QUALIFIERS = """
+with {push},
+rewarded as (
+    select customer_source_id, arg_max(voucher_code, last_at) as voucher_code, max(last_at) as published_at
+    from push_log
+    where kind = 'reward' and subject = $rule and status = 'published'
+    group by customer_source_id
+)
+select q.customer_source_id, q.email, q.current_tier, q.orders_count, q.lifetime_order_amount,
+       q.distinct_locations_visited, q.last_order_at,
+       case when rewarded.customer_source_id is null then 'to publish' else 'published' end as reward,
+       rewarded.voucher_code, rewarded.published_at
+from marts.activation_reward_qualifiers as q
+left join rewarded on rewarded.customer_source_id = q.customer_source_id
+where q.rule_name = $rule
+order by q.customer_source_id
+"""
+
 # The queries each page runs, for the benchmark (`bench/`) and for tests that run them all.
 PAGE_QUERIES: dict[str, dict[str, str]] = {
     "overview": {
@@ -604,5 +684,8 @@ PAGE_QUERIES: dict[str, dict[str, str]] = {
         "rejected": REJECTED_RECORDS,
         "reconciliation_summary": RECONCILIATION_SUMMARY,
         "reconciliation_mismatches": RECONCILIATION_MISMATCHES,
+        "last_pushes": activation_statement(LAST_PUSHES, from_log=False),
+        "rewards_per_rule": activation_statement(REWARDS_PER_RULE, from_log=False),
+        "push_failures": activation_statement(PUSH_FAILURES, from_log=False),
     },
 }

@@ -5,12 +5,15 @@ Screenshots of every page are kept in test-artifacts/screenshots/ for a human to
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -58,8 +61,13 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def server(built_world, tmp_path_factory):
     """A real `loyalty serve` subprocess on a free loopback port, stopped after the module."""
+    with serving(built_world.warehouse, tmp_path_factory.mktemp("serve") / "serve.log") as base:
+        yield base
+
+
+@contextmanager
+def serving(warehouse: Path, log: Path) -> Iterator[str]:
     port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -69,7 +77,7 @@ def server(built_world, tmp_path_factory):
                 "loyalty.cli",
                 "serve",
                 "--warehouse",
-                str(built_world.warehouse),
+                str(warehouse),
                 "--port",
                 str(port),
             ],
@@ -131,3 +139,43 @@ def test_every_page_opens_in_chromium_without_an_error(server, chromium):
                     assert page.locator(".js-plotly-plot").count() >= 1, f"{title}: no chart drawn"
         finally:
             browser.close()
+
+
+def test_the_activation_section_shows_a_push_and_offers_each_rules_members_as_csv(built_world, chromium, tmp_path):
+    from fake_voucherify_push_api import FakeVoucherifyPush
+    from playwright.sync_api import sync_playwright
+    from rich.console import Console
+
+    from loyalty.push import push
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_world.warehouse, warehouse)
+    with FakeVoucherifyPush() as fake:
+        push(
+            warehouse,
+            base_url=fake.url,
+            app_id=fake.app_id,
+            app_token=fake.app_token,
+            poll_interval=0.01,
+            console=Console(file=io.StringIO()),
+        )
+        published = len(fake.publications)
+    with serving(warehouse, tmp_path / "serve.log") as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 3200})
+            page.goto(f"{base}/data_health")
+            wait_until_rendered(page, "Data health")
+            page.get_by_text("Activation: pushes to Voucherify").wait_for(timeout=30_000)
+            page.get_by_text("Members qualifying for silver_tier_gift").click()
+            button = page.get_by_role("button", name="Download Qualifying members silver_tier_gift (CSV)")
+            with page.expect_download() as download:
+                button.click()
+            rows = download.value.path().read_text().splitlines()
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "data_health_activation.png"), full_page=True)
+            assert not page.locator('[data-testid="stException"]').all_inner_texts()
+        finally:
+            browser.close()
+    assert rows[0].startswith("customer_source_id,email,current_tier")
+    assert len(rows) - 1 == published > 0 and all(",published," in row for row in rows[1:])

@@ -7,6 +7,7 @@ with pandas (never by running the page's own SQL), or, for the raw layer, with a
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import shutil
@@ -463,6 +464,73 @@ def test_data_health_shows_loads_rejections_the_last_run_and_reconciliation_mism
     assert metrics(at)["Last run"] == "succeeded"
     mismatches = (truth.reconciliation["difference"] != 0).sum()
     assert metrics(at)["Mismatched customer × metric pairs"] == whole(mismatches)
+
+
+def _pushed_copy(built_world, tmp_path, failing: dict[str, str]):
+    """A copy of the built world pushed once to a loopback Voucherify (some customers' updates refused)."""
+    from fake_voucherify_push_api import FakeVoucherifyPush
+    from rich.console import Console
+
+    from loyalty.errors import LoyaltyError
+    from loyalty.push import push
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_world.warehouse, warehouse)
+    with FakeVoucherifyPush(failing_customers=failing) as fake:
+        with pytest.raises(LoyaltyError, match="not updated"):
+            push(
+                warehouse,
+                base_url=fake.url,
+                app_id=fake.app_id,
+                app_token=fake.app_token,
+                poll_interval=0.01,
+                console=Console(file=io.StringIO()),
+            )
+        codes = {p["tracking_id"]: p["voucher"]["code"] for p in fake.publications}
+    return warehouse, codes
+
+
+@pytest.mark.parametrize("source", ["push log", "ops tables of the next build"])
+def test_data_health_shows_pushes_rewards_per_rule_failures_and_each_rules_members(
+    built_world, truth, tmp_path, monkeypatch, source
+):
+    from loyalty.push.log import fold_push_log, push_log_path_for
+
+    members = truth.members
+    refused = sorted(members["customer_source_id"])[:2]
+    warehouse, codes = _pushed_copy(built_world, tmp_path, dict.fromkeys(refused, "Customer is locked"))
+    if source != "push log":  # what a `loyalty run` folds into the build it publishes, once the log is gone
+        fold_push_log(warehouse, warehouse)
+        push_log_path_for(warehouse).unlink()
+    monkeypatch.setenv("LOYALTY_WAREHOUSE", str(warehouse))
+    at = open_page("data_health")
+
+    assert metrics(at)["Last push"] == "failed"
+    assert metrics(at)["Customers updated (last push)"] == whole(len(members) - 2)
+    pushes = table(at, "Pushes")
+    assert pushes["traits_failed"].tolist() == [2] and "Customer is locked" in pushes["error"].iloc[0]
+
+    silver = set(members.loc[members["current_tier"].isin(["Silver", "Gold"]), "customer_source_id"])
+    rules = table(at, "Rewards published per rule").set_index("rule_name")
+    assert rules.loc["silver_tier_gift", "members_rewarded"] == len(silver) == len(codes)
+    assert rules.loc["silver_tier_gift", "qualifying_members"] == len(silver)
+    third_store = (members["distinct_locations_visited"].astype(int) >= 3).sum()
+    assert rules.loc["third_store_visit", "qualifying_members"] == third_store
+
+    failures = table(at, "Push failures")
+    assert sorted(failures["customer_source_id"]) == refused
+    assert set(failures["error"]) == {"error: Customer is locked: Customer is locked"}
+
+    qualifying = table(at, "Qualifying members silver_tier_gift")
+    assert set(qualifying["customer_source_id"]) == silver
+    assert dict(zip(qualifying["customer_source_id"], qualifying["voucher_code"])) == codes
+    assert set(qualifying["reward"]) == {"published"}
+
+
+def test_data_health_says_when_nothing_was_pushed(served):
+    at = open_page("data_health")
+    assert metrics(at)["Last push"] == "—"
+    assert "No push yet: run `loyalty push voucherify` or `loyalty run --push`." in [i.value for i in at.info]
 
 
 # ── the reader itself ─────────────────────────────────────────────────────────────────────────────

@@ -446,3 +446,52 @@ def test_clear_errors_for_missing_credentials_warehouse_or_marts(fake, tmp_path)
     with pytest.raises(LoyaltyError, match="has no marts.activation_member_traits"):
         run_push(fake, empty)
     assert fake.requests == []
+
+
+# ── scheduling and the log in the warehouse ─────────────────────────────────────────────────────
+def test_run_push_pushes_after_a_publish_never_after_a_failure_and_builds_carry_the_log(fake, landing_copy, tmp_path):
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
+    env |= {
+        "LOYALTY_VOUCHERIFY_APP_ID": fake.app_id,
+        "LOYALTY_VOUCHERIFY_APP_TOKEN": fake.app_token,
+        "LOYALTY_VOUCHERIFY_BASE_URL": fake.url,
+    }
+
+    def run(landing: Path) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "loyalty.cli", "run", "--landing", str(landing), "--warehouse", str(warehouse)]
+        return subprocess.run([*command, "--push", "--json"], env=env, capture_output=True, text=True, timeout=300)
+
+    failed = run(tmp_path / "no-such-landing")
+    assert failed.returncode == 1 and fake.requests == [] and not push_log_path_for(warehouse).exists()
+
+    first = run(landing_copy)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["outcome"] == "succeeded"  # stdout stays the run record alone
+    members = truth_members_of(landing_copy)
+    assert set(fake.customers) == members and len(fake.publications) > 0
+    # A push that was killed (its pid is gone) before the next run: folded as crashed.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = PushRecord.begin(False, "all")
+    killed.pid = int(dead.stdout)
+    log = PushLog(push_log_path_for(warehouse), 10**6)
+    log.push(killed)
+    log.close()
+
+    requests_before = len(fake.requests)
+    second = run(landing_copy)
+    assert second.returncode == 0, second.stderr
+    assert [r for r in fake.requests[requests_before:] if r[0] == "POST"] == []  # nothing new to send
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        runs = con.execute("select outcome, traits_updated, rewards_published from ops.push_runs order by started_at")
+        assert runs.fetchall() == [("succeeded", len(members), len(fake.publications)), ("crashed", 0, 0)]
+        logged = con.execute(
+            "select count(*) filter (where kind = 'traits' and status = 'updated'), "
+            "count(*) filter (where kind = 'reward' and status = 'published') from ops.push_log"
+        ).fetchone()
+    assert logged == (len(members), len(fake.publications))
+
+
+def truth_members_of(landing: Path) -> set[str]:
+    with (landing / "ground_truth" / "members.csv").open(encoding="utf-8") as handle:
+        return {row["customer_source_id"] for row in csv.DictReader(handle)}

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboards import db, queries
+from dashboards import activation, db, queries
 from dashboards import widgets as w
 
 st.title("Data health")
@@ -55,3 +55,5 @@ else:
                 "Reconciliation mismatches",
                 money_columns=["warehouse_value", "voucherify_value", "difference"],
             )
+
+activation.section()
