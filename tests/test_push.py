@@ -188,6 +188,17 @@ def test_a_dry_run_prints_what_would_be_sent_and_sends_nothing(fake, warehouse, 
     assert len(fake.customers) == len(truth_members(built_world))
 
 
+def test_the_cli_dry_run_needs_no_credentials_and_prints_on_stdout(fake, warehouse, built_world):
+    command, env = push_command(fake, warehouse, "--dry-run", "--only", "rewards")
+    env = {k: v for k, v in env.items() if not k.startswith("LOYALTY_")}
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    expected = silver_or_gold(built_world)
+    assert f"reward silver_tier_gift: {len(expected)} member(s) → POST /v1/publications" in finished.stdout
+    assert "traits:" not in finished.stdout and "nothing sent" in finished.stderr
+    assert fake.requests == []
+
+
 def test_bulk_requests_stay_within_the_batch_size(fake, warehouse, built_world):
     run_push(fake, warehouse, max_batch_bytes=2_000, scope="traits")
     bodies = bulk_requests(fake)
