@@ -361,3 +361,94 @@ def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
     assert healths[2] == (503, "failing") and healths[3] == (200, "ok")  # monitoring sees it while it lasts
     stored = [json.loads(line)["id"] for line in received_lines(landing)]  # every line parses
     assert stored == [delivery for delivery, status in statuses.items() if status == 200]
+
+
+def test_deliveries_after_the_current_file_is_deleted_or_moved_away_stay_in_the_landing(receiver, samples, tmp_path):
+    """Loaded files may be removed or moved: what is acknowledged afterwards must not go into the vanished file."""
+    first = dict(samples[48], id="whs_before")
+    assert receiver.post(compact(first), vendor_signature(first)).status_code == 200
+    (current,) = (receiver.landing / RECEIVED_DIR).rglob("*.ndjson")
+    current.unlink()
+    acknowledged = []
+    for i in range(50):
+        if i == 25:  # now move the new current file out of the landing folder
+            (moved,) = (receiver.landing / RECEIVED_DIR).rglob("*.ndjson")
+            moved.rename(tmp_path / "archived.ndjson")
+        payload = dict(samples[48], id=f"whs_after_{i}")
+        assert receiver.post(compact(payload), vendor_signature(payload)).status_code == 200
+        acknowledged.append(payload["id"])
+    stored = [json.loads(line)["id"] for line in received_lines(receiver.landing)]
+    assert stored == acknowledged[25:]
+    moved_away = [json.loads(line)["id"] for line in (tmp_path / "archived.ndjson").read_text().splitlines()]
+    assert moved_away == acknowledged[:25]
+    health = receiver.client.get(receiver.url + "/healthz").json()
+    assert (receiver.landing / health["current_file"]).exists()
+
+
+def test_healthz_reports_a_landing_where_every_write_fails(tmp_path, samples):
+    """The received folder's path is taken by a file: every write fails, and monitoring must see it at once."""
+    landing = tmp_path / "landing"
+    (landing / RECEIVED_DIR).parent.mkdir(parents=True)
+    (landing / RECEIVED_DIR).write_text("not a folder")
+    with RunningReceiver(create_app(landing, SECRET, MAX_BODY), landing) as running:
+        before = running.client.get(running.url + "/healthz")
+        payload = samples[48]
+        answer = running.post(compact(payload), vendor_signature(payload))
+        after = running.client.get(running.url + "/healthz")
+    assert (before.status_code, before.json()["status"]) == (503, "failing")
+    assert "NotADirectoryError" in before.json()["last_error"] or "FileExistsError" in before.json()["last_error"]
+    assert answer.status_code == 503
+    assert (after.status_code, after.json()["status"]) == (503, "failing")
+
+
+def test_failed_writes_leave_no_empty_files(tmp_path, samples):
+    """Every write fails (a file size limit below one delivery, as on a full disk): no file is left behind."""
+    landing = tmp_path / "landing"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
+    env |= {"LOYALTY_WEBHOOK_SECRET": SECRET, "LOYALTY_LANDING": str(landing)}
+
+    def limit_file_size() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=limit_file_size,
+    )
+    client = httpx.Client(timeout=5)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_listening(client, url)
+        statuses = []
+        for i in range(3):
+            payload = dict(samples[48], id=f"whs_full_{i}")
+            response = client.post(
+                url + WEBHOOK_PATH,
+                content=compact(payload),
+                headers={"x-voucherify-signature": vendor_signature(payload)},
+            )
+            statuses.append(response.status_code)
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(10)
+    assert statuses == [503, 503, 503]
+    assert [p for p in (landing / RECEIVED_DIR).rglob("*") if p.is_file()] == []
+
+
+def wait_until_listening(client: httpx.Client, url: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.get(url + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "receiver did not start"
+        time.sleep(0.05)

@@ -15,6 +15,7 @@ size or age limit.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -43,7 +44,8 @@ log = logging.getLogger(__name__)
 
 
 class DeliveryLog:
-    """Appends lines to size- and age-rotated NDJSON files; `append` returns only once the line is on disk."""
+    """Appends lines to size- and age-rotated NDJSON files; `append` returns only once the line is on disk
+    in a file that is still in the landing folder."""
 
     def __init__(
         self,
@@ -71,6 +73,21 @@ class DeliveryLog:
     def append(self, line: bytes) -> Path:
         record = line + b"\n"
         with self._lock:
+            try:
+                path = self._append(record)
+            except OSError as exc:
+                self.last_error = _describe(exc)
+                raise
+            self.accepted += 1
+            self.last_error = None
+            return path
+
+    def _append(self, record: bytes) -> Path:
+        # The current file may be deleted or moved at any time (a loaded file may be removed): a line written
+        # into it then is gone. So the file is checked before the write, and again after the fsync; a line
+        # that went into a file no longer at its path is written again into a new one (a copy that survived a
+        # move is a duplicate, which staging removes).
+        for _ in range(_MAX_REWRITES):
             now = self.clock()
             day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
             if (
@@ -78,47 +95,112 @@ class DeliveryLog:
                 or day != self._day
                 or now - self._opened_at >= self.rotate_seconds
                 or (self._size > 0 and self._size + len(record) > self.rotate_bytes)
+                or not self._still_in_place()
             ):
                 self._open_next(now, day)
             assert self._fd is not None and self.current_path is not None
+            self._write(record)
+            if self._still_in_place():
+                self._size += len(record)
+                return self.current_path
+        raise OSError(errno.EIO, f"the file being written in {self.folder} keeps disappearing")
+
+    def _write(self, record: bytes) -> None:
+        try:
+            view = memoryview(record)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
+        except OSError:
+            # Disk full, file too large, I/O error: cut off the half-written line so it cannot glue itself to the
+            # next delivery, drop the file if nothing else is in it, and carry on in a new file. The caller
+            # answers 5xx; Voucherify retries.
+            self._abandon_current()
+            raise
+
+    def _abandon_current(self) -> None:
+        fd, path = self._fd, self.current_path
+        self._fd = self.current_path = None
+        try:
+            os.ftruncate(fd, self._size)
+            if self._size == 0 and path is not None and self._is_our_file(fd, path):
+                path.unlink()
+                fsync_path(path.parent)
+        except OSError as exc:
+            log.error("could not clean up %s after a failed write: %s", path, exc)
+        finally:
+            os.close(fd)
+
+    def _still_in_place(self) -> bool:
+        return self._fd is not None and self.current_path is not None and self._is_our_file(self._fd, self.current_path)
+
+    @staticmethod
+    def _is_our_file(fd: int, path: Path) -> bool:
+        try:
+            ours, named = os.fstat(fd), os.stat(path)
+        except FileNotFoundError:
+            return False
+        return ours.st_nlink > 0 and (ours.st_dev, ours.st_ino) == (named.st_dev, named.st_ino)
+
+    def problem(self) -> str | None:
+        """Why deliveries fail right now, or None: the last write's error, else a probe of the landing folder
+        (a file created, written and removed there), so a broken landing shows before a delivery fails on it."""
+        with self._lock:
+            if self.last_error:
+                return self.last_error
+            if self._fd is not None and not self._still_in_place():
+                self._close()  # removed or moved: the next delivery starts a new file
+            probe = self.folder / f".healthz-{os.getpid()}"
             try:
-                view = memoryview(record)
-                while view:
-                    view = view[os.write(self._fd, view) :]
-                os.fsync(self._fd)
-            except OSError as exc:
-                self.last_error = f"{type(exc).__name__}: {exc.strerror or exc}"
-                # Disk full, file too large, I/O error: cut off the half-written line so it cannot glue itself
-                # to the next delivery, and carry on in a new file. The caller answers 5xx; Voucherify retries.
+                _make_folder(self.folder)
+                fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 try:
-                    os.ftruncate(self._fd, self._size)
+                    os.write(fd, b"ok")
                 finally:
-                    os.close(self._fd)
-                    self._fd = None
-                raise
-            self._size += len(record)
-            self.accepted += 1
-            self.last_error = None
-            return self.current_path
+                    os.close(fd)
+                    probe.unlink(missing_ok=True)
+            except OSError as exc:
+                return _describe(exc)
+            return None
 
     def close(self) -> None:
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            self._close()
 
-    def _open_next(self, now: float, day: str) -> None:
+    def _close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+            self.current_path = None
+
+    def _open_next(self, now: float, day: str) -> None:
+        self._close()
         self._files_opened += 1
         folder = self.folder / day
-        folder.mkdir(parents=True, exist_ok=True)
+        _make_folder(folder)
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
         path = folder / f"{stamp}-{os.getpid()}-{self._files_opened:04d}.ndjson"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o644)
         fsync_path(folder)  # the new name must survive a crash as well as its contents
         self.current_path, self._size, self._opened_at, self._day = path, 0, now, day
+
+
+_MAX_REWRITES = 3
+
+
+def _make_folder(folder: Path) -> None:
+    """Create `folder` and any missing parents, each new name fsynced into its parent."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+        fsync_path(created.parent)
+
+
+def _describe(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
 
 
 def _refuse(status: int, reason: str) -> JSONResponse:
@@ -188,15 +270,16 @@ def create_app(
         return JSONResponse({"status": "accepted"})
 
     async def healthz(request: Request) -> JSONResponse:
+        problem = await anyio.to_thread.run_sync(deliveries.problem)
         current = deliveries.current_path
         body = {
-            "status": "failing" if deliveries.last_error else "ok",
+            "status": "failing" if problem else "ok",
             "deliveries_accepted": deliveries.accepted,
             "current_file": str(current.relative_to(landing)) if current else None,
         }
-        if deliveries.last_error:
-            body["last_error"] = deliveries.last_error
-        return JSONResponse(body, status_code=503 if deliveries.last_error else 200)
+        if problem:
+            body["last_error"] = problem
+        return JSONResponse(body, status_code=503 if problem else 200)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
