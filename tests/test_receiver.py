@@ -452,3 +452,26 @@ def wait_until_listening(client: httpx.Client, url: str) -> None:
             pass
         assert time.monotonic() < deadline, "receiver did not start"
         time.sleep(0.05)
+
+
+# Bodies Python's JSON parser accepts that ingest would quarantine (each reason is one of the loader's checks).
+NOT_LOADABLE = {
+    "lone-surrogate-escape": b'{"id":"whs_s","event":{"id":"evt_s","type":"a.b"},"data":{"name":"\\ud800"}}',
+    "no-event-id-nor-id": b'{"event":{"type":"a.b"},"data":{}}',
+    "no-event-type": b'{"id":"whs_t","event":{"id":"evt_t"},"data":{}}',
+    "created-at-not-a-time": b'{"id":"whs_c","event":{"id":"evt_c","type":"a.b","created_at":"soon"}}',
+}
+
+
+@pytest.mark.parametrize("body", NOT_LOADABLE.values(), ids=NOT_LOADABLE.keys())
+def test_nothing_is_acknowledged_that_ingest_would_then_quarantine(receiver, body, tmp_path):
+    from ingest import load_landing
+
+    signature = hmac.new(SECRET.encode(), compact_json(body), hashlib.sha256).hexdigest()
+    response = receiver.post(body, signature)
+    good = dict(json.loads(NOT_LOADABLE["no-event-type"]), event={"id": "evt_ok", "type": "a.b"})
+    assert receiver.post(compact(good), vendor_signature(good)).status_code == 200
+    report = load_landing(receiver.landing, tmp_path / "w.duckdb", progress=False)
+    assert (report.rows_loaded, report.rejected_total) == (1, 0)
+    assert response.status_code == 400
+    assert response.json()["reason"].startswith("not loadable: ")

@@ -3,7 +3,8 @@
 A delivery is acknowledged (200) only after it has been appended to an NDJSON file in the landing folder,
 flushed and fsync'ed, so whatever Voucherify saw acknowledged survives a crash of this process or the
 machine. Everything else is refused without writing a byte: no or wrong signature → 401, a body over the
-limit → 413 (checked on Content-Length and again on the bytes actually streamed), malformed JSON → 400.
+limit → 413 (checked on Content-Length and again on the bytes actually streamed), malformed JSON or a
+delivery ingest would quarantine (judged by the loader's own SQL) → 400.
 Voucherify delivers at least once and retries; a repeated delivery is simply appended again and
 deduplicated downstream on (event.id, source.id).
 
@@ -31,9 +32,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ingest.context import DEFAULT_MAX_RECORD_BYTES
 from ingest.durable import fsync_path
 from ingest.errors import IngestError
 from ingest.voucherify.signature import SIGNATURE_HEADER, compact_json, signature_matches
+from ingest.voucherify.webhooks import DeliveryJudge
 
 WEBHOOK_PATH = "/webhooks/voucherify"
 RECEIVED_DIR = Path("voucherify") / "webhooks" / "received"
@@ -226,8 +229,12 @@ def create_app(
             "no webhook secret: set LOYALTY_WEBHOOK_SECRET (or webhook_secret in loyalty.toml) "
             "to the webhook secret of your Voucherify project"
         )
-    if max_body_bytes <= 0:
-        raise IngestError(f"receiver_max_body_bytes must be positive, got {max_body_bytes}")
+    if not 0 < max_body_bytes <= DEFAULT_MAX_RECORD_BYTES:
+        raise IngestError(
+            f"receiver_max_body_bytes must be between 1 and {DEFAULT_MAX_RECORD_BYTES} (ingest quarantines "
+            f"larger deliveries), got {max_body_bytes}"
+        )
+    judge = DeliveryJudge()
     deliveries = DeliveryLog(
         Path(landing) / RECEIVED_DIR, rotate_bytes=rotate_bytes, rotate_seconds=rotate_seconds, clock=clock
     )
@@ -260,6 +267,10 @@ def create_app(
             return _refuse(400, f"malformed JSON: {exc}")
         if not isinstance(payload, dict):
             return _refuse(400, "malformed JSON: a delivery must be a JSON object")
+        # Never 2xx what ingest would then quarantine (a lone surrogate escape, no event id, …): ask its own SQL.
+        reason = judge.reason(compacted.decode("utf-8"))
+        if reason:
+            return _refuse(400, f"not loadable: {reason}")
         # The compacted bytes are exactly what Voucherify signed, on one line (JSON strings cannot hold raw newlines).
         try:
             path = deliveries.append(compacted)
