@@ -177,9 +177,25 @@ def pull_voucherify(
 ) -> None:
     """Pull exports, redemptions and loyalty transactions from the Voucherify API into the landing folder."""
     settings = load_settings(config)
-    from ingest.voucherify.pull import pull
+    from ingest.voucherify.pull import parse_since, pull
 
-    pull(settings, landing=settings.path("landing", landing), base_url=settings.get("voucherify_base_url", base_url))
+    pull(
+        settings.path("landing", landing),
+        app_id=settings.get("voucherify_app_id"),
+        app_token=settings.get("voucherify_app_token"),
+        base_url=settings.get("voucherify_base_url", base_url),
+        exports=_listed(settings.get("voucherify_exports")),
+        since=parse_since(settings.get("voucherify_pull_since")),
+        loyalty_campaigns=_listed(settings.get("voucherify_loyalty_campaigns")),
+    )
+
+
+def _listed(value) -> list[str]:
+    """A list setting: a TOML list, or text with comma-separated items."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
 
 
 @app.command()
@@ -193,7 +209,15 @@ def receive(
     settings = load_settings(config)
     from ingest.voucherify.receiver import serve as serve_receiver
 
-    serve_receiver(settings, landing=settings.path("landing", landing), host=host, port=port)
+    serve_receiver(
+        settings.path("landing", landing),
+        secret=settings.get("webhook_secret") or "",
+        host=host,
+        port=port,
+        max_body_bytes=int(settings.get("receiver_max_body_bytes")),
+        rotate_bytes=int(settings.get("receiver_rotate_bytes")),
+        rotate_seconds=float(settings.get("receiver_rotate_seconds")),
+    )
 
 
 def main() -> None:

@@ -11,14 +11,16 @@ Three kinds of pull, each resumable from the state in <landing>/voucherify/_stat
 List pages land as <landing>/voucherify/api/<endpoint>/[<campaign>/]<sequence>.ndjson, one object per
 line, written atomically; the state (cursor + sequence) is saved after every page.
 
-Credentials come from settings/environment and are never printed or logged: the HTTP client (`client.py`)
-scrubs the app token and download-URL tokens from httpx's request log lines.
+`pull()` takes plain values (the CLI resolves settings into them) and a `PullOptions` for retries, timeouts,
+export polling and paging. Credentials are never printed or logged: the HTTP client (`client.py`) scrubs the
+app token and download-URL tokens from httpx's request log lines.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,33 +163,61 @@ def _stamp(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if moment else "beginning"
 
 
-def _split_setting(value: Any) -> list[str]:
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else str(value).split(",")
-    return [str(item).strip() for item in items if str(item).strip()]
+def parse_since(value: str | None) -> datetime | None:
+    """The first pull's start (`voucherify_pull_since`, an ISO date or time; empty = everything)."""
+    if not value:
+        return None
+    try:
+        return _parse_time(str(value), "voucherify_pull_since")
+    except ValueError as exc:
+        raise IngestError(str(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPolling:
+    """How long to wait for an export: polls start `interval` s apart, growing ×1.5 up to `cap` s; after
+    `timeout` s the pull stops waiting (the next pull polls the same export again)."""
+
+    interval: float = 2.0
+    cap: float = 30.0
+    timeout: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """List paging: objects per page, the highest page number GET /v1/redemptions serves, and at most how many
+    pages one pull lands per list (the next pull continues from the saved cursor)."""
+
+    page_limit: int = PAGE_LIMIT
+    max_page: int = MAX_PAGE
+    max_pages_per_run: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class PullOptions:
+    """Everything about how a pull talks to the API; the defaults are what `loyalty pull voucherify` uses."""
+
+    retry: RetryPolicy = RetryPolicy()
+    request_timeout: float = 30.0  # seconds per HTTP request
+    polling: ExportPolling = ExportPolling()
+    paging: Paging = Paging()
+    settle_seconds: float = 60.0  # pull only what is older than this, so late writes have settled
 
 
 def pull(
-    settings,
-    *,
     landing: Path,
+    *,
+    app_id: str | None,
+    app_token: str | None,
     base_url: str,
-    max_attempts: int = 6,
-    backoff_base: float = 1.0,
-    backoff_cap: float = 60.0,
-    max_retry_after: float = 300.0,
-    timeout: float = 30.0,
-    poll_interval: float = 2.0,
-    poll_cap: float = 30.0,
-    export_timeout: float = 3600.0,
-    settle_seconds: float = 60.0,
-    page_limit: int = PAGE_LIMIT,
-    max_page: int = MAX_PAGE,
+    exports: Sequence[str] = (),
+    since: datetime | None = None,
+    loyalty_campaigns: Sequence[str] = (),
+    options: PullOptions = PullOptions(),
     console: Console | None = None,
 ) -> PullReport:
-    """Pull exports, redemptions and loyalty transactions; resumable, incremental, one line on failure."""
-    app_id, app_token = settings.get("voucherify_app_id"), settings.get("voucherify_app_token")
+    """Pull `exports` (exported objects), redemptions and the loyalty transactions of `loyalty_campaigns` (empty:
+    every LOYALTY_PROGRAM campaign) into `landing`; resumable, incremental, one line on failure."""
     if not app_id or not app_token:
         raise IngestError(
             "Voucherify credentials missing: set LOYALTY_VOUCHERIFY_APP_ID and LOYALTY_VOUCHERIFY_APP_TOKEN "
@@ -195,26 +225,16 @@ def pull(
         )
     if not base_url or urlsplit(str(base_url)).scheme not in {"http", "https"}:
         raise IngestError(f"Voucherify base URL must be http(s)://…, got {base_url!r}")
-    objects = _split_setting(settings.get("voucherify_exports"))
-    unknown = sorted(set(objects) - set(EXPORT_OBJECTS))
+    unknown = sorted(set(exports) - set(EXPORT_OBJECTS))
     if unknown:
         raise IngestError(f"unknown exported object(s) {', '.join(unknown)}; known: {', '.join(EXPORT_OBJECTS)}")
-    since_setting = settings.get("voucherify_pull_since")
-    try:
-        since = _parse_time(str(since_setting), "voucherify_pull_since") if since_setting else None
-    except ValueError as exc:
-        raise IngestError(str(exc)) from exc
-    campaigns = _split_setting(settings.get("voucherify_loyalty_campaigns"))
 
-    until = datetime.now(UTC) - timedelta(seconds=settle_seconds)  # let late writes settle
+    landing = Path(landing)
+    until = datetime.now(UTC) - timedelta(seconds=options.settle_seconds)  # let late writes settle
     report = PullReport()
     console = console or Console(stderr=True)
     client = ApiClient(
-        str(base_url),
-        str(app_id),
-        str(app_token),
-        policy=RetryPolicy(max_attempts, backoff_base, backoff_cap, max_retry_after),
-        timeout=timeout,
+        str(base_url), str(app_id), str(app_token), policy=options.retry, timeout=options.request_timeout
     )
     progress = Progress(
         SpinnerColumn(),
@@ -226,11 +246,11 @@ def pull(
     try:
         with pull_lock(landing), secrets_redacted([str(app_token)]), progress:
             state = PullState(landing)
-            context = _Pull(client, state, landing, report, progress, until, since, page_limit, max_page)
-            for exported_object in objects:
-                context.export(exported_object, poll_interval, poll_cap, export_timeout)
+            context = _Pull(client, state, landing, report, progress, until, since, options.paging, options.polling)
+            for exported_object in exports:
+                context.export(exported_object)
             context.redemptions()
-            for campaign_id in campaigns or context.loyalty_campaigns():
+            for campaign_id in loyalty_campaigns or context.loyalty_campaigns():
                 context.loyalty_transactions(campaign_id)
     finally:
         report.requests, report.retries = client.requests, client.retries
@@ -259,11 +279,11 @@ class _Pull:
     progress: Progress
     until: datetime
     since: datetime | None
-    page_limit: int
-    max_page: int
+    paging: Paging
+    polling: ExportPolling
 
     # ---- Exports API -------------------------------------------------------------------------------
-    def export(self, exported_object: str, poll_interval: float, poll_cap: float, export_timeout: float) -> None:
+    def export(self, exported_object: str) -> None:
         task = self.progress.add_task(f"export {exported_object}", detail="")
         saved = self.state.get("exports", exported_object)
         pending = saved.get("pending")
@@ -296,7 +316,7 @@ class _Pull:
             self.state.put("exports", exported_object, saved)
 
         export_id = pending["id"]
-        export = self._wait_for_export(exported_object, export_id, task, poll_interval, poll_cap, export_timeout)
+        export = self._wait_for_export(exported_object, export_id, task)
         urls = _export_urls(export, export_id)
         window = f"{_stamp(_parse_time(pending['after'], 'state') if pending.get('after') else None)}-" + _stamp(
             _parse_time(pending["before"], "state")
@@ -314,10 +334,10 @@ class _Pull:
         self.state.put("exports", exported_object, done)
         self.progress.update(task, detail=f"{len(urls)} file(s) downloaded")
 
-    def _wait_for_export(self, exported_object, export_id, task, poll_interval, poll_cap, export_timeout) -> dict:
+    def _wait_for_export(self, exported_object: str, export_id: str, task) -> dict:
         what = f"GET /v1/exports/{export_id}"
-        deadline = time.monotonic() + export_timeout
-        delay = poll_interval
+        deadline = time.monotonic() + self.polling.timeout
+        delay = self.polling.interval
         while True:
             export = self.client.get_json(f"/v1/exports/{export_id}", what=what)
             status = export.get("status") if isinstance(export, dict) else None
@@ -340,11 +360,11 @@ class _Pull:
                 raise MalformedResponse(what, f"unknown export status {status!r}")
             if time.monotonic() + delay > deadline:
                 raise IngestError(
-                    f"Voucherify export {export_id} ({exported_object}) still {status} after {export_timeout:.0f} s; "
-                    "the next pull resumes waiting for it"
+                    f"Voucherify export {export_id} ({exported_object}) still {status} after "
+                    f"{self.polling.timeout:.0f} s; the next pull resumes waiting for it"
                 )
             self.client.sleep(delay)
-            delay = min(delay * 1.5, poll_cap)
+            delay = min(delay * 1.5, self.polling.cap)
 
     def _download(self, url: str, dest: Path, what: str) -> int:
         for _ in range(5):  # follow redirects here, so the app token is re-decided for every host
@@ -384,7 +404,7 @@ class _Pull:
         landed = 0
         while True:
             what = f"GET /v1/redemptions page {page}"
-            params: dict[str, Any] = {"limit": self.page_limit, "page": page, "order": "created_at"}
+            params: dict[str, Any] = {"limit": self.paging.page_limit, "page": page, "order": "created_at"}
             params["created_at[before]"] = _iso(self.until)
             if window_start is not None:
                 # Slightly before the cursor: redemptions sharing its timestamp are fetched again and skipped by id.
@@ -414,13 +434,13 @@ class _Pull:
                     "lists", key, {"seq": writer.seq, "cursor_date": cursor_date, "cursor_ids": sorted(cursor_ids)}
                 )
             self.progress.update(task, detail=f"{landed} new")
-            if len(items) < self.page_limit:
+            if len(items) < self.paging.page_limit:
                 break
-            if page >= self.max_page:
+            if page >= self.paging.max_page:
                 if cursor == window_start:
                     raise IngestError(
-                        f"more than {self.max_page * self.page_limit} redemptions share created_at {_iso(cursor)}; "
-                        "the API cannot page past them"
+                        f"more than {self.paging.max_page * self.paging.page_limit} redemptions share created_at "
+                        f"{_iso(cursor)}; the API cannot page past them"
                     )
                 window_start, page = cursor, 1  # slide the window instead of asking for page 100
             else:
@@ -430,12 +450,12 @@ class _Pull:
     # ---- Loyalty transactions: cursor per campaign --------------------------------------------------
     def loyalty_campaigns(self) -> list[str]:
         campaign_ids: list[str] = []
-        for page in range(1, self.max_page + 1):
+        for page in range(1, self.paging.max_page + 1):
             what = f"GET /v1/campaigns page {page}"
-            params = {"campaign_type": "LOYALTY_PROGRAM", "limit": self.page_limit, "page": page}
+            params = {"campaign_type": "LOYALTY_PROGRAM", "limit": self.paging.page_limit, "page": page}
             items = _list_items(self.client.get_json("/v1/campaigns", params=params, what=what), what)
             campaign_ids += [item["id"] for item in items]
-            if len(items) < self.page_limit:
+            if len(items) < self.paging.page_limit:
                 break
         return campaign_ids
 
@@ -450,7 +470,7 @@ class _Pull:
         landed = 0
         while True:
             what = f"GET /v1/loyalties/{campaign_id}/transactions after {starting_after or 'start'}"
-            params: dict[str, Any] = {"limit": self.page_limit}
+            params: dict[str, Any] = {"limit": self.paging.page_limit}
             if starting_after:
                 params["starting_after_id"] = starting_after
             body = self.client.get_json(f"/v1/loyalties/{campaign_id}/transactions", params=params, what=what)

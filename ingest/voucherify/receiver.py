@@ -305,16 +305,19 @@ def create_app(
     return app
 
 
-def serve(settings, *, landing: Path, host: str, port: int) -> None:
+def serve(
+    landing: Path,
+    *,
+    secret: str,
+    host: str,
+    port: int,
+    max_body_bytes: int,
+    rotate_bytes: int = DEFAULT_ROTATE_BYTES,
+    rotate_seconds: float = DEFAULT_ROTATE_SECONDS,
+) -> None:
     """Run the receiver until interrupted; refuses to start without a webhook secret."""
     import uvicorn
 
-    app = create_app(
-        landing,
-        settings.get("webhook_secret") or "",
-        int(settings.get("receiver_max_body_bytes")),
-        rotate_bytes=int(settings.get("receiver_rotate_bytes")),
-        rotate_seconds=float(settings.get("receiver_rotate_seconds")),
-    )
+    app = create_app(landing, secret, max_body_bytes, rotate_bytes=rotate_bytes, rotate_seconds=rotate_seconds)
     print(f"receiving Voucherify webhooks on http://{host}:{port}{WEBHOOK_PATH} into {Path(landing) / RECEIVED_DIR}")
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
