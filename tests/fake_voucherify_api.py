@@ -5,7 +5,7 @@ It implements what `loyalty pull voucherify` relies on: X-App-Id / X-App-Token a
 window, order), GET /v1/campaigns, GET /v1/loyalties/{id}/transactions (starting_after_id cursor, has_more +
 more_starting_after), and the Exports API lifecycle SCHEDULED → IN_PROGRESS → DONE | ERROR with CSV
 downloads that need the URL token and the auth headers. Faults are scripted per path: HTTP statuses (429 with
-Retry-After, 5xx bursts), malformed bodies and slow answers.
+Retry-After, 5xx bursts), malformed bodies and slow answers; and per behaviour: a cursor that stops advancing.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class FakeVoucherify:
     max_page: int = 99
     polls_per_status: int = 1  # GETs that see SCHEDULED, then IN_PROGRESS, before DONE
     page_delay: float = 0.0  # seconds added to every list page (to kill a pull mid-way)
+    stuck_cursor: str | None = None  # a transaction id after which the list answers more_starting_after = that id
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)
     app_tokens_seen: list[tuple[str, str | None]] = field(default_factory=list)  # (path, X-App-Token sent)
@@ -226,6 +227,8 @@ class FakeVoucherify:
         body: dict[str, Any] = {"object": "list", "data_ref": "data", "data": chunk, "has_more": has_more}
         if has_more:
             body["more_starting_after"] = chunk[-1]["id"]
+        if self.stuck_cursor is not None and query.get("starting_after_id") == self.stuck_cursor:
+            body["has_more"], body["more_starting_after"] = True, self.stuck_cursor
         return body
 
     def _create_export(self, request: dict) -> dict:

@@ -404,3 +404,43 @@ def test_microsecond_timestamps_resume_without_duplicates(fake, tmp_path):
         pull_from(fake, landing, exports=[])
     pull_from(fake, landing, exports=[])
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
+
+
+def pull_cli(fake: FakeVoucherify, landing: Path, config: Path, timeout: float) -> subprocess.CompletedProcess:
+    """The real `loyalty pull voucherify` against the fake API (settings from the environment and `config`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
+    env |= {"LOYALTY_VOUCHERIFY_APP_ID": fake.app_id, "LOYALTY_VOUCHERIFY_APP_TOKEN": fake.app_token}
+    command = [sys.executable, "-m", "loyalty.cli", "pull", "voucherify", "--landing", str(landing)]
+    command += ["--base-url", fake.url, "--config", str(config)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_cursor_that_does_not_advance_stops_the_pull_with_a_clear_error(tmp_path):
+    """The API keeps answering the same page with the same more_starting_after: the pull must not loop."""
+    landing = tmp_path / "landing"
+    with FakeVoucherify(loyalty_transactions={CAMPAIGN: make_transactions(450)}, stuck_cursor="vtx_00199") as fake:
+        config = tmp_path / "loyalty.toml"
+        config.write_text('voucherify_exports = ""\n')
+        try:
+            finished = pull_cli(fake, landing, config, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the pull was still paging after 60 s")
+    assert finished.returncode == 1
+    assert finished.stderr.strip().splitlines()[-1] == (
+        f"error: Voucherify API GET /v1/loyalties/{CAMPAIGN}/transactions after vtx_00199: the cursor does not "
+        "advance (more_starting_after 'vtx_00199' was already followed); stopped after 200 new objects, which are saved"
+    )
+    assert [t["id"] for t in landed(landing, "loyalty_transactions")] == [f"vtx_{n:05d}" for n in range(200)]
+
+
+def test_pages_per_run_are_bounded_and_the_next_pull_continues(fake, tmp_path):
+    landing = tmp_path / "landing"
+    capped = replace(FAST, paging=replace(FAST.paging, max_pages_per_run=4))
+    first = pull_from(fake, landing, exports=[], options=capped)
+    assert first.list_pages == {"redemptions": 4, "loyalty_transactions": 4}
+    assert first.unfinished == ["redemptions"]  # the transactions ended on their 4th page
+    # 3 full pages, then 7 new on the first page of the slid window
+    assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions[:37]]
+    while pull_from(fake, landing, exports=[], options=capped).unfinished:
+        pass
+    assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]

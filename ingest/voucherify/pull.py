@@ -140,6 +140,7 @@ class PullReport:
     export_bytes: dict[str, int] = field(default_factory=dict)
     list_objects: dict[str, int] = field(default_factory=dict)  # endpoint -> objects landed
     list_pages: dict[str, int] = field(default_factory=dict)
+    unfinished: list[str] = field(default_factory=list)  # lists stopped at Paging.max_pages_per_run
     requests: int = 0
     retries: int = 0
 
@@ -267,7 +268,10 @@ def _summary(report: PullReport) -> str:
     parts += [
         f"{name} {count} new in {report.list_pages.get(name, 0)} page(s)" for name, count in report.list_objects.items()
     ]
-    return f"pulled: {', '.join(parts) or 'nothing'} ({report.requests} requests, {report.retries} retries)"
+    unfinished = (
+        f"; page limit reached for {', '.join(report.unfinished)}: the next pull continues" if report.unfinished else ""
+    )
+    return f"pulled: {', '.join(parts) or 'nothing'} ({report.requests} requests, {report.retries} retries){unfinished}"
 
 
 @dataclass
@@ -401,8 +405,9 @@ class _Pull:
         cursor_ids = set(saved.get("cursor_ids", []))
         window_start = cursor or self.since
         page = 1
-        landed = 0
+        landed = fetched = 0
         while True:
+            fetched += 1
             what = f"GET /v1/redemptions page {page}"
             params: dict[str, Any] = {"limit": self.paging.page_limit, "page": page, "order": "created_at"}
             params["created_at[before]"] = _iso(self.until)
@@ -436,6 +441,9 @@ class _Pull:
             self.progress.update(task, detail=f"{landed} new")
             if len(items) < self.paging.page_limit:
                 break
+            if fetched >= self.paging.max_pages_per_run:
+                self.report.unfinished.append(key)
+                break
             if page >= self.paging.max_page:
                 if cursor == window_start:
                     raise IngestError(
@@ -467,8 +475,10 @@ class _Pull:
             self.landing / "voucherify" / "api" / "loyalty_transactions" / campaign_id, saved.get("seq", 0)
         )
         starting_after = saved.get("starting_after_id")
-        landed = 0
+        cursors_seen = {starting_after}
+        landed = fetched = 0
         while True:
+            fetched += 1
             what = f"GET /v1/loyalties/{campaign_id}/transactions after {starting_after or 'start'}"
             params: dict[str, Any] = {"limit": self.paging.page_limit}
             if starting_after:
@@ -478,13 +488,25 @@ class _Pull:
             has_more = body.get("has_more", False)
             if not isinstance(has_more, bool) or (has_more and not items):
                 raise MalformedResponse(what, f"has_more={has_more!r} with {len(items)} item(s)")
-            if items:
-                writer.write(items)
-                landed += len(items)
-                starting_after = body.get("more_starting_after") or items[-1]["id"]
-                self.state.put("lists", key, {"seq": writer.seq, "starting_after_id": starting_after})
+            if not items:
+                break
+            next_cursor = body.get("more_starting_after") or items[-1]["id"]
+            if has_more and next_cursor in cursors_seen:
+                # The API would answer a page it already sent, forever: stop before landing it again.
+                raise IngestError(
+                    f"Voucherify API {what}: the cursor does not advance (more_starting_after {next_cursor!r} was "
+                    f"already followed); stopped after {landed} new objects, which are saved"
+                )
+            writer.write(items)
+            landed += len(items)
+            starting_after = next_cursor
+            cursors_seen.add(starting_after)
+            self.state.put("lists", key, {"seq": writer.seq, "starting_after_id": starting_after})
             self.progress.update(task, detail=f"{landed} new")
             if not has_more:
+                break
+            if fetched >= self.paging.max_pages_per_run:
+                self.report.unfinished.append(key)
                 break
         self._count("loyalty_transactions", landed, writer)
 
