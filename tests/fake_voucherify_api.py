@@ -5,7 +5,8 @@ It implements what `loyalty pull voucherify` relies on: X-App-Id / X-App-Token a
 window, order), GET /v1/campaigns, GET /v1/loyalties/{id}/transactions (starting_after_id cursor, has_more +
 more_starting_after), and the Exports API lifecycle SCHEDULED → IN_PROGRESS → DONE | ERROR with CSV
 downloads that need the URL token and the auth headers. Faults are scripted per path: HTTP statuses (429 with
-Retry-After, 5xx bursts), malformed bodies and slow answers; and per behaviour: a cursor that stops advancing.
+Retry-After, 5xx bursts), malformed bodies and slow answers; and per behaviour: a cursor that stops advancing,
+an export DONE without a file, an export whose file is gone.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class FakeVoucherify:
     other_campaigns: list[dict] = field(default_factory=list)
     export_rows: dict[str, list[dict]] = field(default_factory=dict)  # exported_object -> rows with created_at
     export_failures: set[str] = field(default_factory=set)  # exported objects whose export ends in ERROR
+    done_without_url: set[str] = field(default_factory=set)  # export ids that end DONE naming no file
+    gone_downloads: set[str] = field(default_factory=set)  # export ids whose file downloads answer 404
     rows_per_file: int = 1000  # larger exports come as several files
     max_page: int = 99
     polls_per_status: int = 1  # GETs that see SCHEDULED, then IN_PROGRESS, before DONE
@@ -274,6 +277,8 @@ class FakeVoucherify:
                 ]
                 export["status"] = "DONE"
                 export["result"] = {"url": urls[0]} if files == 1 else {"url": urls[0], "urls": urls}
+                if export_id in self.done_without_url:
+                    export["result"] = {}
         return self._public(export)
 
     @staticmethod
@@ -291,7 +296,7 @@ class FakeVoucherify:
 
     def _download(self, export_id: str, query: dict) -> bytes:
         export = self.exports.get(export_id)
-        if export is None or export["status"] != "DONE":
+        if export is None or export["status"] != "DONE" or export_id in self.gone_downloads:
             raise ApiError(404, "not_found", "Resource not found", f"no finished export {export_id}")
         if query.get("token") != export["token"]:
             raise ApiError(401, "unauthorized", "Unauthorized", "invalid download token")

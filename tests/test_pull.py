@@ -253,27 +253,38 @@ def test_malformed_page_stops_with_state_preserved_and_the_next_pull_resumes(fak
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
 
 
-def test_export_error_is_reported_and_the_next_pull_starts_a_new_export(fake, tmp_path):
+def test_export_error_is_retried_once_then_reported_after_the_rest_is_pulled(fake, tmp_path):
     landing = tmp_path / "landing"
     fake.export_failures = {"redemption"}
-    with pytest.raises(IngestError, match=r"export exp_0001 \(redemption\) ended in ERROR: Export generation failed"):
+    with pytest.raises(IngestError) as failure:
         pull_from(fake, landing)
+    assert str(failure.value) == (
+        "Voucherify export exp_0002 (redemption) ended in ERROR: Export generation failed; "
+        "the next pull creates a new one"
+    )
+    # The pull moved on: the customer export and both lists were pulled.
+    assert len(export_rows(landing, "customer")) == 1
+    assert len(landed(landing, "redemptions")) == 250 and len(landed(landing, "loyalty_transactions")) == 35
     fake.export_failures = set()
     pull_from(fake, landing)
-    assert [e["status"] for e in fake.exports.values() if e["exported_object"] == "redemption"] == ["ERROR", "DONE"]
+    statuses = [e["status"] for e in fake.exports.values() if e["exported_object"] == "redemption"]
+    assert statuses == ["ERROR", "ERROR", "DONE"]
     assert len(export_rows(landing, "redemption")) == 25
 
 
 def test_an_export_still_running_is_resumed_not_recreated(fake, tmp_path):
     landing = tmp_path / "landing"
     fake.polls_per_status = 1000
-    with pytest.raises(
-        IngestError, match=r"export exp_0001 \(redemption\) still SCHEDULED after 0 s; the next pull resumes"
-    ):
+    with pytest.raises(IngestError) as failure:
         pull_from(fake, landing, options=replace(FAST, polling=replace(FAST.polling, timeout=0.2)))
+    assert str(failure.value) == (
+        "Voucherify export exp_0001 (redemption) still SCHEDULED after 0 s; the next pull resumes waiting for it; "
+        "Voucherify export exp_0002 (customer) still SCHEDULED after 0 s; the next pull resumes waiting for it"
+    )
+    assert len(landed(landing, "redemptions")) == 250  # the lists did not wait for the exports
     fake.polls_per_status = 1
     pull_from(fake, landing)
-    assert [e["id"] for e in fake.exports.values() if e["exported_object"] == "redemption"] == ["exp_0001"]
+    assert [e["id"] for e in fake.exports.values()] == ["exp_0001", "exp_0002"]
     assert len(export_rows(landing, "redemption")) == 25
 
 
@@ -444,3 +455,24 @@ def test_pages_per_run_are_bounded_and_the_next_pull_continues(fake, tmp_path):
     while pull_from(fake, landing, exports=[], options=capped).unfinished:
         pass
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
+
+
+@pytest.mark.parametrize("fault", ["done_without_url", "gone_downloads"])
+def test_an_export_without_a_file_is_created_again_and_the_pull_goes_on(tmp_path, fault):
+    """DONE without a URL, or a file that answers 404: the pull used to retry the same export on every run and
+    never reach redemptions or transactions. It creates a new export and carries on."""
+    landing = tmp_path / "landing"
+    with FakeVoucherify(
+        redemptions=make_redemptions(30),
+        loyalty_transactions={CAMPAIGN: make_transactions(5)},
+        export_rows={"redemption": make_export_rows(5)},
+        polls_per_status=0,
+        **{fault: {"exp_0001"}},
+    ) as fake:
+        config = tmp_path / "loyalty.toml"
+        config.write_text('voucherify_exports = "redemption"\nvoucherify_pull_since = "2025-01-01"\n')
+        finished = pull_cli(fake, landing, config, timeout=120)
+        assert finished.returncode == 0, finished.stderr
+        assert [e["status"] for e in fake.exports.values()] == ["DONE", "DONE"]
+    assert len(export_rows(landing, "redemption")) == 5
+    assert len(landed(landing, "redemptions")) == 30 and len(landed(landing, "loyalty_transactions")) == 5

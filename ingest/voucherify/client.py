@@ -103,7 +103,7 @@ class ApiClient:
                 elif response.status_code >= 500:
                     problem, delay = f"HTTP {response.status_code}", self.policy.backoff(attempt)
                 else:
-                    raise IngestError(f"Voucherify API {what}: HTTP {response.status_code} {_api_error(response)}")
+                    raise ApiStatusError(what, response.status_code, _api_error(response))
             if attempt == self.policy.max_attempts:
                 raise IngestError(f"Voucherify API {what}: {problem}; giving up after {attempt} attempts")
             self.retries += 1
@@ -124,6 +124,14 @@ class ApiClient:
             return response.json()
         except ValueError as exc:
             raise MalformedResponse(what, f"not JSON: {response.text[:80]!r}") from exc
+
+
+class ApiStatusError(IngestError):
+    """A 4xx answer other than 429: not retried; `status` lets a caller tell, say, a gone file from bad auth."""
+
+    def __init__(self, what: str, status: int, api_error: str):
+        super().__init__(f"Voucherify API {what}: HTTP {status} {api_error}")
+        self.status = status
 
 
 class MalformedResponse(IngestError):

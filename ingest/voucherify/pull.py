@@ -19,6 +19,7 @@ app token and download-URL tokens from httpx's request log lines.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ingest.errors import IngestError
-from ingest.voucherify.client import ApiClient, MalformedResponse, RetryPolicy, secrets_redacted
+from ingest.voucherify.client import ApiClient, ApiStatusError, MalformedResponse, RetryPolicy, secrets_redacted
 from ingest.voucherify.pull_state import PullState, atomic_file, pull_lock, write_atomically
 
 EXPORT_OBJECTS = (
@@ -129,6 +130,9 @@ EXPORT_FIELDS = {
 }
 MAX_PAGE = 99  # GET /v1/redemptions refuses page 100 and beyond
 PAGE_LIMIT = 100
+log = logging.getLogger(__name__)
+# Download statuses of an export file that is gone (expired, deleted): the export is created again.
+EXPORT_GONE = frozenset({403, 404, 410})
 # Consecutive export windows overlap by this much: a row stamped exactly on a boundary is never lost
 # whether the API treats $after/$before as inclusive or not (a duplicate is harmless, staging deduplicates).
 WINDOW_OVERLAP = timedelta(seconds=1)
@@ -141,6 +145,7 @@ class PullReport:
     list_objects: dict[str, int] = field(default_factory=dict)  # endpoint -> objects landed
     list_pages: dict[str, int] = field(default_factory=dict)
     unfinished: list[str] = field(default_factory=list)  # lists stopped at Paging.max_pages_per_run
+    export_failures: list[str] = field(default_factory=list)  # exports the pull moved on from
     requests: int = 0
     retries: int = 0
 
@@ -257,6 +262,8 @@ def pull(
         report.requests, report.retries = client.requests, client.retries
         client.close()
     console.print(_summary(report))
+    if report.export_failures:
+        raise IngestError("; ".join(report.export_failures))
     return report
 
 
@@ -288,7 +295,29 @@ class _Pull:
 
     # ---- Exports API -------------------------------------------------------------------------------
     def export(self, exported_object: str) -> None:
+        """One export of `exported_object`, downloaded. An export that cannot be used (it ended in ERROR, is DONE
+        without a file, or its file is gone) is forgotten and created once more at once; if that fails too, or
+        the export is not ready in time, the pull moves on (to the next objects and the lists) and fails at the
+        end naming it, so one bad export never keeps redemptions and transactions from being pulled."""
         task = self.progress.add_task(f"export {exported_object}", detail="")
+        for attempt in (1, 2):
+            try:
+                self._export(exported_object, task)
+                return
+            except _ExportUnusable as exc:
+                saved = self.state.get("exports", exported_object)
+                saved.pop("pending", None)
+                self.state.put("exports", exported_object, saved)
+                if attempt == 2:
+                    self.report.export_failures.append(f"{exc}; the next pull creates a new one")
+                    return
+                log.warning("%s; creating a new export", exc)
+                self.progress.update(task, detail="unusable, creating a new export")
+            except _ExportNotReady as exc:
+                self.report.export_failures.append(str(exc))
+                return
+
+    def _export(self, exported_object: str, task) -> None:
         saved = self.state.get("exports", exported_object)
         pending = saved.get("pending")
         if not pending:
@@ -321,7 +350,9 @@ class _Pull:
 
         export_id = pending["id"]
         export = self._wait_for_export(exported_object, export_id, task)
-        urls = _export_urls(export, export_id)
+        urls = _export_urls(export)
+        if not urls:
+            raise _ExportUnusable(f"Voucherify export {export_id} ({exported_object}) is DONE without a file URL")
         window = f"{_stamp(_parse_time(pending['after'], 'state') if pending.get('after') else None)}-" + _stamp(
             _parse_time(pending["before"], "state")
         )
@@ -329,9 +360,16 @@ class _Pull:
         for number, url in enumerate(urls, start=1):
             self.progress.update(task, detail=f"downloading file {number}/{len(urls)}")
             suffix = f"_{number}" if len(urls) > 1 else ""
-            size = self._download(
-                url, folder / f"{window}_{export_id}{suffix}.csv", f"GET /v1/exports/{export_id} file {number}"
-            )
+            try:
+                size = self._download(
+                    url, folder / f"{window}_{export_id}{suffix}.csv", f"GET /v1/exports/{export_id} file {number}"
+                )
+            except ApiStatusError as exc:
+                if exc.status not in EXPORT_GONE:
+                    raise
+                raise _ExportUnusable(
+                    f"Voucherify export {export_id} ({exported_object}): file {number} answers HTTP {exc.status}"
+                ) from exc
             self.report.export_bytes[exported_object] = self.report.export_bytes.get(exported_object, 0) + size
         self.report.export_files[exported_object] = self.report.export_files.get(exported_object, 0) + len(urls)
         done = {} if exported_object in SNAPSHOT_OBJECTS else {"done_before": pending["before"]}
@@ -349,21 +387,15 @@ class _Pull:
             if status == "DONE":
                 return export
             if status == "ERROR":
-                self.state.put(
-                    "exports",
-                    exported_object,
-                    {k: v for k, v in self.state.get("exports", exported_object).items() if k != "pending"},
-                )
                 result = export.get("result")
                 reason = (result.get("message") or result.get("error")) if isinstance(result, dict) else result
-                raise IngestError(
-                    f"Voucherify export {export_id} ({exported_object}) ended in ERROR: "
-                    f"{reason or 'no reason given'}; the next pull creates a new one"
+                raise _ExportUnusable(
+                    f"Voucherify export {export_id} ({exported_object}) ended in ERROR: {reason or 'no reason given'}"
                 )
             if status not in {"SCHEDULED", "IN_PROGRESS"}:
                 raise MalformedResponse(what, f"unknown export status {status!r}")
             if time.monotonic() + delay > deadline:
-                raise IngestError(
+                raise _ExportNotReady(
                     f"Voucherify export {export_id} ({exported_object}) still {status} after "
                     f"{self.polling.timeout:.0f} s; the next pull resumes waiting for it"
                 )
@@ -529,17 +561,26 @@ def _list_items(body: Any, what: str) -> list[dict]:
     return items
 
 
-def _export_urls(export: dict, export_id: str) -> list[str]:
-    """result.url (one file), or result.urls / a list in result.url when Voucherify splits a large export."""
+def _export_urls(export: dict) -> list[str]:
+    """result.url (one file), or result.urls / a list in result.url when Voucherify splits a large export;
+    empty when a DONE export names no file."""
     result = export.get("result")
     urls: Any = None
     if isinstance(result, dict):
         urls = result.get("urls") or result.get("url")
     if isinstance(urls, str):
         urls = [urls]
-    if not isinstance(urls, list) or not urls or not all(isinstance(url, str) and url for url in urls):
-        raise MalformedResponse(f"GET /v1/exports/{export_id}", "DONE without a result URL")
+    if not isinstance(urls, list) or not all(isinstance(url, str) and url for url in urls):
+        return []
     return urls
+
+
+class _ExportUnusable(Exception):
+    """This export will never give its file (ERROR, DONE without a file, the file gone): create another."""
+
+
+class _ExportNotReady(Exception):
+    """Still being prepared when the pull stopped waiting: the next pull polls it again."""
 
 
 class _PageWriter:
