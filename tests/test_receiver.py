@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -19,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
-from ingest.voucherify.receiver import RECEIVED_DIR, WEBHOOK_PATH, create_app
+from ingest.voucherify.receiver import HEADER_TIMEOUT, RECEIVED_DIR, WEBHOOK_PATH, create_app, server_config
 from ingest.voucherify.signature import compact_json
 
 SECRET = "whsec-test-2f1c9a"
@@ -56,10 +57,11 @@ def free_port() -> int:
 class RunningReceiver:
     """The app under a real uvicorn on an ephemeral loopback port, in a background thread."""
 
-    def __init__(self, app, landing: Path):
+    def __init__(self, app, landing: Path, header_timeout: float = HEADER_TIMEOUT):
         self.landing = landing
         # Let uvicorn bind port 0 itself: a socket handed in via `sockets=` answers ~40 ms slower (Nagle).
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        config = server_config(app, host="127.0.0.1", port=0, header_timeout=header_timeout, log_level="warning")
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = ""
         self.client = httpx.Client(timeout=10)  # one client: building one per request costs ~40 ms (TLS setup)
@@ -475,3 +477,94 @@ def test_nothing_is_acknowledged_that_ingest_would_then_quarantine(receiver, bod
     assert (report.rows_loaded, report.rejected_total) == (1, 0)
     assert response.status_code == 400
     assert response.json()["reason"].startswith("not loadable: ")
+
+
+def read_until_closed(sock: socket.socket, within: float) -> bytes:
+    """Everything the server sends until it closes the connection; fails when it is still open after `within` s."""
+    sock.settimeout(within)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except TimeoutError:
+        pytest.fail(f"the receiver still held the connection after {within} s")
+    return received
+
+
+def test_idle_and_slow_header_connections_are_closed(tmp_path):
+    landing = tmp_path / "landing"
+    with RunningReceiver(create_app(landing, SECRET, MAX_BODY), landing, header_timeout=0.5) as running:
+        address = running.server.servers[0].sockets[0].getsockname()
+        idle = socket.create_connection(address)
+        slow = socket.create_connection(address)
+        slow.sendall(b"POST /webhooks/voucherify HTTP/1.1\r\nHost: receiver\r\n")  # and never the rest
+        started = time.monotonic()
+        assert read_until_closed(idle, within=5) == b""
+        assert read_until_closed(slow, within=5) == b""
+        assert time.monotonic() - started < 3
+        # A request that sends its headers in time is not cut off by the header timeout.
+        payload = samples_payload()
+        assert running.post(compact(payload), vendor_signature(payload)).status_code == 200
+
+
+def test_a_body_that_stops_arriving_gets_408_and_the_connection_is_closed(tmp_path):
+    landing = tmp_path / "landing"
+    app = create_app(landing, SECRET, MAX_BODY, body_timeout=0.5)
+    with RunningReceiver(app, landing) as running:
+        address = running.server.servers[0].sockets[0].getsockname()
+        half = socket.create_connection(address)
+        half.sendall(
+            b"POST /webhooks/voucherify HTTP/1.1\r\nHost: receiver\r\nContent-Length: 1000\r\n"
+            b"x-voucherify-signature: " + b"0" * 64 + b'\r\n\r\n{"id": "whs_'
+        )
+        answer = read_until_closed(half, within=5)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert received_lines(landing) == []
+
+
+def samples_payload() -> dict:
+    return {"id": "whs_alive", "event": {"id": "evt_alive", "type": "customer.created"}, "data": {}}
+
+
+def test_half_sent_unsigned_bodies_cost_bounded_memory(tmp_path):
+    """100 connections each stalled in the middle of a ~1 MiB body with a forged signature: only a bounded
+    number of bodies is buffered (the rest wait for a slot with uvicorn's read buffer paused)."""
+    landing = tmp_path / "landing"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
+    env |= {"LOYALTY_WEBHOOK_SECRET": SECRET, "LOYALTY_LANDING": str(landing)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    connections = []
+    try:
+        with httpx.Client(timeout=5) as client:
+            wait_until_listening(client, f"http://127.0.0.1:{port}")
+        before = resident_mb(process.pid)
+        partial = b'{"padding": "' + b"x" * (900 * 1024)
+        for _ in range(100):
+            connection = socket.create_connection(("127.0.0.1", port))
+            connection.sendall(
+                b"POST /webhooks/voucherify HTTP/1.1\r\nHost: receiver\r\nContent-Length: 1048576\r\n"
+                b"x-voucherify-signature: " + b"0" * 64 + b"\r\n\r\n"
+            )
+            connection.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                connection.sendall(partial)  # as much as the server takes before it stops reading
+            connections.append(connection)
+        time.sleep(2)
+        grown = resident_mb(process.pid) - before
+    finally:
+        for connection in connections:
+            connection.close()
+        process.terminate()
+        process.wait(10)
+    assert grown < 50, f"100 half-sent bodies grew the receiver by {grown} MB"
+
+
+def resident_mb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) // 1024

@@ -15,6 +15,7 @@ size or age limit.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
@@ -42,6 +43,11 @@ WEBHOOK_PATH = "/webhooks/voucherify"
 RECEIVED_DIR = Path("voucherify") / "webhooks" / "received"
 DEFAULT_ROTATE_BYTES = 64 * 1024 * 1024
 DEFAULT_ROTATE_SECONDS = 3600
+# Slow or stalled clients (or a flood of unsigned bodies) must not hold connections and memory indefinitely.
+HEADER_TIMEOUT = 10.0  # seconds for the request line and headers
+BODY_TIMEOUT = 30.0  # seconds for the whole body, once headers are in
+MAX_BODIES = 16  # bodies read at once (each up to the body limit); others wait for a slot …
+SLOT_WAIT = 10.0  # … this long, then get 503 (Voucherify retries)
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +212,10 @@ def _describe(exc: OSError) -> str:
     return f"{type(exc).__name__}: {exc.strerror or exc}"
 
 
-def _refuse(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"status": "rejected", "reason": reason}, status_code=status)
+def _refuse(status: int, reason: str, *, close: bool = False) -> JSONResponse:
+    """`close`: the body was not read (or not all of it); the connection cannot carry another request."""
+    headers = {"Connection": "close"} if close else None
+    return JSONResponse({"status": "rejected", "reason": reason}, status_code=status, headers=headers)
 
 
 def _reject_constant(name: str) -> None:
@@ -221,9 +229,11 @@ def create_app(
     *,
     rotate_bytes: int = DEFAULT_ROTATE_BYTES,
     rotate_seconds: float = DEFAULT_ROTATE_SECONDS,
+    body_timeout: float = BODY_TIMEOUT,
+    max_bodies: int = MAX_BODIES,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    """The receiver as an ASGI app (run it under any ASGI server; `serve` uses uvicorn)."""
+    """The receiver as an ASGI app (run it under any ASGI server; `serve` uses uvicorn with a header timeout)."""
     if not secret:
         raise IngestError(
             "no webhook secret: set LOYALTY_WEBHOOK_SECRET (or webhook_secret in loyalty.toml) "
@@ -235,6 +245,8 @@ def create_app(
             f"larger deliveries), got {max_body_bytes}"
         )
     judge = DeliveryJudge()
+    # Bodies are read before their signature can be checked: at most `max_bodies` at a time are buffered.
+    body_slots = anyio.Semaphore(max_bodies)
     deliveries = DeliveryLog(
         Path(landing) / RECEIVED_DIR, rotate_bytes=rotate_bytes, rotate_seconds=rotate_seconds, clock=clock
     )
@@ -243,20 +255,33 @@ def create_app(
         declared = request.headers.get("content-length")
         if declared is not None:
             if not (declared.isascii() and declared.isdigit()):
-                return _refuse(400, "invalid Content-Length")
+                return _refuse(400, "invalid Content-Length", close=True)
             if int(declared) > max_body_bytes:
-                return _refuse(413, f"body larger than {max_body_bytes} bytes")
-        body = bytearray()
-        async for chunk in request.stream():  # chunked uploads have no Content-Length: count what arrives
-            body += chunk
-            if len(body) > max_body_bytes:
-                return _refuse(413, f"body larger than {max_body_bytes} bytes")
-        # Compacting, hashing, parsing and the fsync take up to ~0.2 s for a 1 MiB body: off the event loop.
-        return await anyio.to_thread.run_sync(accept, bytes(body), request.headers.get(SIGNATURE_HEADER))
+                return _refuse(413, f"body larger than {max_body_bytes} bytes", close=True)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:  # no need to read a body that cannot be accepted
+            return _refuse(401, f"missing {SIGNATURE_HEADER} header", close=True)
+        try:
+            with anyio.fail_after(SLOT_WAIT):
+                await body_slots.acquire()
+        except TimeoutError:
+            return _refuse(503, "too many deliveries arriving at once; retry later", close=True)
+        try:
+            body = bytearray()
+            try:
+                with anyio.fail_after(body_timeout):
+                    async for chunk in request.stream():  # chunked uploads have no Content-Length: count what arrives
+                        body += chunk
+                        if len(body) > max_body_bytes:
+                            return _refuse(413, f"body larger than {max_body_bytes} bytes", close=True)
+            except TimeoutError:
+                return _refuse(408, f"body not received within {body_timeout:g} s", close=True)
+            # Compacting, hashing, parsing and the fsync take up to ~0.2 s for a 1 MiB body: off the event loop.
+            return await anyio.to_thread.run_sync(accept, bytes(body), signature)
+        finally:
+            body_slots.release()
 
-    def accept(body: bytes, signature: str | None) -> JSONResponse:
-        if not signature:
-            return _refuse(401, f"missing {SIGNATURE_HEADER} header")
+    def accept(body: bytes, signature: str) -> JSONResponse:
         compacted = compact_json(body)
         if not signature_matches(compacted, secret, signature):
             return _refuse(401, "signature does not match")
@@ -305,6 +330,66 @@ def create_app(
     return app
 
 
+def server_config(
+    app: Starlette, *, host: str, port: int, header_timeout: float = HEADER_TIMEOUT, log_level: str = "info"
+):
+    """uvicorn's configuration for the receiver: its HTTP/1.1 protocol with a bound on the time to send headers."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=_with_header_timeout(header_timeout),
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _with_header_timeout(seconds: float) -> type:
+    """uvicorn's h11 protocol, closing a connection whose request line and headers have not all arrived within
+    `seconds` of it opening or of the previous response (uvicorn itself waits for them forever)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_header_timer()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.conn.their_state is not h11.IDLE:
+                self._cancel_header_timer()  # the headers are in; the app bounds the body
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def _arm_header_timer(self) -> None:
+            self._cancel_header_timer()
+            if not self.transport.is_closing():
+                self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
+
+        def _cancel_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
+
+
 def serve(
     landing: Path,
     *,
@@ -320,4 +405,4 @@ def serve(
 
     app = create_app(landing, secret, max_body_bytes, rotate_bytes=rotate_bytes, rotate_seconds=rotate_seconds)
     print(f"receiving Voucherify webhooks on http://{host}:{port}{WEBHOOK_PATH} into {Path(landing) / RECEIVED_DIR}")
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.Server(server_config(app, host=host, port=port)).run()
