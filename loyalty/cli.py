@@ -5,6 +5,7 @@ Failures print one line (`error: <reason>`) and exit non-zero; set LOYALTY_DEBUG
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import typer
 
 from loyalty.errors import EXIT_REJECTED, USER_ERRORS, LoyaltyError
 from loyalty.settings import load_settings
+from loyalty.signals import Stopped, stop_on_sigterm_and_sigint
 
 app = typer.Typer(
     help="Loyalty analytics warehouse: Voucherify + Segment → DuckDB → dbt marts → dashboards.",
@@ -209,27 +211,29 @@ def receive(
     settings = load_settings(config)
     from ingest.voucherify.receiver import serve as serve_receiver
 
-    serve_receiver(
-        settings.path("landing", landing),
-        secret=settings.get("webhook_secret") or "",
-        host=host,
-        port=port,
-        max_body_bytes=int(settings.get("receiver_max_body_bytes")),
-        rotate_bytes=int(settings.get("receiver_rotate_bytes")),
-        rotate_seconds=float(settings.get("receiver_rotate_seconds")),
-    )
+    with contextlib.suppress(Stopped):  # uvicorn has shut down gracefully: a requested stop, not a failure
+        serve_receiver(
+            settings.path("landing", landing),
+            secret=settings.get("webhook_secret") or "",
+            host=host,
+            port=port,
+            max_body_bytes=int(settings.get("receiver_max_body_bytes")),
+            rotate_bytes=int(settings.get("receiver_rotate_bytes")),
+            rotate_seconds=float(settings.get("receiver_rotate_seconds")),
+        )
 
 
 def main() -> None:
+    stop_on_sigterm_and_sigint()
     # Standalone mode lets Click report usage errors (exit 2); everything else becomes one line.
     try:
         app()
     except USER_ERRORS as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        sys.exit(130)
+    except Stopped as stop:  # SIGTERM or SIGINT (see loyalty.signals)
+        typer.echo(f"error: {stop}", err=True)
+        sys.exit(stop.code)
     except Exception as exc:
         if os.environ.get("LOYALTY_DEBUG"):
             raise

@@ -405,4 +405,6 @@ def serve(
 
     app = create_app(landing, secret, max_body_bytes, rotate_bytes=rotate_bytes, rotate_seconds=rotate_seconds)
     print(f"receiving Voucherify webhooks on http://{host}:{port}{WEBHOOK_PATH} into {Path(landing) / RECEIVED_DIR}")
+    # On SIGINT/SIGTERM uvicorn shuts down gracefully (requests in flight finish, files are closed), then raises
+    # the signal again for the caller's handler.
     uvicorn.Server(server_config(app, host=host, port=port)).run()
