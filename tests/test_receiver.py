@@ -568,3 +568,15 @@ def test_half_sent_unsigned_bodies_cost_bounded_memory(tmp_path):
 def resident_mb(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) // 1024
+
+
+@pytest.mark.parametrize("depth", [2_000, 10_000])
+def test_a_deeply_nested_signed_body_is_400_not_a_server_error(receiver, depth):
+    """A 500 would make Voucherify retry it forever; the body is malformed for us, so 400."""
+    body = b'{"id":"whs_deep","event":{"id":"evt_deep","type":"a.b"},"data":' + b'{"a":' * depth + b"1" + b"}" * depth
+    body += b"}"
+    response = receiver.post(body, hmac.new(SECRET.encode(), compact_json(body), hashlib.sha256).hexdigest())
+    assert response.status_code == 400, response.text
+    assert response.json()["reason"] == "malformed JSON: nested too deeply"
+    assert received_lines(receiver.landing) == []
+    assert receiver.client.get(receiver.url + "/healthz").status_code == 200

@@ -290,6 +290,8 @@ def create_app(
             payload = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError) as exc:
             return _refuse(400, f"malformed JSON: {exc}")
+        except RecursionError:  # nesting past Python's recursion limit (~1,000 levels); no delivery comes near
+            return _refuse(400, "malformed JSON: nested too deeply")
         if not isinstance(payload, dict):
             return _refuse(400, "malformed JSON: a delivery must be a JSON object")
         # Never 2xx what ingest would then quarantine (a lone surrogate escape, no event id, …): ask its own SQL.
