@@ -449,11 +449,11 @@ limit 1000
 """
 
 
+# A prefix of the id or email, any case; `%` and `_` are plain characters here (not LIKE wildcards).
 MEMBER_SEARCH = """
 select customer_source_id, email, current_tier, points_balance, orders_count
 from marts.dim_members
-where customer_source_id = $needle or lower(email) = lower($needle)
-   or customer_source_id ilike $needle || '%' or email ilike $needle || '%'
+where starts_with(lower(customer_source_id), lower($needle)) or starts_with(lower(email), lower($needle))
 order by customer_source_id
 limit 50
 """

@@ -450,6 +450,18 @@ def test_member_lookup_shows_the_members_whole_timeline(served, truth):
     assert metrics(at)["Points balance"] == whole(int(expected["points_balance"]))
 
 
+def test_member_search_takes_percent_and_underscore_literally(served, truth):
+    """`%` and `_` used to act as LIKE wildcards: `%` listed every member, `_` any id of one character or more."""
+    assert db.query(queries.MEMBER_SEARCH, {"needle": "%"}).empty
+    assert db.query(queries.MEMBER_SEARCH, {"needle": "_"}).empty
+    member = sorted(truth.members["customer_source_id"])[0]
+    assert db.query(queries.MEMBER_SEARCH, {"needle": member[:1] + "_"})["customer_source_id"].tolist() == sorted(
+        m for m in truth.members["customer_source_id"] if m.lower().startswith(member[:1].lower() + "_")
+    )
+    found = db.query(queries.MEMBER_SEARCH, {"needle": member.upper()[:-1]})["customer_source_id"].tolist()
+    assert member in found
+
+
 # ── Data health ───────────────────────────────────────────────────────────────────────────────────
 def test_data_health_shows_loads_rejections_the_last_run_and_reconciliation_mismatches(served, truth):
     at = open_page("data_health")

@@ -210,6 +210,16 @@ def test_persistent_server_errors_fail_with_one_clear_line(fake, tmp_path):
     assert str(failure.value) == "Voucherify API GET /v1/redemptions page 1: HTTP 503; giving up after 3 attempts"
 
 
+def test_rate_limits_count_against_the_documented_six_attempts(fake, tmp_path):
+    fake.fail("GET", "/v1/redemptions", *[429] * 6, retry_after="0")
+    with pytest.raises(IngestError) as failure:
+        pull_from(fake, tmp_path / "landing", exports=[])
+    assert str(failure.value) == (
+        "Voucherify API GET /v1/redemptions page 1: HTTP 429 rate limited; giving up after 6 attempts"
+    )
+    assert RetryPolicy().max_attempts == 6  # the default docs/connectors.md states
+
+
 def test_overlong_retry_after_fails_instead_of_hanging(fake, tmp_path):
     fake.fail("GET", "/v1/redemptions", 429, retry_after="3600")
     with pytest.raises(IngestError, match="Retry-After 3600 s exceeds the 300 s we wait"):

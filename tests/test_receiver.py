@@ -237,9 +237,12 @@ def test_files_rotate_by_size_by_age_and_by_utc_day(tmp_path, samples):
     assert [path.parent.name for path in files] == ["2025-12-31"] * 4 + ["2026-01-01"]
 
 
-def test_refuses_to_start_without_a_secret(tmp_path):
+@pytest.mark.parametrize("secret", [None, "   \t"], ids=["unset", "blanks"])
+def test_refuses_to_start_without_a_secret(tmp_path, secret):
     env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
     env["LOYALTY_LANDING"] = str(tmp_path / "landing")
+    if secret is not None:
+        env["LOYALTY_WEBHOOK_SECRET"] = secret  # anyone could sign with a secret of blanks
     result = subprocess.run(
         [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(free_port())],
         capture_output=True,

@@ -234,7 +234,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The receiver as an ASGI app (run it under any ASGI server; `serve` uses uvicorn with a header timeout)."""
-    if not secret:
+    if not secret or not secret.strip():
         raise IngestError(
             "no webhook secret: set LOYALTY_WEBHOOK_SECRET (or webhook_secret in loyalty.toml) "
             "to the webhook secret of your Voucherify project"
