@@ -139,6 +139,7 @@ def crash_landing(root: Path) -> Path:
     return landing
 
 
+@pytest.mark.fault
 def test_sigkill_at_any_moment_then_rerun_equals_an_uninterrupted_run(tmp_path):
     landing = crash_landing(tmp_path)
     reference = tmp_path / "reference.duckdb"
@@ -204,6 +205,7 @@ def test_cli_bad_landing_is_one_line(tmp_path):
         )
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("deliveries", [12_000, 200], ids=["fast-path", "precise-path"])
 def test_a_file_rewritten_while_ingest_reads_it_is_never_recorded_as_loaded_whole(tmp_path, monkeypatch, deliveries):
     """A sync tool rewrites a landing file with the same content while ingest runs: ingest hashed the whole
@@ -239,6 +241,7 @@ def test_a_file_rewritten_while_ingest_reads_it_is_never_recorded_as_loaded_whol
     ]
 
 
+@pytest.mark.fault
 def test_a_file_removed_between_hashing_and_loading_is_loaded_when_it_comes_back(tmp_path, monkeypatch):
     """Not quarantined as unreadable under the hash of content that was never read: skipped this time."""
     import ingest.manifest as manifest_module

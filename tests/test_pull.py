@@ -322,6 +322,7 @@ def test_two_pulls_at_once_are_refused(fake, tmp_path):
         pull_from(fake, landing)
 
 
+@pytest.mark.fault
 def test_pull_killed_mid_way_resumes_without_duplicates_or_gaps(tmp_path):
     """SIGKILL the real CLI between pages; the next pull lands exactly the missing objects."""
     landing = tmp_path / "landing"
@@ -387,6 +388,7 @@ def test_app_token_is_not_sent_to_a_download_host_outside_voucherify(fake, tmp_p
     assert len(export_rows(tmp_path / "landing", "redemption")) == 25
 
 
+@pytest.mark.fault
 def test_a_page_landed_but_not_recorded_before_a_crash_is_not_landed_twice(fake, tmp_path):
     """A crash between a page file's rename and the state save leaves a page the state does not know.
 
@@ -436,6 +438,7 @@ def pull_cli(fake: FakeVoucherify, landing: Path, config: Path, timeout: float) 
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.fault
 def test_a_cursor_that_does_not_advance_stops_the_pull_with_a_clear_error(tmp_path):
     """The API keeps answering the same page with the same more_starting_after: the pull must not loop."""
     landing = tmp_path / "landing"
@@ -467,6 +470,7 @@ def test_pages_per_run_are_bounded_and_the_next_pull_continues(fake, tmp_path):
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("fault", ["done_without_url", "gone_downloads"])
 def test_an_export_without_a_file_is_created_again_and_the_pull_goes_on(tmp_path, fault):
     """DONE without a URL, or a file that answers 404: the pull used to retry the same export on every run and

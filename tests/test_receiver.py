@@ -255,6 +255,7 @@ def test_refuses_to_start_without_a_secret(tmp_path, secret):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.fault
 def test_receiver_killed_mid_stream_keeps_every_acknowledged_delivery(tmp_path, samples):
     """SIGKILL while deliveries are in flight: everything answered 200 is on disk, and every line parses."""
     landing = tmp_path / "landing"
@@ -315,6 +316,7 @@ def test_receiver_killed_mid_stream_keeps_every_acknowledged_delivery(tmp_path, 
     assert len(stored_ids) < 600, "the kill happened after everything was sent; the test proved nothing"
 
 
+@pytest.mark.fault
 def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
     """A real write failure (file size limit, like a full disk) answers 503 and the files stay clean."""
     landing = tmp_path / "landing"
@@ -368,6 +370,7 @@ def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
     assert stored == [delivery for delivery, status in statuses.items() if status == 200]
 
 
+@pytest.mark.fault
 def test_deliveries_after_the_current_file_is_deleted_or_moved_away_stay_in_the_landing(receiver, samples, tmp_path):
     """Loaded files may be removed or moved: what is acknowledged afterwards must not go into the vanished file."""
     first = dict(samples[48], id="whs_before")
@@ -390,6 +393,7 @@ def test_deliveries_after_the_current_file_is_deleted_or_moved_away_stay_in_the_
     assert (receiver.landing / health["current_file"]).exists()
 
 
+@pytest.mark.fault
 def test_healthz_reports_a_landing_where_every_write_fails(tmp_path, samples):
     """The received folder's path is taken by a file: every write fails, and monitoring must see it at once."""
     landing = tmp_path / "landing"
@@ -406,6 +410,7 @@ def test_healthz_reports_a_landing_where_every_write_fails(tmp_path, samples):
     assert (after.status_code, after.json()["status"]) == (503, "failing")
 
 
+@pytest.mark.fault
 def test_failed_writes_leave_no_empty_files(tmp_path, samples):
     """Every write fails (a file size limit below one delivery, as on a full disk): no file is left behind."""
     landing = tmp_path / "landing"
@@ -494,6 +499,7 @@ def read_until_closed(sock: socket.socket, within: float) -> bytes:
     return received
 
 
+@pytest.mark.fault
 def test_idle_and_slow_header_connections_are_closed(tmp_path):
     landing = tmp_path / "landing"
     with RunningReceiver(create_app(landing, SECRET, MAX_BODY), landing, header_timeout=0.5) as running:
@@ -510,6 +516,7 @@ def test_idle_and_slow_header_connections_are_closed(tmp_path):
         assert running.post(compact(payload), vendor_signature(payload)).status_code == 200
 
 
+@pytest.mark.fault
 def test_a_body_that_stops_arriving_gets_408_and_the_connection_is_closed(tmp_path):
     landing = tmp_path / "landing"
     app = create_app(landing, SECRET, MAX_BODY, body_timeout=0.5)
@@ -529,6 +536,7 @@ def samples_payload() -> dict:
     return {"id": "whs_alive", "event": {"id": "evt_alive", "type": "customer.created"}, "data": {}}
 
 
+@pytest.mark.fault
 def test_half_sent_unsigned_bodies_cost_bounded_memory(tmp_path):
     """100 connections each stalled in the middle of a ~1 MiB body with a forged signature: only a bounded
     number of bodies is buffered (the rest wait for a slot with uvicorn's read buffer paused)."""
