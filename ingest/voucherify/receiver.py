@@ -4,7 +4,8 @@ A delivery is acknowledged (200) only after it has been appended to an NDJSON fi
 flushed and fsync'ed, so whatever Voucherify saw acknowledged survives a crash of this process or the
 machine. Everything else is refused without writing a byte: no or wrong signature → 401, a body over the
 limit → 413 (checked on Content-Length and again on the bytes actually streamed), malformed JSON or a
-delivery ingest would quarantine (judged by the loader's own SQL) → 400.
+delivery ingest would quarantine (judged by the loader's own SQL) → 400. Headers must arrive within 10 s
+and a body within 30 s (else the connection is closed, or 408), and at most 16 bodies are read at once.
 Voucherify delivers at least once and retries; a repeated delivery is simply appended again and
 deduplicated downstream on (event.id, source.id).
 
