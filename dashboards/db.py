@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from loyalty.errors import LoyaltyError
+from loyalty.publish import open_published
 from loyalty.settings import load_settings
 
 Version = tuple[int, int]
@@ -61,12 +62,8 @@ class _Reader:
             if version is None:
                 raise WarehouseMissing(f"no warehouse at {path}: run `loyalty run` to build and publish one")
             if self._con is None or version != self._version or path != self._path:
-                # Not `duckdb.connect(path)`: its per-process instance cache would hand back the replaced file.
-                # Attaching into a fresh in-memory database always opens the file now at `path`. The previous
-                # connection is not closed: queries still running on it finish on their snapshot.
-                con = duckdb.connect(":memory:")
-                con.execute("attach ? as warehouse (read_only)", [str(path)])
-                self._con, self._version, self._path = con, version, path
+                # The previous connection is not closed: queries still running on it finish on their snapshot.
+                self._con, self._version, self._path = open_published(path), version, path
                 _cached_query.clear()
             return self._con
 

@@ -60,7 +60,8 @@ def _utc_midnight(day: dt.date) -> dt.datetime:
 
 
 def data_range() -> tuple[dt.date, dt.date]:
-    """First and last day with orders or redemptions; today when the warehouse is still empty."""
+    """First and last day of any fact (orders, redemptions, the points ledger, publications, tier changes, the
+    daily aggregates); today when the warehouse is still empty."""
     row = db.query(queries.DATA_RANGE).iloc[0]
     if row.isna().any():
         today = dt.datetime.now(dt.UTC).date()

@@ -48,12 +48,18 @@ _REDEMPTIONS_FILTER = """
 """
 
 # ── filter choices ──────────────────────────────────────────────────────────────────────────────────
+# First and last day of any fact a page can show: ledger rows (points expiring) or tier changes can come after
+# the last order, and a period that ends before them would hide them from every selectable period.
 DATA_RANGE = """
-select min(day) as first_day, max(day) as last_day from (
-    select cast(min(ordered_at) as date) as day from marts.fct_orders
-    union all select cast(max(ordered_at) as date) from marts.fct_orders
-    union all select cast(min(redeemed_at) as date) from marts.fct_redemptions
-    union all select cast(max(redeemed_at) as date) from marts.fct_redemptions
+select min(first_day) as first_day, max(last_day) as last_day from (
+    select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day
+    from marts.fct_orders
+    union all select cast(min(redeemed_at) as date), cast(max(redeemed_at) as date) from marts.fct_redemptions
+    union all select cast(min(occurred_at) as date), cast(max(occurred_at) as date) from marts.fct_loyalty_points
+    union all select cast(min(published_at) as date), cast(max(published_at) as date) from marts.fct_publications
+    union all select cast(min(changed_at) as date), cast(max(changed_at) as date) from marts.fct_tier_changes
+    union all select min(day), max(day) from marts.agg_location_daily
+    union all select min(day), max(day) from marts.fct_campaign_performance
 )
 """
 LOCATIONS = "select distinct location_id from marts.agg_location_daily where location_id is not null order by 1"
@@ -451,11 +457,11 @@ limit 1000
 """
 
 
+# A prefix of the id or email, any case; `%` and `_` are plain characters here (not LIKE wildcards).
 MEMBER_SEARCH = """
 select customer_source_id, email, current_tier, points_balance, orders_count
 from marts.dim_members
-where customer_source_id = $needle or lower(email) = lower($needle)
-   or customer_source_id ilike $needle || '%' or email ilike $needle || '%'
+where starts_with(lower(customer_source_id), lower($needle)) or starts_with(lower(email), lower($needle))
 order by customer_source_id
 limit 50
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -54,8 +56,7 @@ class Rejects:
                 "snippet": list(snippets),
             }
         )
-        con.register("_rejects", table)
-        try:
+        with registered(con, "_rejects", table):
             con.execute(
                 f"""
                 insert into raw.rejected_records
@@ -63,11 +64,23 @@ class Rejects:
                 """,
                 [self.source, ctx.batch_id],
             )
-        finally:
-            con.unregister("_rejects")
         self.rows.clear()
 
 
 def sql_str(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """`table` visible to SQL as `name` for the block. When the block fails, the failure is what propagates:
+    unregistering in the aborted transaction would fail too and hide the real reason."""
+    con.register(name, table)
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):
+            con.unregister(name)
+        raise
+    con.unregister(name)

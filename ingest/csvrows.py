@@ -2,7 +2,9 @@
 
 Python's csv module handles quoted newlines and JSON text in cells; rows are numbered from 1
 after the header (the header is row 0; blank lines are not rows). A row with the wrong number
-of cells, an oversized row or a row the csv module cannot parse is quarantined, the rest loads.
+of cells, an oversized row, a row with bytes that are not UTF-8 or a row the csv module cannot
+parse is quarantined, the rest loads. Bytes that are not UTF-8 are never replaced and loaded: they
+are decoded as lone surrogates (`surrogateescape`), which no valid text contains, and looked for.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ingest.landing import LandingFile, is_gzip
 
 BATCH_ROWS = 50_000
 csv.field_size_limit(sys.maxsize)
+_UNDECODED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def normalise_header(name: str) -> str:
@@ -47,7 +50,7 @@ class CsvBatch:
 def iter_batches(f: LandingFile, rejects: Rejects, max_record_bytes: int, row_check=None) -> Iterator[CsvBatch]:
     """Batches of good rows. `row_check(header, row) -> reason | None` adds source-specific checks."""
     raw = gzip.open(f.path, "rb") if is_gzip(f.path) else open(f.path, "rb")  # noqa: SIM115 - closed by the with below
-    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as text:
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
         reader = csv.reader(text)
         try:
             header = next(reader, None)
@@ -55,6 +58,9 @@ def iter_batches(f: LandingFile, rejects: Rejects, max_record_bytes: int, row_ch
             rejects.add(f.rel, 0, f"unreadable header: {exc}", b"")
             return
         if not header:
+            return
+        if (column := _undecoded_column(header, "".join(header))) is not None:
+            rejects.add(f.rel, 0, f"invalid UTF-8 in the header (column {column})", _as_csv(header))
             return
         width = len(header)
         batch = CsvBatch(header, [], [])
@@ -75,10 +81,13 @@ def iter_batches(f: LandingFile, rejects: Rejects, max_record_bytes: int, row_ch
                 continue
             row_no += 1
             reason = None
+            joined = "".join(row)
             if len(row) != width:
                 reason = f"wrong column count: expected {width}, got {len(row)}"
-            elif sum(len(v) for v in row) > max_record_bytes:
+            elif len(joined) > max_record_bytes:
                 reason = f"oversized row: more than {max_record_bytes} bytes"
+            elif (column := _undecoded_column(row, joined)) is not None:
+                reason = f"invalid UTF-8 in column {column} ({header[column - 1].strip()[:60]})"
             elif row_check is not None:
                 reason = row_check(header, row)
             if reason:
@@ -93,7 +102,16 @@ def iter_batches(f: LandingFile, rejects: Rejects, max_record_bytes: int, row_ch
             yield batch
 
 
+def _undecoded_column(cells: list[str], joined: str) -> int | None:
+    """The 1-based column of the first cell holding bytes that are not UTF-8, or None (pure ASCII is checked
+    in O(1))."""
+    if joined.isascii() or not _UNDECODED_BYTE.search(joined):
+        return None
+    return next(i for i, cell in enumerate(cells, start=1) if _UNDECODED_BYTE.search(cell))
+
+
 def _as_csv(row: list[str]) -> str:
+    """The row as CSV text for a snippet; bytes that are not UTF-8 shown as U+FFFD."""
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow(row)
-    return out.getvalue()[:2000]
+    return out.getvalue()[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "replace")

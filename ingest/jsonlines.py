@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from ingest.context import SNIPPET_CHARS, BatchContext, Rejects, sql_str
+from ingest.context import SNIPPET_CHARS, BatchContext, Rejects, registered, sql_str
 from ingest.landing import LandingFile
 from ingest.lines import CHUNK_BYTES, LinePart, iter_parts, parts_to_arrow
 
@@ -166,11 +166,8 @@ def _quarantine_missing_lines(
         return None
     to_judge = sum(p.rows for p in missing)
     if to_judge:
-        con.register("_missing", parts_to_arrow(missing, rejects))
-        try:
+        with registered(con, "_missing", parts_to_arrow(missing, rejects)):
             judged_bad = con.execute(target.rejects_sql("_missing", ctx)).fetchone()[0]
-        finally:
-            con.unregister("_missing")
         if judged_bad != to_judge:
             return None
     if len(landed) + len(rejects.rows) + to_judge != len(physical):
@@ -202,14 +199,11 @@ def load_precise(
             return
         table = parts_to_arrow(pending, rejects)
         expected = table.num_rows - table.column("line").null_count
-        con.register("_lines", table)
-        try:
+        with registered(con, "_lines", table):
             inserted = con.execute(target.insert_sql("_lines", ctx)).fetchone()[0]
             if inserted < expected:
                 con.execute(target.rejects_sql("_lines", ctx))
                 sql_checked = True
-        finally:
-            con.unregister("_lines")
         # Lines quarantined while building the table are NULL: count what went to SQL per file.
         files = table.column("_file").combine_chunks()
         valid = files.indices.to_numpy()[

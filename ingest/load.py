@@ -3,15 +3,18 @@
 Steps: discover the files → hash them against the manifest → load each source's new/changed files
 in groups (many small files per statement; a large file alone) → summary. A group's data rows,
 quarantined records and manifest rows commit together, so a run killed at any moment and started
-again ends with exactly the rows of an uninterrupted run.
+again ends with exactly the rows of an uninterrupted run. Before the commit, every file is checked to
+be still what was hashed; one that changed is loaded again from a private copy hashed as it is made.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from rich.table import Table
 from ingest import manifest
 from ingest.context import DEFAULT_MAX_RECORD_BYTES, BatchContext, Rejects
 from ingest.errors import IngestError
-from ingest.landing import SOURCES, LandingFile, SkippedFile, discover, is_gzip
+from ingest.landing import SOURCES, LandingFile, SkippedFile, discover
 from ingest.raw_schema import DDL
 from ingest.sources import LOADERS, FastPathDeclined, FastPlan
 
@@ -67,11 +70,20 @@ class IngestReport:
 
 @dataclass(frozen=True)
 class _Todo:
-    file: LandingFile
-    content_hash: str
-    lines: int | None  # physical lines of an NDJSON file, gunzipped (for the fast path's self-check)
+    file: LandingFile  # its size is the size hashed
+    digest: manifest.FileDigest
     gzip: bool
     replaces: bool  # an earlier version of this path is in the raw layer
+    snapshot: bool = False  # `file` is a private copy, hashed as it was made: it cannot change under the load
+
+    @property
+    def content_hash(self) -> str:
+        return self.digest.content_hash
+
+    @property
+    def lines(self) -> int | None:
+        """Physical lines of an NDJSON file, gunzipped (for the fast path's self-check)."""
+        return self.digest.lines
 
 
 def load_landing(
@@ -90,6 +102,7 @@ def load_landing(
     ctx = BatchContext(uuid.uuid4().hex, datetime.now(UTC), max_record_bytes)
     report = IngestReport(batch_id=ctx.batch_id, files_seen=len(files), skipped=skipped)
     report.per_source = {s: SourceStats() for s in SOURCES}
+    snapshots = _Snapshots()
     try:
         con.execute(DDL)
         con.execute(
@@ -100,7 +113,7 @@ def load_landing(
         try:
             with _progress(console) as bar:
                 todo = _changed_files(con, files, bar, report)
-                _load_all(con, todo, ctx, bar, report)
+                _load_all(con, todo, ctx, bar, report, snapshots)
             status = "succeeded"
         finally:
             con.execute(
@@ -111,6 +124,7 @@ def load_landing(
         if owned:
             con.execute("checkpoint")  # now, with the ingest's compression, not at close with the defaults
     finally:
+        snapshots.remove()
         restore()
         if owned:
             con.close()
@@ -163,24 +177,36 @@ def _changed_files(con, files: list[LandingFile], bar: Progress, report: IngestR
     # Two at a time: sha256 releases the GIL, so one file hashes while another is counted.
     pool = ThreadPoolExecutor(max_workers=2)
     try:
-        for f, d in zip(files, pool.map(manifest.digest, files)):
-            todo_item = _todo_if_changed(f, d, known, report)
+        for f, d in zip(files, pool.map(_digest, files)):
             bar.update(task, advance=f.size, files=bar.tasks[task].fields["files"] + 1)
+            if d is None:
+                report.skipped.append(SkippedFile(f.rel, "removed before it could be read"))
+                continue
+            todo_item = _todo_if_changed(f, d, known, report)
             if todo_item is not None:
                 yield todo_item
     finally:
         pool.shutdown(cancel_futures=True)  # a failed load must not wait for the rest to be hashed
 
 
+def _digest(f: LandingFile) -> manifest.FileDigest | None:
+    try:
+        return manifest.digest(f)
+    except FileNotFoundError:
+        return None
+
+
 def _todo_if_changed(f: LandingFile, d: manifest.FileDigest, known: dict, report: IngestReport) -> _Todo | None:
     previous = known.get(f.rel)
-    if previous == (f.size, d.content_hash):
+    if previous == (d.size, d.content_hash):
         report.files_unchanged += 1
         return None
-    return _Todo(f, d.content_hash, d.lines, is_gzip(f.path), previous is not None)
+    return _Todo(replace(f, size=d.size), d, d.gzip, previous is not None)
 
 
-def _load_all(con, todo: Iterator[_Todo], ctx: BatchContext, bar: Progress, report: IngestReport) -> None:
+def _load_all(
+    con, todo: Iterator[_Todo], ctx: BatchContext, bar: Progress, report: IngestReport, snapshots: _Snapshots
+) -> None:
     task = bar.add_task("loading", total=None, files=0, total_files=0)
     group: list[_Todo] = []
     size = precise_size = 0
@@ -197,21 +223,26 @@ def _load_all(con, todo: Iterator[_Todo], ctx: BatchContext, bar: Progress, repo
             or len(group) >= GROUP_FILES
         )
         if group and (t.file.source != group[0].file.source or full):
-            _load_and_count(con, group, ctx, bar, task, report)
+            _load_and_count(con, group, ctx, bar, task, report, snapshots)
             group, size, precise_size = [], 0, 0
         group.append(t)
         size += t.file.size
         precise_size += precise
     if group:
-        _load_and_count(con, group, ctx, bar, task, report)
+        _load_and_count(con, group, ctx, bar, task, report, snapshots)
 
 
-def _load_and_count(con, group: list[_Todo], ctx: BatchContext, bar: Progress, task, report: IngestReport) -> None:
+def _load_and_count(
+    con, group: list[_Todo], ctx: BatchContext, bar: Progress, task, report: IngestReport, snapshots: _Snapshots
+) -> None:
     """One group of files of one source, as one transaction, into the report."""
     source = group[0].file.source
-    results = _load_group(con, LOADERS[source], group, ctx)
+    results = _load_group(con, LOADERS[source], group, ctx, snapshots)
     stats = report.per_source[source]
     for t in group:
+        if t.file.rel not in results:
+            report.skipped.append(SkippedFile(t.file.rel, "removed while it was being loaded"))
+            continue
         rows, rejected = results[t.file.rel]
         stats.files += 1
         stats.rows += rows
@@ -222,24 +253,69 @@ def _load_and_count(con, group: list[_Todo], ctx: BatchContext, bar: Progress, t
     bar.update(task, advance=sum(t.file.size for t in group), files=bar.tasks[task].fields["files"] + len(group))
 
 
-def _load_group(con, loader, group: list[_Todo], ctx: BatchContext) -> dict[str, tuple[int, int]]:
-    """One transaction: forget old versions, insert rows and rejects, record the manifest."""
+def _load_group(
+    con, loader, group: list[_Todo], ctx: BatchContext, snapshots: _Snapshots
+) -> dict[str, tuple[int, int]]:
+    """One transaction: forget old versions, insert rows and rejects, record the manifest. Returns
+    {file: (rows, rejected)}; a file removed before it could be loaded is missing from it."""
     plan = FastPlan()
     try:
         while True:
+            if not group:
+                return {}
             try:
                 return _transaction(con, loader, group, ctx, plan)
             except FastPathDeclined as exc:  # a statement failed: retry with a narrower plan
                 plan = exc.plan
+            except _FilesChanged as exc:  # rolled back: load those files again, from copies that cannot change
+                group = snapshots.replace(group, exc.todos)
     except _RUN_FAILURES as exc:  # not the file's fault: fail the run, quarantine nothing, retry next time
         raise IngestError(f"ingest stopped while loading {group[0].file.rel}: {str(exc).splitlines()[0]}") from exc
     except Exception as exc:
         if len(group) > 1:
             out: dict[str, tuple[int, int]] = {}
             for t in group:
-                out.update(_load_group(con, loader, [t], ctx))
+                out.update(_load_group(con, loader, [t], ctx, snapshots))
             return out
+        if _changed(group):  # unreadable because it changed (cut short, replaced, removed): not the content's fault
+            return _load_group(con, loader, snapshots.replace(group, group), ctx, snapshots)
         return _quarantine_file(con, loader, group[0], ctx, exc)
+
+
+class _FilesChanged(Exception):
+    def __init__(self, todos: list[_Todo]):
+        super().__init__(", ".join(t.file.rel for t in todos))
+        self.todos = todos
+
+
+def _changed(group: list[_Todo]) -> list[_Todo]:
+    return [t for t in group if not t.snapshot and not manifest.unchanged(t.file, t.digest)]
+
+
+class _Snapshots:
+    """Private copies of files that changed while they were loaded, in a temporary folder removed at the end."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+
+    def replace(self, group: list[_Todo], changed: list[_Todo]) -> list[_Todo]:
+        """`group` with each of `changed` replaced by a fresh copy, or dropped when the file is gone."""
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="loyalty-ingest-"))
+        swapped: dict[str, _Todo | None] = {}
+        for t in changed:
+            try:
+                copy, d = manifest.snapshot(t.file, self.folder)
+            except FileNotFoundError:
+                swapped[t.file.rel] = None
+                continue
+            swapped[t.file.rel] = replace(t, file=copy, digest=d, gzip=d.gzip, snapshot=True)
+        out = [swapped.get(t.file.rel, t) for t in group]
+        return [t for t in out if t is not None]
+
+    def remove(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _transaction(con, loader, group: list[_Todo], ctx: BatchContext, plan: FastPlan):
@@ -247,6 +323,11 @@ def _transaction(con, loader, group: list[_Todo], ctx: BatchContext, plan: FastP
     try:
         manifest.forget(con, [t.file for t in group if t.replaces], loader.table)
         results = loader.load(con, group, ctx, plan)
+        # The hash recorded must be that of the bytes loaded: a file rewritten since it was hashed (even back to
+        # the same content after the loader read a partial state) is loaded again.
+        changed = _changed(group)
+        if changed:
+            raise _FilesChanged(changed)
         manifest.record(
             con,
             [manifest.ManifestEntry(t.file, t.content_hash, *results[t.file.rel]) for t in group],

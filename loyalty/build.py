@@ -132,6 +132,8 @@ def _raise_on_failure(outcome, nodes: list[NodeResult]) -> None:
         names = ", ".join(n.name.split(".", 1)[-1] for n in failed[:5])
         more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
         raise LoyaltyError(f"dbt build failed: {len(failed)} node(s) failed: {names}{more} (details in {DBT_LOG})")
+    if isinstance(outcome.exception, (KeyboardInterrupt, SystemExit)):
+        raise outcome.exception  # a stop requested during the build (loyalty.signals), not a build failure
     if not outcome.success:
         raise LoyaltyError(f"dbt build failed: {_first_line(outcome.exception) or f'see {DBT_LOG}'}")
 

@@ -5,6 +5,7 @@ Failures print one line (`error: <reason>`) and exit non-zero; set LOYALTY_DEBUG
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from enum import StrEnum
@@ -15,6 +16,7 @@ import typer
 
 from loyalty.errors import EXIT_REJECTED, USER_ERRORS, LoyaltyError
 from loyalty.settings import load_settings
+from loyalty.signals import Stopped, stop_on_sigterm_and_sigint
 
 app = typer.Typer(
     help="Loyalty analytics warehouse: Voucherify + Segment → DuckDB → dbt marts → dashboards.",
@@ -189,9 +191,25 @@ def pull_voucherify(
 ) -> None:
     """Pull exports, redemptions and loyalty transactions from the Voucherify API into the landing folder."""
     settings = load_settings(config)
-    from ingest.voucherify.pull import pull
+    from ingest.voucherify.pull import parse_since, pull
 
-    pull(settings, landing=settings.path("landing", landing), base_url=settings.get("voucherify_base_url", base_url))
+    pull(
+        settings.path("landing", landing),
+        app_id=settings.get("voucherify_app_id"),
+        app_token=settings.get("voucherify_app_token"),
+        base_url=settings.get("voucherify_base_url", base_url),
+        exports=_listed(settings.get("voucherify_exports")),
+        since=parse_since(settings.get("voucherify_pull_since")),
+        loyalty_campaigns=_listed(settings.get("voucherify_loyalty_campaigns")),
+    )
+
+
+def _listed(value) -> list[str]:
+    """A list setting: a TOML list, or text with comma-separated items."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
 
 
 class PushScope(StrEnum):
@@ -245,19 +263,29 @@ def receive(
     settings = load_settings(config)
     from ingest.voucherify.receiver import serve as serve_receiver
 
-    serve_receiver(settings, landing=settings.path("landing", landing), host=host, port=port)
+    with contextlib.suppress(Stopped):  # uvicorn has shut down gracefully: a requested stop, not a failure
+        serve_receiver(
+            settings.path("landing", landing),
+            secret=settings.get("webhook_secret") or "",
+            host=host,
+            port=port,
+            max_body_bytes=int(settings.get("receiver_max_body_bytes")),
+            rotate_bytes=int(settings.get("receiver_rotate_bytes")),
+            rotate_seconds=float(settings.get("receiver_rotate_seconds")),
+        )
 
 
 def main() -> None:
+    stop_on_sigterm_and_sigint()
     # Standalone mode lets Click report usage errors (exit 2); everything else becomes one line.
     try:
         app()
     except USER_ERRORS as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        sys.exit(130)
+    except Stopped as stop:  # SIGTERM or SIGINT (see loyalty.signals)
+        typer.echo(f"error: {stop}", err=True)
+        sys.exit(stop.code)
     except Exception as exc:
         if os.environ.get("LOYALTY_DEBUG"):
             raise

@@ -3,7 +3,8 @@
 Readers open `<warehouse>` read-only. `os.replace` swaps the directory entry atomically: a reader
 that already holds the old file keeps reading its snapshot, a new connection sees the complete new
 build, and nobody ever sees a half-built file. A failed run never reaches `publish`, so the
-published file stays byte-identical.
+published file stays byte-identical. "A new connection" must be one that opens the file now at the
+path: `open_published`, which every reader in this project uses.
 """
 
 from __future__ import annotations
@@ -12,8 +13,26 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
+
 from ingest.durable import fsync_path
 from loyalty.errors import LoyaltyError
+
+
+def open_published(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the build published at `warehouse` now, its catalog in use.
+
+    Not `duckdb.connect(path, read_only=True)`: DuckDB keeps one database instance per path and process, so
+    while any connection to an earlier build is still open in the process, connect hands back that earlier
+    build. Attaching into a fresh in-memory database always opens the file that is at the path now."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("attach ? as warehouse (read_only)", [str(warehouse)])
+        con.execute("use warehouse")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def next_path_for(warehouse: Path) -> Path:

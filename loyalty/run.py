@@ -34,6 +34,7 @@ from loyalty.errors import USER_ERRORS, LoyaltyError
 from loyalty.lock import run_lock
 from loyalty.publish import next_path_for, prepare_next, publish
 from loyalty.push.log import fold_push_log
+from loyalty.signals import Stopped
 
 OPS_DDL = """
 create schema if not exists ops;
@@ -121,7 +122,7 @@ def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: 
             with _stdout_to_stderr():
                 _ingest_build_publish(landing, warehouse, record)
         except BaseException as exc:
-            reason = str(exc) if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {exc}"
+            reason = str(exc) if isinstance(exc, (*USER_ERRORS, Stopped)) else f"{type(exc).__name__}: {exc}"
             record.finish("failed", error=reason or type(exc).__name__)
             _append_run_log(warehouse, record)
             _report(record, warehouse, as_json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,9 +12,11 @@ from pathlib import Path
 from rich.console import Console
 
 from loyalty.errors import LoyaltyError
+from loyalty.signals import Stopped
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 HOST = "127.0.0.1"
+STOP_GRACE_SECONDS = 10
 
 # The demo's sample world: big enough to look real, small enough to build in well under a minute.
 DEMO_CUSTOMERS = 300
@@ -52,12 +55,28 @@ def serve(warehouse: Path, port: int) -> None:
     ]
     env = {**os.environ, "LOYALTY_WAREHOUSE": str(warehouse)}
     _console.print(f"Serving the dashboards on [bold]http://{HOST}:{port}[/] from {warehouse} (Ctrl+C stops)")
+    dashboards = subprocess.Popen(command, env=env)
     try:
-        completed = subprocess.run(command, env=env, check=False)
-    except KeyboardInterrupt:
+        returncode = dashboards.wait()
+    except (Stopped, KeyboardInterrupt):  # SIGTERM or Ctrl+C: a requested stop, not a failure
         return
-    if completed.returncode not in (0, -2, 130):  # 130/-2: stopped with Ctrl+C
-        raise LoyaltyError(f"the dashboard server stopped with exit code {completed.returncode}")
+    finally:
+        _stop(dashboards)
+    if returncode not in (0, -2, 130):  # 130/-2: stopped with Ctrl+C
+        raise LoyaltyError(f"the dashboard server stopped with exit code {returncode}")
+
+
+def _stop(child: subprocess.Popen) -> None:
+    """Stop the Streamlit child (SIGTERM, then SIGKILL after a grace period): never leave it orphaned, holding
+    the port and the warehouse."""
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def _refuse_busy_port(port: int) -> None:
@@ -77,13 +96,28 @@ def demo(landing: Path, warehouse: Path, port: int) -> None:
     _refuse_busy_port(port)  # before the minute of building, not after
     landing = Path(landing).expanduser()
     if not _has_data(landing):
-        from loyalty.generate import generate_world
-
         _console.print(f"Generating a sample loyalty world into {landing}")
-        generate_world(out=landing, customers=DEMO_CUSTOMERS, days=DEMO_DAYS, seed=DEMO_SEED)
+        _generate_sample(landing)
     run(landing, warehouse, full_refresh=False, as_json=False)
     print(f"Dashboards: http://{HOST}:{port}", flush=True)
     serve(warehouse, port)
+
+
+def _generate_sample(landing: Path) -> None:
+    """Generate into a hidden sibling folder, then move it into place: a demo stopped while generating leaves no
+    half world in the landing folder that the next demo would take for data."""
+    from loyalty.generate import generate_world
+
+    staging = landing.with_name(f".{landing.name}.generating")
+    shutil.rmtree(staging, ignore_errors=True)
+    generate_world(out=staging, customers=DEMO_CUSTOMERS, days=DEMO_DAYS, seed=DEMO_SEED)
+    landing.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(staging.iterdir()):
+        target = landing / entry.name
+        if target.is_dir() and not any(path.is_file() for path in target.rglob("*")):
+            shutil.rmtree(target)  # only empty folders: the landing had no data
+        os.replace(entry, target)
+    staging.rmdir()
 
 
 def _has_data(landing: Path) -> bool:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loyalty.errors import EXIT_OK, EXIT_STALE, LoyaltyError
+from loyalty.publish import open_published
 from loyalty.run import read_runs
 
 # source (as in raw.ingest_files) -> (raw table, filter, newest-record expression)
@@ -41,7 +42,7 @@ def status(warehouse: Path, stale_after_hours: float, *, as_json: bool = False) 
         raise LoyaltyError(f"no warehouse at {warehouse}: run `loyalty run` first (or pass --warehouse)")
     now = datetime.now(UTC)
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = open_published(warehouse)
     except duckdb.Error as exc:
         raise LoyaltyError(f"cannot open {warehouse} read-only: {exc}") from exc
     try:

@@ -76,3 +76,8 @@ def _isolated_settings(monkeypatch, tmp_path):
         if name.startswith("LOYALTY_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(REPO_ROOT)
+
+
+def pytest_configure(config):
+    # `pytest -m fault`: the crash, signal and fault-injection suite listed in docs/operations.md.
+    config.addinivalue_line("markers", "fault: kills, signals or breaks a real process, file or server on purpose")

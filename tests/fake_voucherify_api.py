@@ -5,7 +5,8 @@ It implements what `loyalty pull voucherify` relies on: X-App-Id / X-App-Token a
 window, order), GET /v1/campaigns, GET /v1/loyalties/{id}/transactions (starting_after_id cursor, has_more +
 more_starting_after), and the Exports API lifecycle SCHEDULED → IN_PROGRESS → DONE | ERROR with CSV
 downloads that need the URL token and the auth headers. Faults are scripted per path: HTTP statuses (429 with
-Retry-After, 5xx bursts), malformed bodies and slow answers.
+Retry-After, 5xx bursts), malformed bodies and slow answers; and per behaviour: a cursor that stops advancing,
+an export DONE without a file, an export whose file is gone.
 """
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ class FakeVoucherify:
     other_campaigns: list[dict] = field(default_factory=list)
     export_rows: dict[str, list[dict]] = field(default_factory=dict)  # exported_object -> rows with created_at
     export_failures: set[str] = field(default_factory=set)  # exported objects whose export ends in ERROR
+    done_without_url: set[str] = field(default_factory=set)  # export ids that end DONE naming no file
+    gone_downloads: set[str] = field(default_factory=set)  # export ids whose file downloads answer 404
     rows_per_file: int = 1000  # larger exports come as several files
     max_page: int = 99
     polls_per_status: int = 1  # GETs that see SCHEDULED, then IN_PROGRESS, before DONE
     page_delay: float = 0.0  # seconds added to every list page (to kill a pull mid-way)
+    stuck_cursor: str | None = None  # a transaction id after which the list answers more_starting_after = that id
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)
     app_tokens_seen: list[tuple[str, str | None]] = field(default_factory=list)  # (path, X-App-Token sent)
@@ -73,7 +77,7 @@ class FakeVoucherify:
             def log_message(self, *args) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -226,6 +230,8 @@ class FakeVoucherify:
         body: dict[str, Any] = {"object": "list", "data_ref": "data", "data": chunk, "has_more": has_more}
         if has_more:
             body["more_starting_after"] = chunk[-1]["id"]
+        if self.stuck_cursor is not None and query.get("starting_after_id") == self.stuck_cursor:
+            body["has_more"], body["more_starting_after"] = True, self.stuck_cursor
         return body
 
     def _create_export(self, request: dict) -> dict:
@@ -271,6 +277,8 @@ class FakeVoucherify:
                 ]
                 export["status"] = "DONE"
                 export["result"] = {"url": urls[0]} if files == 1 else {"url": urls[0], "urls": urls}
+                if export_id in self.done_without_url:
+                    export["result"] = {}
         return self._public(export)
 
     @staticmethod
@@ -288,7 +296,7 @@ class FakeVoucherify:
 
     def _download(self, export_id: str, query: dict) -> bytes:
         export = self.exports.get(export_id)
-        if export is None or export["status"] != "DONE":
+        if export is None or export["status"] != "DONE" or export_id in self.gone_downloads:
             raise ApiError(404, "not_found", "Resource not found", f"no finished export {export_id}")
         if query.get("token") != export["token"]:
             raise ApiError(401, "unauthorized", "Unauthorized", "invalid download token")
@@ -304,6 +312,11 @@ class FakeVoucherify:
         writer.writeheader()
         writer.writerows(rows)
         return out.getvalue().encode("utf-8")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that hung up mid-answer (a pull stopped on purpose) is not news
 
 
 class ApiError(Exception):

@@ -315,6 +315,34 @@ def test_points_movements_and_liability_match_the_ground_truth(served, truth):
     assert shown["Members holding points now"] == whole((truth.members["points_balance"].astype(int) > 0).sum())
 
 
+def test_the_default_period_reaches_ledger_rows_after_the_last_order(built_world, truth, tmp_path, monkeypatch):
+    """Points expire after the last order (say, the nightly expiry run a week later): the default period must end
+    on that day, or the Loyalty points page shows 0 expired in every period the date picker offers."""
+    published = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_world.warehouse, published)
+    _, last = truth.full_period()
+    expiry_day = last + dt.timedelta(days=7)
+    with duckdb.connect(str(published)) as con:
+        con.execute(
+            """insert into marts.fct_loyalty_points (transaction_id, occurred_at, customer_source_id, movement, points)
+               values ('vtx_late_1', ?, ?, 'expired', -40), ('vtx_late_2', ?, ?, 'expired', -2)""",
+            [
+                dt.datetime.combine(expiry_day, dt.time(3), dt.UTC),
+                truth.members["customer_source_id"].iloc[0],
+                dt.datetime.combine(expiry_day, dt.time(23, 59), dt.UTC),
+                truth.members["customer_source_id"].iloc[1],
+            ],
+        )
+    monkeypatch.setenv("LOYALTY_WAREHOUSE", str(published))
+    default = filters.default_filters()
+    assert default.end == expiry_day
+    at = open_page("loyalty_points")  # the default period, as a user first sees it
+    points = truth.points
+    in_default = points[in_period(points["occurred_at"], default.start, default.end)]
+    expired = in_default.loc[in_default["movement"] == "expired", "points"].sum() - 42
+    assert metrics(at)["Points expired"] == whole(expired)
+
+
 def test_points_due_to_expire_in_30_60_90_days_match_the_ground_truth(served, truth):
     """Windows hold the buckets expiring from the period's last day to N days later. The period ends so that the
     30-day window holds only part of the unexpired buckets and the 60-day one all of them: each window is checked
@@ -449,6 +477,18 @@ def test_member_lookup_shows_the_members_whole_timeline(served, truth):
     expected = members.set_index("customer_source_id").loc[member]
     assert metrics(at)["Lifetime order amount"] == cents(float(expected["lifetime_order_amount"]))
     assert metrics(at)["Points balance"] == whole(int(expected["points_balance"]))
+
+
+def test_member_search_takes_percent_and_underscore_literally(served, truth):
+    """`%` and `_` used to act as LIKE wildcards: `%` listed every member, `_` any id of one character or more."""
+    assert db.query(queries.MEMBER_SEARCH, {"needle": "%"}).empty
+    assert db.query(queries.MEMBER_SEARCH, {"needle": "_"}).empty
+    member = sorted(truth.members["customer_source_id"])[0]
+    assert db.query(queries.MEMBER_SEARCH, {"needle": member[:1] + "_"})["customer_source_id"].tolist() == sorted(
+        m for m in truth.members["customer_source_id"] if m.lower().startswith(member[:1].lower() + "_")
+    )
+    found = db.query(queries.MEMBER_SEARCH, {"needle": member.upper()[:-1]})["customer_source_id"].tolist()
+    assert member in found
 
 
 # ── Data health ───────────────────────────────────────────────────────────────────────────────────

@@ -239,3 +239,56 @@ def test_large_gzip_files_with_a_bad_line_and_a_cut_off_end(tmp_path):
         "select count(*) from raw.voucherify_webhooks where event_id <> 'ev_g' || lpad((_line - 1)::varchar, 5, '0')",
     )
     assert misplaced == [(0,)]
+
+
+def test_a_segment_csv_with_a_repeated_or_empty_column_name_loads_every_row(tmp_path):
+    """The header is quarantined with what was renamed; every row loads with all its cells."""
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    write(
+        landing / "segment/warehouse/pos/tracks/part-1.csv",
+        "id,event,user_id,Event,,received_at\n"
+        "m1,order_placed,u1,dup one,x,2024-05-01T10:00:00Z\n"
+        "m2,order_placed,u2,dup two,y,2024-05-01T11:00:00Z\n",
+    )
+    report = ingest(landing, wh)
+    assert report.rows_loaded == 2
+    assert [r[:4] for r in rejected(wh)] == [
+        (
+            "segment_warehouse",
+            "segment/warehouse/pos/tracks/part-1.csv",
+            0,
+            "bad header: column 4 repeats 'Event' (loaded as Event_2); column 5 has no name (loaded as column_5)",
+        )
+    ]
+    rows = query(wh, "select message_id, event, user_id, payload from raw.segment_events order by message_id")
+    assert [(m, e, u) for m, e, u, _ in rows] == [("m1", "order_placed", "u1"), ("m2", "order_placed", "u2")]
+    assert json.loads(rows[1][3])["Event_2"] == "dup two" and json.loads(rows[1][3])["column_5"] == "y"
+
+
+def test_bytes_that_are_not_utf8_in_a_csv_quarantine_that_row_never_a_replaced_copy(tmp_path):
+    landing, wh = tmp_path / "landing", tmp_path / "w.duckdb"
+    write(
+        landing / "segment/warehouse/pos/tracks.csv",
+        b"id,user_id,received_at,event\n"
+        b"m1,u1,2024-05-01T10:00:00Z,caf\xc3\xa9\n"
+        b"m2,u\xff\xfe2,2024-05-01T10:00:00Z,order_placed\n"
+        b"m3,u3,2024-05-01T10:00:00Z,order_placed\n",
+    )
+    write(
+        landing / "voucherify/exports/customer/c.csv",
+        b"id,name,created_at\ncust_1,Zo\xe9,2024-05-01T10:00:00Z\ncust_2,Zo\xc3\xab,2024-05-01T10:00:00Z\n",
+    )
+    write(landing / "segment/warehouse/pos/pages.csv", b"id,na\xffme\nm9,x\n")
+    ingest(landing, wh)
+    assert [r[:4] for r in rejected(wh)] == [
+        ("segment_warehouse", "segment/warehouse/pos/pages.csv", 0, "invalid UTF-8 in the header (column 2)"),
+        ("segment_warehouse", "segment/warehouse/pos/tracks.csv", 2, "invalid UTF-8 in column 2 (user_id)"),
+        ("voucherify_exports", "voucherify/exports/customer/c.csv", 1, "invalid UTF-8 in column 2 (name)"),
+    ]
+    assert rejected(wh)[1][4] == "m2,u\ufffd\ufffd2,2024-05-01T10:00:00Z,order_placed"
+    assert query(wh, "select message_id, event_text from raw.segment_events order by 1") == [
+        ("m1", None),
+        ("m3", None),
+    ]
+    assert query(wh, "select record->>'name' from raw.voucherify_exports") == [("Zoë",)]
+    assert query(wh, "select count(*) from raw.segment_events where payload::varchar like '%\ufffd%'") == [(0,)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from test_ingest_formats import ingest, ndjson, query, v2024, write, write_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +139,7 @@ def crash_landing(root: Path) -> Path:
     return landing
 
 
+@pytest.mark.fault
 def test_sigkill_at_any_moment_then_rerun_equals_an_uninterrupted_run(tmp_path):
     landing = crash_landing(tmp_path)
     reference = tmp_path / "reference.duckdb"
@@ -200,3 +203,68 @@ def test_cli_bad_landing_is_one_line(tmp_path):
         assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: landing folder"), (
             result.stderr
         )
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("deliveries", [12_000, 200], ids=["fast-path", "precise-path"])
+def test_a_file_rewritten_while_ingest_reads_it_is_never_recorded_as_loaded_whole(tmp_path, monkeypatch, deliveries):
+    """A sync tool rewrites a landing file with the same content while ingest runs: ingest hashed the whole
+    file, then read it while it was half written. The hash recorded must be that of what was loaded, so the
+    next ingest sees the whole file as changed and loads all of it."""
+    import ingest.manifest as manifest_module
+
+    landing = tmp_path / "landing"
+    target = write(
+        landing / "voucherify/webhooks/sync/all.ndjson", ndjson([v2024(str(n), "a.b") for n in range(deliveries)])
+    )
+    whole = target.read_bytes()
+    real_digest = manifest_module.digest
+
+    def digest_then_rewrite(f):
+        digested = real_digest(f)
+        if f.path == target:
+            half = whole[: len(whole) // 2]
+            target.write_bytes(half[: half.rfind(b"\n") + 1])  # the rewrite is half way when the loader reads
+        return digested
+
+    monkeypatch.setattr(manifest_module, "digest", digest_then_rewrite)
+    warehouse = tmp_path / "w.duckdb"
+    ingest(landing, warehouse)
+    monkeypatch.setattr(manifest_module, "digest", real_digest)
+    target.write_bytes(whole)  # the rewrite finishes: the same bytes as before
+    ingest(landing, warehouse)
+    assert query(warehouse, "select count(*), count(distinct event_id) from raw.voucherify_webhooks") == [
+        (deliveries, deliveries)
+    ]
+    assert query(warehouse, "select size_bytes, content_hash from raw.ingest_files") == [
+        (len(whole), hashlib.sha256(whole).hexdigest())
+    ]
+
+
+@pytest.mark.fault
+def test_a_file_removed_between_hashing_and_loading_is_loaded_when_it_comes_back(tmp_path, monkeypatch):
+    """Not quarantined as unreadable under the hash of content that was never read: skipped this time."""
+    import ingest.manifest as manifest_module
+
+    landing = tmp_path / "landing"
+    target = write(landing / "voucherify/webhooks/moving/a.ndjson", ndjson([v2024(str(n), "a.b") for n in range(5)]))
+    content = target.read_bytes()
+    real_digest = manifest_module.digest
+
+    def digest_then_remove(f):
+        digested = real_digest(f)
+        if f.path == target:
+            target.unlink()
+        return digested
+
+    monkeypatch.setattr(manifest_module, "digest", digest_then_remove)
+    warehouse = tmp_path / "w.duckdb"
+    report = ingest(landing, warehouse)
+    assert [(s.rel, s.reason) for s in report.skipped] == [
+        ("voucherify/webhooks/moving/a.ndjson", "removed while it was being loaded")
+    ]
+    assert query(warehouse, "select count(*) from raw.rejected_records") == [(0,)]
+    monkeypatch.setattr(manifest_module, "digest", real_digest)
+    target.write_bytes(content)
+    ingest(landing, warehouse)
+    assert query(warehouse, "select count(*) from raw.voucherify_webhooks") == [(5,)]

@@ -164,3 +164,37 @@ def test_publish_replaces_the_warehouse_while_a_reader_holds_the_old_one(tmp_pat
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select build from t").fetchone() == ("new",)
     assert not next_path.exists()
+
+
+def _raw_build(path: Path, deliveries: int) -> None:
+    """A build whose raw layer holds `deliveries` webhook rows, written like ingest writes it."""
+    from ingest.raw_schema import DDL
+
+    with duckdb.connect(str(path)) as con:
+        con.execute(DDL)
+        con.execute(
+            "insert into raw.voucherify_webhooks (event_id, event_type, created_at) "
+            "select 'evt_' || i, 'a.b', now() from range(?) t(i)",
+            [deliveries],
+        )
+
+
+def test_a_process_holding_the_old_build_still_sees_the_new_one_after_a_publish(tmp_path, capsys):
+    """DuckDB caches one database per path and process: `duckdb.connect(path)` in a process that still holds
+    a connection to the replaced file answers from the old build. The project's readers must not."""
+    from dashboards import db
+    from loyalty.status import status
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _raw_build(warehouse, 1)
+    held = duckdb.connect(str(warehouse), read_only=True)  # e.g. a notebook, or a dashboard session
+    next_path = next_path_for(warehouse)
+    _raw_build(next_path, 2)
+    publish(next_path, warehouse)
+
+    status(warehouse, 1e6, as_json=True)
+    sources = {s["source"]: s["rows"] for s in json.loads(capsys.readouterr().out)["sources"]}
+    assert sources["voucherify_webhooks"] == 2
+    assert db.query_uncached("select count(*) from raw.voucherify_webhooks", path=warehouse).iloc[0, 0] == 2
+    assert held.execute("select count(*) from raw.voucherify_webhooks").fetchone() == (1,)  # its own snapshot
+    held.close()

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,23 +19,20 @@ from fake_voucherify_api import FakeVoucherify
 from rich.console import Console
 
 from ingest.errors import IngestError
-from ingest.voucherify.pull import pull
+from ingest.voucherify.client import RetryPolicy
+from ingest.voucherify.pull import ExportPolling, Paging, PullOptions, PullReport, pull
 from ingest.voucherify.pull_state import STATE_FILE
-from loyalty.settings import Settings
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 CAMPAIGN = "camp_loyalty_main"
 QUIET_CAMPAIGN = "camp_loyalty_quiet"
 # Small pages and a low page cap so the window has to slide several times over a few hundred objects.
-FAST = dict(
-    page_limit=10,
-    max_page=3,
-    backoff_base=0.01,
-    backoff_cap=0.05,
-    poll_interval=0.01,
-    poll_cap=0.02,
+FAST = PullOptions(
+    retry=RetryPolicy(backoff_base=0.01, backoff_cap=0.05),
+    request_timeout=5.0,
+    polling=ExportPolling(interval=0.01, cap=0.02),
+    paging=Paging(page_limit=10, max_page=3),
     settle_seconds=0,
-    timeout=5.0,
 )
 
 
@@ -88,16 +86,16 @@ def make_export_rows(count: int) -> list[dict]:
     ]
 
 
-def settings_for(fake: FakeVoucherify, **values) -> Settings:
-    return Settings(
-        config_path=None,
-        file_values={
-            "voucherify_app_id": fake.app_id,
-            "voucherify_app_token": fake.app_token,
-            "voucherify_exports": "redemption,customer",
-            **values,
-        },
+def pull_from(fake: FakeVoucherify, landing: Path, *, options: PullOptions = FAST, **overrides) -> PullReport:
+    """A pull from the fake API with its credentials, exporting redemptions and customers unless told otherwise."""
+    args = dict(
+        app_id=fake.app_id,
+        app_token=fake.app_token,
+        base_url=fake.url,
+        exports=["redemption", "customer"],
+        console=quiet(),
     )
+    return pull(landing, options=options, **(args | overrides))
 
 
 def landed(landing: Path, endpoint: str) -> list[dict]:
@@ -142,7 +140,7 @@ def fake():
 
 def test_first_pull_lands_every_object_exactly_once(fake, tmp_path):
     landing = tmp_path / "landing"
-    report = pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    report = pull_from(fake, landing)
 
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
     assert landed(landing, "redemptions")[7] == fake.redemptions[7]  # objects land as the API sent them
@@ -168,12 +166,12 @@ def test_first_pull_lands_every_object_exactly_once(fake, tmp_path):
 
 def test_next_pull_fetches_only_what_is_new(fake, tmp_path):
     landing = tmp_path / "landing"
-    pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    pull_from(fake, landing)
     first_export = fake.exports["exp_0001"]["parameters"]["filters"]["created_at"]["conditions"]
 
     fake.redemptions += make_redemptions(40, start=250, base=T0 + timedelta(days=1))
     fake.loyalty_transactions[CAMPAIGN] += make_transactions(12, start=35)
-    report = pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    report = pull_from(fake, landing)
 
     assert report.list_objects == {"redemptions": 40, "loyalty_transactions": 12}
     ids = [r["id"] for r in landed(landing, "redemptions")]
@@ -193,7 +191,7 @@ def test_rate_limits_and_server_errors_are_retried(fake, tmp_path):
     fake.fail("GET", "/v1/loyalties/", 503, 502, 500)
     fake.fail("POST", "/v1/exports", 504)
     started = time.monotonic()
-    report = pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+    report = pull_from(fake, tmp_path / "landing")
     assert time.monotonic() - started >= 1.0  # Retry-After honoured
     assert report.retries == 5
     assert report.list_objects == {"redemptions": 250, "loyalty_transactions": 35}
@@ -201,44 +199,48 @@ def test_rate_limits_and_server_errors_are_retried(fake, tmp_path):
 
 def test_timeouts_are_retried(fake, tmp_path):
     fake.slow("GET", "/v1/redemptions", seconds=0.5)
-    report = pull(
-        settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **{**FAST, "timeout": 0.2}
-    )
+    report = pull_from(fake, tmp_path / "landing", options=replace(FAST, request_timeout=0.2))
     assert report.retries == 1 and report.list_objects["redemptions"] == 250
 
 
 def test_persistent_server_errors_fail_with_one_clear_line(fake, tmp_path):
     fake.fail("GET", "/v1/redemptions", *[503] * 10)
     with pytest.raises(IngestError) as failure:
-        pull(
-            settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), max_attempts=3, **FAST
-        )
+        pull_from(fake, tmp_path / "landing", options=replace(FAST, retry=replace(FAST.retry, max_attempts=3)))
     assert str(failure.value) == "Voucherify API GET /v1/redemptions page 1: HTTP 503; giving up after 3 attempts"
+
+
+def test_rate_limits_count_against_the_documented_six_attempts(fake, tmp_path):
+    fake.fail("GET", "/v1/redemptions", *[429] * 6, retry_after="0")
+    with pytest.raises(IngestError) as failure:
+        pull_from(fake, tmp_path / "landing", exports=[])
+    assert str(failure.value) == (
+        "Voucherify API GET /v1/redemptions page 1: HTTP 429 rate limited; giving up after 6 attempts"
+    )
+    assert RetryPolicy().max_attempts == 6  # the default docs/connectors.md states
 
 
 def test_overlong_retry_after_fails_instead_of_hanging(fake, tmp_path):
     fake.fail("GET", "/v1/redemptions", 429, retry_after="3600")
     with pytest.raises(IngestError, match="Retry-After 3600 s exceeds the 300 s we wait"):
-        pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+        pull_from(fake, tmp_path / "landing")
 
 
 def test_client_errors_show_the_api_code_and_message(fake, tmp_path):
-    wrong = settings_for(fake, voucherify_app_token="wrong-token")
     with pytest.raises(IngestError) as failure:
-        pull(wrong, landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+        pull_from(fake, tmp_path / "landing", app_token="wrong-token")
     assert str(failure.value) == (
         "Voucherify API POST /v1/exports: HTTP 401 [401] unauthorized: Unauthorized: Cannot authenticate the request"
     )
-    unknown = settings_for(fake, voucherify_exports="", voucherify_loyalty_campaigns="camp_nope")
     with pytest.raises(
         IngestError, match=r"HTTP 404 \[404\] not_found: Resource not found: Cannot find campaign with id camp_nope"
     ):
-        pull(unknown, landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+        pull_from(fake, tmp_path / "landing", exports=[], loyalty_campaigns=["camp_nope"])
 
 
 def test_missing_credentials_are_a_clear_error(fake, tmp_path):
     with pytest.raises(IngestError, match="set LOYALTY_VOUCHERIFY_APP_ID and LOYALTY_VOUCHERIFY_APP_TOKEN"):
-        pull(Settings(config_path=None), landing=tmp_path / "landing", base_url=fake.url, console=quiet(), **FAST)
+        pull_from(fake, tmp_path / "landing", app_id=None, app_token=None)
 
 
 @pytest.mark.parametrize(
@@ -252,37 +254,47 @@ def test_missing_credentials_are_a_clear_error(fake, tmp_path):
 )
 def test_malformed_page_stops_with_state_preserved_and_the_next_pull_resumes(fake, tmp_path, body):
     landing = tmp_path / "landing"
-    settings = settings_for(fake, voucherify_exports="")
     fake.malformed("GET", "/v1/redemptions", body, skip=4)
     with pytest.raises(IngestError, match=r"GET /v1/redemptions page 2: malformed response .*the next pull resumes"):
-        pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+        pull_from(fake, landing, exports=[])
     # The four good pages before it are kept: 3 full pages, then 7 new on the first page of the slid window.
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions[:37]]
-    pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    pull_from(fake, landing, exports=[])
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
 
 
-def test_export_error_is_reported_and_the_next_pull_starts_a_new_export(fake, tmp_path):
+def test_export_error_is_retried_once_then_reported_after_the_rest_is_pulled(fake, tmp_path):
     landing = tmp_path / "landing"
     fake.export_failures = {"redemption"}
-    with pytest.raises(IngestError, match=r"export exp_0001 \(redemption\) ended in ERROR: Export generation failed"):
-        pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    with pytest.raises(IngestError) as failure:
+        pull_from(fake, landing)
+    assert str(failure.value) == (
+        "Voucherify export exp_0002 (redemption) ended in ERROR: Export generation failed; "
+        "the next pull creates a new one"
+    )
+    # The pull moved on: the customer export and both lists were pulled.
+    assert len(export_rows(landing, "customer")) == 1
+    assert len(landed(landing, "redemptions")) == 250 and len(landed(landing, "loyalty_transactions")) == 35
     fake.export_failures = set()
-    pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
-    assert [e["status"] for e in fake.exports.values() if e["exported_object"] == "redemption"] == ["ERROR", "DONE"]
+    pull_from(fake, landing)
+    statuses = [e["status"] for e in fake.exports.values() if e["exported_object"] == "redemption"]
+    assert statuses == ["ERROR", "ERROR", "DONE"]
     assert len(export_rows(landing, "redemption")) == 25
 
 
 def test_an_export_still_running_is_resumed_not_recreated(fake, tmp_path):
     landing = tmp_path / "landing"
     fake.polls_per_status = 1000
-    with pytest.raises(
-        IngestError, match=r"export exp_0001 \(redemption\) still SCHEDULED after 0 s; the next pull resumes"
-    ):
-        pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **{**FAST, "export_timeout": 0.2})
+    with pytest.raises(IngestError) as failure:
+        pull_from(fake, landing, options=replace(FAST, polling=replace(FAST.polling, timeout=0.2)))
+    assert str(failure.value) == (
+        "Voucherify export exp_0001 (redemption) still SCHEDULED after 0 s; the next pull resumes waiting for it; "
+        "Voucherify export exp_0002 (customer) still SCHEDULED after 0 s; the next pull resumes waiting for it"
+    )
+    assert len(landed(landing, "redemptions")) == 250  # the lists did not wait for the exports
     fake.polls_per_status = 1
-    pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
-    assert [e["id"] for e in fake.exports.values() if e["exported_object"] == "redemption"] == ["exp_0001"]
+    pull_from(fake, landing)
+    assert [e["id"] for e in fake.exports.values()] == ["exp_0001", "exp_0002"]
     assert len(export_rows(landing, "redemption")) == 25
 
 
@@ -290,15 +302,9 @@ def test_secrets_are_never_printed_or_logged(fake, tmp_path, caplog, capfd):
     caplog.set_level(logging.DEBUG)
     fake.fail("GET", "/v1/exports/", 503)  # a retry warning, and httpx logging every URL with its token
     console = Console(record=True, width=200)
-    pull(settings_for(fake), landing=tmp_path / "landing", base_url=fake.url, console=console, **FAST)
+    pull_from(fake, tmp_path / "landing", console=console)
     with pytest.raises(IngestError) as failure:
-        pull(
-            settings_for(fake, voucherify_loyalty_campaigns="camp_nope"),
-            landing=tmp_path / "l2",
-            base_url=fake.url,
-            console=console,
-            **FAST,
-        )
+        pull_from(fake, tmp_path / "l2", loyalty_campaigns=["camp_nope"], console=console)
     captured = capfd.readouterr()
     everything = caplog.text + captured.out + captured.err + console.export_text() + str(failure.value)
     assert "HTTP Request: GET" in caplog.text and "<redacted>" in caplog.text  # the log was really captured
@@ -313,9 +319,10 @@ def test_two_pulls_at_once_are_refused(fake, tmp_path):
 
     landing = tmp_path / "landing"
     with pull_lock(landing), pytest.raises(IngestError, match="another `loyalty pull voucherify` is running"):
-        pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+        pull_from(fake, landing)
 
 
+@pytest.mark.fault
 def test_pull_killed_mid_way_resumes_without_duplicates_or_gaps(tmp_path):
     """SIGKILL the real CLI between pages; the next pull lands exactly the missing objects."""
     landing = tmp_path / "landing"
@@ -373,7 +380,7 @@ def test_app_token_is_not_sent_to_a_download_host_outside_voucherify(fake, tmp_p
     """Exports may be served from another host (object storage): it gets the URL token, never X-App-Token."""
     fake.download_requires_auth = False
     via_localhost = fake.url.replace("127.0.0.1", "localhost")  # downloads stay on 127.0.0.1: another host
-    pull(settings_for(fake), landing=tmp_path / "landing", base_url=via_localhost, console=quiet(), **FAST)
+    pull_from(fake, tmp_path / "landing", base_url=via_localhost)
     downloads = [token for path, token in fake.app_tokens_seen if path.endswith("/download")]
     api_calls = [token for path, token in fake.app_tokens_seen if not path.endswith("/download")]
     assert downloads and all(token is None for token in downloads)
@@ -381,23 +388,23 @@ def test_app_token_is_not_sent_to_a_download_host_outside_voucherify(fake, tmp_p
     assert len(export_rows(tmp_path / "landing", "redemption")) == 25
 
 
+@pytest.mark.fault
 def test_a_page_landed_but_not_recorded_before_a_crash_is_not_landed_twice(fake, tmp_path):
     """A crash between a page file's rename and the state save leaves a page the state does not know.
 
     Resuming fetches that page again under the same sequence number, so it replaces the file rather than
     landing beside it, and leftover temporary files are swept."""
     landing = tmp_path / "landing"
-    settings = settings_for(fake, voucherify_exports="")
     fake.malformed("GET", "/v1/redemptions", skip=2)
     with pytest.raises(IngestError):
-        pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+        pull_from(fake, landing, exports=[])
     folder = landing / "voucherify" / "api" / "redemptions"
     assert sorted(p.name for p in folder.iterdir()) == ["00000001.ndjson", "00000002.ndjson"]
     # What the crashed pull would have left: page 3 on disk, the state still at page 2, plus a torn temp file.
     orphan = "".join(json.dumps(r) + "\n" for r in fake.redemptions[20:30])
     (folder / "00000003.ndjson").write_text(orphan)
     (folder / ".00000004.ndjson.tmp").write_text('{"id": "r_00030", "obj')
-    pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+    pull_from(fake, landing, exports=[])
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
     assert not list(folder.glob(".*"))
 
@@ -407,17 +414,79 @@ def test_an_unreadable_state_file_is_a_clear_error_not_a_fresh_start(fake, tmp_p
     (landing / STATE_FILE).parent.mkdir(parents=True)
     (landing / STATE_FILE).write_text('{"lists": {"redemptions": ')
     with pytest.raises(IngestError, match=r"pull_state.json is unreadable .*delete it to pull everything again"):
-        pull(settings_for(fake), landing=landing, base_url=fake.url, console=quiet(), **FAST)
+        pull_from(fake, landing)
     assert not (landing / "voucherify" / "api").exists()
 
 
 def test_microsecond_timestamps_resume_without_duplicates(fake, tmp_path):
     landing = tmp_path / "landing"
-    settings = settings_for(fake, voucherify_exports="")
     for n, redemption in enumerate(fake.redemptions):  # 6 fractional digits, as some API records carry
         redemption["date"] = (T0 + timedelta(seconds=n // 3, microseconds=123_456)).isoformat().replace("+00:00", "Z")
     fake.malformed("GET", "/v1/redemptions", skip=4)
     with pytest.raises(IngestError):
-        pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
-    pull(settings, landing=landing, base_url=fake.url, console=quiet(), **FAST)
+        pull_from(fake, landing, exports=[])
+    pull_from(fake, landing, exports=[])
     assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
+
+
+def pull_cli(fake: FakeVoucherify, landing: Path, config: Path, timeout: float) -> subprocess.CompletedProcess:
+    """The real `loyalty pull voucherify` against the fake API (settings from the environment and `config`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
+    env |= {"LOYALTY_VOUCHERIFY_APP_ID": fake.app_id, "LOYALTY_VOUCHERIFY_APP_TOKEN": fake.app_token}
+    command = [sys.executable, "-m", "loyalty.cli", "pull", "voucherify", "--landing", str(landing)]
+    command += ["--base-url", fake.url, "--config", str(config)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.fault
+def test_a_cursor_that_does_not_advance_stops_the_pull_with_a_clear_error(tmp_path):
+    """The API keeps answering the same page with the same more_starting_after: the pull must not loop."""
+    landing = tmp_path / "landing"
+    with FakeVoucherify(loyalty_transactions={CAMPAIGN: make_transactions(450)}, stuck_cursor="vtx_00199") as fake:
+        config = tmp_path / "loyalty.toml"
+        config.write_text('voucherify_exports = ""\n')
+        try:
+            finished = pull_cli(fake, landing, config, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the pull was still paging after 60 s")
+    assert finished.returncode == 1
+    assert finished.stderr.strip().splitlines()[-1] == (
+        f"error: Voucherify API GET /v1/loyalties/{CAMPAIGN}/transactions after vtx_00199: the cursor does not "
+        "advance (more_starting_after 'vtx_00199' was already followed); stopped after 200 new objects, which are saved"
+    )
+    assert [t["id"] for t in landed(landing, "loyalty_transactions")] == [f"vtx_{n:05d}" for n in range(200)]
+
+
+def test_pages_per_run_are_bounded_and_the_next_pull_continues(fake, tmp_path):
+    landing = tmp_path / "landing"
+    capped = replace(FAST, paging=replace(FAST.paging, max_pages_per_run=4))
+    first = pull_from(fake, landing, exports=[], options=capped)
+    assert first.list_pages == {"redemptions": 4, "loyalty_transactions": 4}
+    assert first.unfinished == ["redemptions"]  # the transactions ended on their 4th page
+    # 3 full pages, then 7 new on the first page of the slid window
+    assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions[:37]]
+    while pull_from(fake, landing, exports=[], options=capped).unfinished:
+        pass
+    assert [r["id"] for r in landed(landing, "redemptions")] == [r["id"] for r in fake.redemptions]
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("fault", ["done_without_url", "gone_downloads"])
+def test_an_export_without_a_file_is_created_again_and_the_pull_goes_on(tmp_path, fault):
+    """DONE without a URL, or a file that answers 404: the pull used to retry the same export on every run and
+    never reach redemptions or transactions. It creates a new export and carries on."""
+    landing = tmp_path / "landing"
+    with FakeVoucherify(
+        redemptions=make_redemptions(30),
+        loyalty_transactions={CAMPAIGN: make_transactions(5)},
+        export_rows={"redemption": make_export_rows(5)},
+        polls_per_status=0,
+        **{fault: {"exp_0001"}},
+    ) as fake:
+        config = tmp_path / "loyalty.toml"
+        config.write_text('voucherify_exports = "redemption"\nvoucherify_pull_since = "2025-01-01"\n')
+        finished = pull_cli(fake, landing, config, timeout=120)
+        assert finished.returncode == 0, finished.stderr
+        assert [e["status"] for e in fake.exports.values()] == ["DONE", "DONE"]
+    assert len(export_rows(landing, "redemption")) == 5
+    assert len(landed(landing, "redemptions")) == 30 and len(landed(landing, "loyalty_transactions")) == 5

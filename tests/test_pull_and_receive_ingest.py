@@ -6,10 +6,9 @@ import json
 
 import pytest
 from fake_voucherify_api import FakeVoucherify
-from test_pull import CAMPAIGN, FAST, make_export_rows, make_redemptions, make_transactions, quiet, settings_for
+from test_pull import CAMPAIGN, make_export_rows, make_redemptions, make_transactions, pull_from
 from test_receiver import SECRET, RunningReceiver, pretty, vendor_signature
 
-from ingest.voucherify.pull import pull
 from ingest.voucherify.receiver import create_app
 
 
@@ -25,13 +24,7 @@ def test_pulled_and_received_files_ingest_without_rejections(tmp_path, sample_we
         rows_per_file=10,
         max_page=3,
     ) as fake:
-        pull(
-            settings_for(fake, voucherify_exports="redemption"),
-            landing=landing,
-            base_url=fake.url,
-            console=quiet(),
-            **FAST,
-        )
+        pull_from(fake, landing, exports=["redemption"])
 
     samples = [json.loads(line) for line in sample_webhooks.read_text(encoding="utf-8").splitlines() if line.strip()]
     with RunningReceiver(create_app(landing, SECRET, 1 << 20), landing) as receiver:
@@ -136,13 +129,7 @@ def test_pulled_vendor_objects_reach_the_marts(tmp_path, sample_webhooks):
         loyalty_transactions={transaction["campaign_id"]: [transaction]},
         export_rows={"voucher": [voucher_row], "order": order_rows, "customer": customer_rows},
     ) as fake:
-        pull(
-            settings_for(fake, voucherify_exports="voucher,order,customer"),
-            landing=landing,
-            base_url=fake.url,
-            console=quiet(),
-            **FAST,
-        )
+        pull_from(fake, landing, exports=["voucher", "order", "customer"])
     warehouse = tmp_path / "warehouse.duckdb"
     run(landing, warehouse, full_refresh=False, as_json=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -19,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
-from ingest.voucherify.receiver import RECEIVED_DIR, WEBHOOK_PATH, create_app
+from ingest.voucherify.receiver import HEADER_TIMEOUT, RECEIVED_DIR, WEBHOOK_PATH, create_app, server_config
 from ingest.voucherify.signature import compact_json
 
 SECRET = "whsec-test-2f1c9a"
@@ -56,10 +57,11 @@ def free_port() -> int:
 class RunningReceiver:
     """The app under a real uvicorn on an ephemeral loopback port, in a background thread."""
 
-    def __init__(self, app, landing: Path):
+    def __init__(self, app, landing: Path, header_timeout: float = HEADER_TIMEOUT):
         self.landing = landing
         # Let uvicorn bind port 0 itself: a socket handed in via `sockets=` answers ~40 ms slower (Nagle).
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        config = server_config(app, host="127.0.0.1", port=0, header_timeout=header_timeout, log_level="warning")
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = ""
         self.client = httpx.Client(timeout=10)  # one client: building one per request costs ~40 ms (TLS setup)
@@ -235,9 +237,12 @@ def test_files_rotate_by_size_by_age_and_by_utc_day(tmp_path, samples):
     assert [path.parent.name for path in files] == ["2025-12-31"] * 4 + ["2026-01-01"]
 
 
-def test_refuses_to_start_without_a_secret(tmp_path):
+@pytest.mark.parametrize("secret", [None, "   \t"], ids=["unset", "blanks"])
+def test_refuses_to_start_without_a_secret(tmp_path, secret):
     env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
     env["LOYALTY_LANDING"] = str(tmp_path / "landing")
+    if secret is not None:
+        env["LOYALTY_WEBHOOK_SECRET"] = secret  # anyone could sign with a secret of blanks
     result = subprocess.run(
         [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(free_port())],
         capture_output=True,
@@ -250,6 +255,7 @@ def test_refuses_to_start_without_a_secret(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.fault
 def test_receiver_killed_mid_stream_keeps_every_acknowledged_delivery(tmp_path, samples):
     """SIGKILL while deliveries are in flight: everything answered 200 is on disk, and every line parses."""
     landing = tmp_path / "landing"
@@ -310,6 +316,7 @@ def test_receiver_killed_mid_stream_keeps_every_acknowledged_delivery(tmp_path, 
     assert len(stored_ids) < 600, "the kill happened after everything was sent; the test proved nothing"
 
 
+@pytest.mark.fault
 def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
     """A real write failure (file size limit, like a full disk) answers 503 and the files stay clean."""
     landing = tmp_path / "landing"
@@ -361,3 +368,226 @@ def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
     assert healths[2] == (503, "failing") and healths[3] == (200, "ok")  # monitoring sees it while it lasts
     stored = [json.loads(line)["id"] for line in received_lines(landing)]  # every line parses
     assert stored == [delivery for delivery, status in statuses.items() if status == 200]
+
+
+@pytest.mark.fault
+def test_deliveries_after_the_current_file_is_deleted_or_moved_away_stay_in_the_landing(receiver, samples, tmp_path):
+    """Loaded files may be removed or moved: what is acknowledged afterwards must not go into the vanished file."""
+    first = dict(samples[48], id="whs_before")
+    assert receiver.post(compact(first), vendor_signature(first)).status_code == 200
+    (current,) = (receiver.landing / RECEIVED_DIR).rglob("*.ndjson")
+    current.unlink()
+    acknowledged = []
+    for i in range(50):
+        if i == 25:  # now move the new current file out of the landing folder
+            (moved,) = (receiver.landing / RECEIVED_DIR).rglob("*.ndjson")
+            moved.rename(tmp_path / "archived.ndjson")
+        payload = dict(samples[48], id=f"whs_after_{i}")
+        assert receiver.post(compact(payload), vendor_signature(payload)).status_code == 200
+        acknowledged.append(payload["id"])
+    stored = [json.loads(line)["id"] for line in received_lines(receiver.landing)]
+    assert stored == acknowledged[25:]
+    moved_away = [json.loads(line)["id"] for line in (tmp_path / "archived.ndjson").read_text().splitlines()]
+    assert moved_away == acknowledged[:25]
+    health = receiver.client.get(receiver.url + "/healthz").json()
+    assert (receiver.landing / health["current_file"]).exists()
+
+
+@pytest.mark.fault
+def test_healthz_reports_a_landing_where_every_write_fails(tmp_path, samples):
+    """The received folder's path is taken by a file: every write fails, and monitoring must see it at once."""
+    landing = tmp_path / "landing"
+    (landing / RECEIVED_DIR).parent.mkdir(parents=True)
+    (landing / RECEIVED_DIR).write_text("not a folder")
+    with RunningReceiver(create_app(landing, SECRET, MAX_BODY), landing) as running:
+        before = running.client.get(running.url + "/healthz")
+        payload = samples[48]
+        answer = running.post(compact(payload), vendor_signature(payload))
+        after = running.client.get(running.url + "/healthz")
+    assert (before.status_code, before.json()["status"]) == (503, "failing")
+    assert "NotADirectoryError" in before.json()["last_error"] or "FileExistsError" in before.json()["last_error"]
+    assert answer.status_code == 503
+    assert (after.status_code, after.json()["status"]) == (503, "failing")
+
+
+@pytest.mark.fault
+def test_failed_writes_leave_no_empty_files(tmp_path, samples):
+    """Every write fails (a file size limit below one delivery, as on a full disk): no file is left behind."""
+    landing = tmp_path / "landing"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
+    env |= {"LOYALTY_WEBHOOK_SECRET": SECRET, "LOYALTY_LANDING": str(landing)}
+
+    def limit_file_size() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=limit_file_size,
+    )
+    client = httpx.Client(timeout=5)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_listening(client, url)
+        statuses = []
+        for i in range(3):
+            payload = dict(samples[48], id=f"whs_full_{i}")
+            response = client.post(
+                url + WEBHOOK_PATH,
+                content=compact(payload),
+                headers={"x-voucherify-signature": vendor_signature(payload)},
+            )
+            statuses.append(response.status_code)
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(10)
+    assert statuses == [503, 503, 503]
+    assert [p for p in (landing / RECEIVED_DIR).rglob("*") if p.is_file()] == []
+
+
+def wait_until_listening(client: httpx.Client, url: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.get(url + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "receiver did not start"
+        time.sleep(0.05)
+
+
+# Bodies Python's JSON parser accepts that ingest would quarantine (each reason is one of the loader's checks).
+NOT_LOADABLE = {
+    "lone-surrogate-escape": b'{"id":"whs_s","event":{"id":"evt_s","type":"a.b"},"data":{"name":"\\ud800"}}',
+    "no-event-id-nor-id": b'{"event":{"type":"a.b"},"data":{}}',
+    "no-event-type": b'{"id":"whs_t","event":{"id":"evt_t"},"data":{}}',
+    "created-at-not-a-time": b'{"id":"whs_c","event":{"id":"evt_c","type":"a.b","created_at":"soon"}}',
+}
+
+
+@pytest.mark.parametrize("body", NOT_LOADABLE.values(), ids=NOT_LOADABLE.keys())
+def test_nothing_is_acknowledged_that_ingest_would_then_quarantine(receiver, body, tmp_path):
+    from ingest import load_landing
+
+    signature = hmac.new(SECRET.encode(), compact_json(body), hashlib.sha256).hexdigest()
+    response = receiver.post(body, signature)
+    good = dict(json.loads(NOT_LOADABLE["no-event-type"]), event={"id": "evt_ok", "type": "a.b"})
+    assert receiver.post(compact(good), vendor_signature(good)).status_code == 200
+    report = load_landing(receiver.landing, tmp_path / "w.duckdb", progress=False)
+    assert (report.rows_loaded, report.rejected_total) == (1, 0)
+    assert response.status_code == 400
+    assert response.json()["reason"].startswith("not loadable: ")
+
+
+def read_until_closed(sock: socket.socket, within: float) -> bytes:
+    """Everything the server sends until it closes the connection; fails when it is still open after `within` s."""
+    sock.settimeout(within)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except TimeoutError:
+        pytest.fail(f"the receiver still held the connection after {within} s")
+    return received
+
+
+@pytest.mark.fault
+def test_idle_and_slow_header_connections_are_closed(tmp_path):
+    landing = tmp_path / "landing"
+    with RunningReceiver(create_app(landing, SECRET, MAX_BODY), landing, header_timeout=0.5) as running:
+        address = running.server.servers[0].sockets[0].getsockname()
+        idle = socket.create_connection(address)
+        slow = socket.create_connection(address)
+        slow.sendall(b"POST /webhooks/voucherify HTTP/1.1\r\nHost: receiver\r\n")  # and never the rest
+        started = time.monotonic()
+        assert read_until_closed(idle, within=5) == b""
+        assert read_until_closed(slow, within=5) == b""
+        assert time.monotonic() - started < 3
+        # A request that sends its headers in time is not cut off by the header timeout.
+        payload = samples_payload()
+        assert running.post(compact(payload), vendor_signature(payload)).status_code == 200
+
+
+@pytest.mark.fault
+def test_a_body_that_stops_arriving_gets_408_and_the_connection_is_closed(tmp_path):
+    landing = tmp_path / "landing"
+    app = create_app(landing, SECRET, MAX_BODY, body_timeout=0.5)
+    with RunningReceiver(app, landing) as running:
+        address = running.server.servers[0].sockets[0].getsockname()
+        half = socket.create_connection(address)
+        half.sendall(
+            b"POST /webhooks/voucherify HTTP/1.1\r\nHost: receiver\r\nContent-Length: 1000\r\n"
+            b"x-voucherify-signature: " + b"0" * 64 + b'\r\n\r\n{"id": "whs_'
+        )
+        answer = read_until_closed(half, within=5)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert received_lines(landing) == []
+
+
+def samples_payload() -> dict:
+    return {"id": "whs_alive", "event": {"id": "evt_alive", "type": "customer.created"}, "data": {}}
+
+
+@pytest.mark.fault
+def test_half_sent_unsigned_bodies_cost_bounded_memory(tmp_path):
+    """100 connections each stalled in the middle of a ~1 MiB body with a forged signature: only a bounded
+    number of bodies is buffered (the rest wait for a slot with uvicorn's read buffer paused)."""
+    landing = tmp_path / "landing"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
+    env |= {"LOYALTY_WEBHOOK_SECRET": SECRET, "LOYALTY_LANDING": str(landing)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    connections = []
+    try:
+        with httpx.Client(timeout=5) as client:
+            wait_until_listening(client, f"http://127.0.0.1:{port}")
+        before = resident_mb(process.pid)
+        partial = b'{"padding": "' + b"x" * (900 * 1024)
+        for _ in range(100):
+            connection = socket.create_connection(("127.0.0.1", port))
+            connection.sendall(
+                b"POST /webhooks/voucherify HTTP/1.1\r\nHost: receiver\r\nContent-Length: 1048576\r\n"
+                b"x-voucherify-signature: " + b"0" * 64 + b"\r\n\r\n"
+            )
+            connection.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                connection.sendall(partial)  # as much as the server takes before it stops reading
+            connections.append(connection)
+        time.sleep(2)
+        grown = resident_mb(process.pid) - before
+    finally:
+        for connection in connections:
+            connection.close()
+        process.terminate()
+        process.wait(10)
+    assert grown < 50, f"100 half-sent bodies grew the receiver by {grown} MB"
+
+
+def resident_mb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) // 1024
+
+
+@pytest.mark.parametrize("depth", [2_000, 10_000])
+def test_a_deeply_nested_signed_body_is_400_not_a_server_error(receiver, depth):
+    """A 500 would make Voucherify retry it forever; the body is malformed for us, so 400."""
+    body = b'{"id":"whs_deep","event":{"id":"evt_deep","type":"a.b"},"data":' + b'{"a":' * depth + b"1" + b"}" * depth
+    body += b"}"
+    response = receiver.post(body, hmac.new(SECRET.encode(), compact_json(body), hashlib.sha256).hexdigest())
+    assert response.status_code == 400, response.text
+    assert response.json()["reason"] == "malformed JSON: nested too deeply"
+    assert received_lines(receiver.landing) == []
+    assert receiver.client.get(receiver.url + "/healthz").status_code == 200

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from ingest.context import BatchContext, Rejects, sql_str
+from ingest.context import BatchContext, Rejects, registered, sql_str
 from ingest.landing import SEGMENT_ARCHIVE, LandingFile
 from ingest.lines import iter_parts
 from ingest.segment.naming import flatten, snake_case, table_for
@@ -120,8 +120,7 @@ def _load_part(con, f: LandingFile, part, day: str, rejects: Rejects, ctx: Batch
     if not cols["_line"]:
         return 0
     table = pa.table({k: pa.array(v, pa.int64() if k == "_line" else pa.string()) for k, v in cols.items()})
-    con.register("_archive_rows", table)
-    try:
+    with registered(con, "_archive_rows", table):
         return con.execute(
             f"""insert into {TABLE} (origin, source_schema, table_name, message_id, type, event, event_text, user_id,
                                      anonymous_id, "timestamp", received_at, properties, payload,
@@ -132,5 +131,3 @@ def _load_part(con, f: LandingFile, part, day: str, rejects: Rejects, ctx: Batch
                        {sql_str(f.rel)}, _line, {sql_str(ctx.batch_id)}, {ctx.ingested_at_sql}
                 from _archive_rows"""
         ).fetchone()[0]
-    finally:
-        con.unregister("_archive_rows")

@@ -3,13 +3,15 @@
 Each file is read with its own columns, so schema drift between files (new, missing, retyped
 columns) needs nothing special. Common columns become the extracted keys; every other column
 except `context_*` goes into `properties` under its warehouse name; the whole row is `payload`.
+A CSV header with an empty or repeated column name still loads every row (the column renamed) and
+quarantines the header row (line 0) with what was renamed.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from ingest.context import SNIPPET_CHARS, BatchContext, Rejects, sql_str
+from ingest.context import SNIPPET_CHARS, BatchContext, Rejects, registered, sql_str
 from ingest.csvrows import iter_batches
 from ingest.landing import SEGMENT_WAREHOUSE, LandingFile
 from ingest.segment.naming import TABLE_TYPES
@@ -30,6 +32,28 @@ COMMON_COLUMNS = frozenset(
         "event_text",
     }
 )
+
+
+def column_names(header: list[str]) -> tuple[list[str], str | None]:
+    """A name per column to load it under, and what had to be renamed (None when nothing). A column without a
+    name becomes `column_<position>`; a name seen before (ignoring case, as SQL does) gets `_2`, `_3`, …, so
+    every cell still loads and one bad header never costs the file."""
+    names: list[str] = []
+    taken: set[str] = set()
+    renamed: list[str] = []
+    for position, raw in enumerate(header, start=1):
+        name = raw.strip().lstrip("\ufeff").strip()
+        candidate, n = name or f"column_{position}", 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{name}_{n}"
+        if not name:
+            renamed.append(f"column {position} has no name (loaded as {candidate})")
+        elif candidate != name:
+            renamed.append(f"column {position} repeats {name!r} (loaded as {candidate})")
+        names.append(candidate)
+        taken.add(candidate.lower())
+    return names, ("bad header: " + "; ".join(renamed)) if renamed else None
 
 
 def _q(name: str) -> str:
@@ -115,16 +139,15 @@ def _load_parquet(con, f: LandingFile, ctx: BatchContext) -> tuple[int, int]:
 def _load_csv(con, f: LandingFile, ctx: BatchContext) -> tuple[int, int]:
     rejects = Rejects(SEGMENT_WAREHOUSE)
     rows = rejected = 0
-    for batch in iter_batches(f, rejects, ctx.max_record_bytes):
-        columns = [h.strip().lstrip("\ufeff") for h in batch.header]
+    for number, batch in enumerate(iter_batches(f, rejects, ctx.max_record_bytes)):
+        columns, problem = column_names(batch.header)
+        if problem and number == 0:
+            rejects.add(f.rel, 0, problem, ",".join(batch.header))
         relation = "(select " + ", ".join(f"c{i} as {_q(c)}" for i, c in enumerate(columns)) + ", _line from _csv_rows)"
         insert, reject_sql = _statements(f, columns, relation, ctx)
-        con.register("_csv_rows", batch.to_arrow(columns))
-        try:
+        with registered(con, "_csv_rows", batch.to_arrow(columns)):
             rows += con.execute(insert).fetchone()[0]
             rejected += con.execute(reject_sql).fetchone()[0]
-        finally:
-            con.unregister("_csv_rows")
     rejected += len(rejects.rows)
     rejects.flush(con, ctx)
     return rows, rejected

@@ -11,14 +11,17 @@ Three kinds of pull, each resumable from the state in <landing>/voucherify/_stat
 List pages land as <landing>/voucherify/api/<endpoint>/[<campaign>/]<sequence>.ndjson, one object per
 line, written atomically; the state (cursor + sequence) is saved after every page.
 
-Credentials come from settings/environment and are never printed or logged: the HTTP client (`client.py`)
-scrubs the app token and download-URL tokens from httpx's request log lines.
+`pull()` takes plain values (the CLI resolves settings into them) and a `PullOptions` for retries, timeouts,
+export polling and paging. Credentials are never printed or logged: the HTTP client (`client.py`) scrubs the
+app token and download-URL tokens from httpx's request log lines.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +33,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ingest.errors import IngestError
-from ingest.voucherify.client import ApiClient, MalformedResponse, RetryPolicy, secrets_redacted
+from ingest.voucherify.client import ApiClient, ApiError, MalformedResponse, RetryPolicy, secrets_redacted
 from ingest.voucherify.pull_state import PullState, atomic_file, pull_lock, write_atomically
 
 EXPORT_OBJECTS = (
@@ -127,6 +130,9 @@ EXPORT_FIELDS = {
 }
 MAX_PAGE = 99  # GET /v1/redemptions refuses page 100 and beyond
 PAGE_LIMIT = 100
+log = logging.getLogger(__name__)
+# Download statuses of an export file that is gone (expired, deleted): the export is created again.
+EXPORT_GONE = frozenset({403, 404, 410})
 # Consecutive export windows overlap by this much: a row stamped exactly on a boundary is never lost
 # whether the API treats $after/$before as inclusive or not (a duplicate is harmless, staging deduplicates).
 WINDOW_OVERLAP = timedelta(seconds=1)
@@ -138,6 +144,8 @@ class PullReport:
     export_bytes: dict[str, int] = field(default_factory=dict)
     list_objects: dict[str, int] = field(default_factory=dict)  # endpoint -> objects landed
     list_pages: dict[str, int] = field(default_factory=dict)
+    unfinished: list[str] = field(default_factory=list)  # lists stopped at Paging.max_pages_per_run
+    export_failures: list[str] = field(default_factory=list)  # exports the pull moved on from
     requests: int = 0
     retries: int = 0
 
@@ -161,33 +169,61 @@ def _stamp(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if moment else "beginning"
 
 
-def _split_setting(value: Any) -> list[str]:
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else str(value).split(",")
-    return [str(item).strip() for item in items if str(item).strip()]
+def parse_since(value: str | None) -> datetime | None:
+    """The first pull's start (`voucherify_pull_since`, an ISO date or time; empty = everything)."""
+    if not value:
+        return None
+    try:
+        return _parse_time(str(value), "voucherify_pull_since")
+    except ValueError as exc:
+        raise IngestError(str(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPolling:
+    """How long to wait for an export: polls start `interval` s apart, growing ×1.5 up to `cap` s; after
+    `timeout` s the pull stops waiting (the next pull polls the same export again)."""
+
+    interval: float = 2.0
+    cap: float = 30.0
+    timeout: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """List paging: objects per page, the highest page number GET /v1/redemptions serves, and at most how many
+    pages one pull lands per list (the next pull continues from the saved cursor)."""
+
+    page_limit: int = PAGE_LIMIT
+    max_page: int = MAX_PAGE
+    max_pages_per_run: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class PullOptions:
+    """Everything about how a pull talks to the API; the defaults are what `loyalty pull voucherify` uses."""
+
+    retry: RetryPolicy = RetryPolicy()
+    request_timeout: float = 30.0  # seconds per HTTP request
+    polling: ExportPolling = ExportPolling()
+    paging: Paging = Paging()
+    settle_seconds: float = 60.0  # pull only what is older than this, so late writes have settled
 
 
 def pull(
-    settings,
-    *,
     landing: Path,
+    *,
+    app_id: str | None,
+    app_token: str | None,
     base_url: str,
-    max_attempts: int = 6,
-    backoff_base: float = 1.0,
-    backoff_cap: float = 60.0,
-    max_retry_after: float = 300.0,
-    timeout: float = 30.0,
-    poll_interval: float = 2.0,
-    poll_cap: float = 30.0,
-    export_timeout: float = 3600.0,
-    settle_seconds: float = 60.0,
-    page_limit: int = PAGE_LIMIT,
-    max_page: int = MAX_PAGE,
+    exports: Sequence[str] = (),
+    since: datetime | None = None,
+    loyalty_campaigns: Sequence[str] = (),
+    options: PullOptions = PullOptions(),
     console: Console | None = None,
 ) -> PullReport:
-    """Pull exports, redemptions and loyalty transactions; resumable, incremental, one line on failure."""
-    app_id, app_token = settings.get("voucherify_app_id"), settings.get("voucherify_app_token")
+    """Pull `exports` (exported objects), redemptions and the loyalty transactions of `loyalty_campaigns` (empty:
+    every LOYALTY_PROGRAM campaign) into `landing`; resumable, incremental, one line on failure."""
     if not app_id or not app_token:
         raise IngestError(
             "Voucherify credentials missing: set LOYALTY_VOUCHERIFY_APP_ID and LOYALTY_VOUCHERIFY_APP_TOKEN "
@@ -195,26 +231,16 @@ def pull(
         )
     if not base_url or urlsplit(str(base_url)).scheme not in {"http", "https"}:
         raise IngestError(f"Voucherify base URL must be http(s)://…, got {base_url!r}")
-    objects = _split_setting(settings.get("voucherify_exports"))
-    unknown = sorted(set(objects) - set(EXPORT_OBJECTS))
+    unknown = sorted(set(exports) - set(EXPORT_OBJECTS))
     if unknown:
         raise IngestError(f"unknown exported object(s) {', '.join(unknown)}; known: {', '.join(EXPORT_OBJECTS)}")
-    since_setting = settings.get("voucherify_pull_since")
-    try:
-        since = _parse_time(str(since_setting), "voucherify_pull_since") if since_setting else None
-    except ValueError as exc:
-        raise IngestError(str(exc)) from exc
-    campaigns = _split_setting(settings.get("voucherify_loyalty_campaigns"))
 
-    until = datetime.now(UTC) - timedelta(seconds=settle_seconds)  # let late writes settle
+    landing = Path(landing)
+    until = datetime.now(UTC) - timedelta(seconds=options.settle_seconds)  # let late writes settle
     report = PullReport()
     console = console or Console(stderr=True)
     client = ApiClient(
-        str(base_url),
-        str(app_id),
-        str(app_token),
-        policy=RetryPolicy(max_attempts, backoff_base, backoff_cap, max_retry_after),
-        timeout=timeout,
+        str(base_url), str(app_id), str(app_token), policy=options.retry, timeout=options.request_timeout
     )
     progress = Progress(
         SpinnerColumn(),
@@ -226,16 +252,18 @@ def pull(
     try:
         with pull_lock(landing), secrets_redacted([str(app_token)]), progress:
             state = PullState(landing)
-            context = _Pull(client, state, landing, report, progress, until, since, page_limit, max_page)
-            for exported_object in objects:
-                context.export(exported_object, poll_interval, poll_cap, export_timeout)
+            context = _Pull(client, state, landing, report, progress, until, since, options.paging, options.polling)
+            for exported_object in exports:
+                context.export(exported_object)
             context.redemptions()
-            for campaign_id in campaigns or context.loyalty_campaigns():
+            for campaign_id in loyalty_campaigns or context.loyalty_campaigns():
                 context.loyalty_transactions(campaign_id)
     finally:
         report.requests, report.retries = client.requests, client.retries
         client.close()
     console.print(_summary(report))
+    if report.export_failures:
+        raise IngestError("; ".join(report.export_failures))
     return report
 
 
@@ -247,7 +275,10 @@ def _summary(report: PullReport) -> str:
     parts += [
         f"{name} {count} new in {report.list_pages.get(name, 0)} page(s)" for name, count in report.list_objects.items()
     ]
-    return f"pulled: {', '.join(parts) or 'nothing'} ({report.requests} requests, {report.retries} retries)"
+    unfinished = (
+        f"; page limit reached for {', '.join(report.unfinished)}: the next pull continues" if report.unfinished else ""
+    )
+    return f"pulled: {', '.join(parts) or 'nothing'} ({report.requests} requests, {report.retries} retries){unfinished}"
 
 
 @dataclass
@@ -259,12 +290,34 @@ class _Pull:
     progress: Progress
     until: datetime
     since: datetime | None
-    page_limit: int
-    max_page: int
+    paging: Paging
+    polling: ExportPolling
 
     # ---- Exports API -------------------------------------------------------------------------------
-    def export(self, exported_object: str, poll_interval: float, poll_cap: float, export_timeout: float) -> None:
+    def export(self, exported_object: str) -> None:
+        """One export of `exported_object`, downloaded. An export that cannot be used (it ended in ERROR, is DONE
+        without a file, or its file is gone) is forgotten and created once more at once; if that fails too, or
+        the export is not ready in time, the pull moves on (to the next objects and the lists) and fails at the
+        end naming it, so one bad export never keeps redemptions and transactions from being pulled."""
         task = self.progress.add_task(f"export {exported_object}", detail="")
+        for attempt in (1, 2):
+            try:
+                self._export(exported_object, task)
+                return
+            except _ExportUnusable as exc:
+                saved = self.state.get("exports", exported_object)
+                saved.pop("pending", None)
+                self.state.put("exports", exported_object, saved)
+                if attempt == 2:
+                    self.report.export_failures.append(f"{exc}; the next pull creates a new one")
+                    return
+                log.warning("%s; creating a new export", exc)
+                self.progress.update(task, detail="unusable, creating a new export")
+            except _ExportNotReady as exc:
+                self.report.export_failures.append(str(exc))
+                return
+
+    def _export(self, exported_object: str, task) -> None:
         saved = self.state.get("exports", exported_object)
         pending = saved.get("pending")
         if not pending:
@@ -296,8 +349,10 @@ class _Pull:
             self.state.put("exports", exported_object, saved)
 
         export_id = pending["id"]
-        export = self._wait_for_export(exported_object, export_id, task, poll_interval, poll_cap, export_timeout)
-        urls = _export_urls(export, export_id)
+        export = self._wait_for_export(exported_object, export_id, task)
+        urls = _export_urls(export)
+        if not urls:
+            raise _ExportUnusable(f"Voucherify export {export_id} ({exported_object}) is DONE without a file URL")
         window = f"{_stamp(_parse_time(pending['after'], 'state') if pending.get('after') else None)}-" + _stamp(
             _parse_time(pending["before"], "state")
         )
@@ -305,19 +360,26 @@ class _Pull:
         for number, url in enumerate(urls, start=1):
             self.progress.update(task, detail=f"downloading file {number}/{len(urls)}")
             suffix = f"_{number}" if len(urls) > 1 else ""
-            size = self._download(
-                url, folder / f"{window}_{export_id}{suffix}.csv", f"GET /v1/exports/{export_id} file {number}"
-            )
+            try:
+                size = self._download(
+                    url, folder / f"{window}_{export_id}{suffix}.csv", f"GET /v1/exports/{export_id} file {number}"
+                )
+            except ApiError as exc:
+                if exc.status not in EXPORT_GONE:
+                    raise
+                raise _ExportUnusable(
+                    f"Voucherify export {export_id} ({exported_object}): file {number} answers HTTP {exc.status}"
+                ) from exc
             self.report.export_bytes[exported_object] = self.report.export_bytes.get(exported_object, 0) + size
         self.report.export_files[exported_object] = self.report.export_files.get(exported_object, 0) + len(urls)
         done = {} if exported_object in SNAPSHOT_OBJECTS else {"done_before": pending["before"]}
         self.state.put("exports", exported_object, done)
         self.progress.update(task, detail=f"{len(urls)} file(s) downloaded")
 
-    def _wait_for_export(self, exported_object, export_id, task, poll_interval, poll_cap, export_timeout) -> dict:
+    def _wait_for_export(self, exported_object: str, export_id: str, task) -> dict:
         what = f"GET /v1/exports/{export_id}"
-        deadline = time.monotonic() + export_timeout
-        delay = poll_interval
+        deadline = time.monotonic() + self.polling.timeout
+        delay = self.polling.interval
         while True:
             export = self.client.get_json(f"/v1/exports/{export_id}", what=what)
             status = export.get("status") if isinstance(export, dict) else None
@@ -325,26 +387,20 @@ class _Pull:
             if status == "DONE":
                 return export
             if status == "ERROR":
-                self.state.put(
-                    "exports",
-                    exported_object,
-                    {k: v for k, v in self.state.get("exports", exported_object).items() if k != "pending"},
-                )
                 result = export.get("result")
                 reason = (result.get("message") or result.get("error")) if isinstance(result, dict) else result
-                raise IngestError(
-                    f"Voucherify export {export_id} ({exported_object}) ended in ERROR: "
-                    f"{reason or 'no reason given'}; the next pull creates a new one"
+                raise _ExportUnusable(
+                    f"Voucherify export {export_id} ({exported_object}) ended in ERROR: {reason or 'no reason given'}"
                 )
             if status not in {"SCHEDULED", "IN_PROGRESS"}:
                 raise MalformedResponse(what, f"unknown export status {status!r}")
             if time.monotonic() + delay > deadline:
-                raise IngestError(
-                    f"Voucherify export {export_id} ({exported_object}) still {status} after {export_timeout:.0f} s; "
-                    "the next pull resumes waiting for it"
+                raise _ExportNotReady(
+                    f"Voucherify export {export_id} ({exported_object}) still {status} after "
+                    f"{self.polling.timeout:.0f} s; the next pull resumes waiting for it"
                 )
             self.client.sleep(delay)
-            delay = min(delay * 1.5, poll_cap)
+            delay = min(delay * 1.5, self.polling.cap)
 
     def _download(self, url: str, dest: Path, what: str) -> int:
         for _ in range(5):  # follow redirects here, so the app token is re-decided for every host
@@ -381,10 +437,11 @@ class _Pull:
         cursor_ids = set(saved.get("cursor_ids", []))
         window_start = cursor or self.since
         page = 1
-        landed = 0
+        landed = fetched = 0
         while True:
+            fetched += 1
             what = f"GET /v1/redemptions page {page}"
-            params: dict[str, Any] = {"limit": self.page_limit, "page": page, "order": "created_at"}
+            params: dict[str, Any] = {"limit": self.paging.page_limit, "page": page, "order": "created_at"}
             params["created_at[before]"] = _iso(self.until)
             if window_start is not None:
                 # Slightly before the cursor: redemptions sharing its timestamp are fetched again and skipped by id.
@@ -414,13 +471,16 @@ class _Pull:
                     "lists", key, {"seq": writer.seq, "cursor_date": cursor_date, "cursor_ids": sorted(cursor_ids)}
                 )
             self.progress.update(task, detail=f"{landed} new")
-            if len(items) < self.page_limit:
+            if len(items) < self.paging.page_limit:
                 break
-            if page >= self.max_page:
+            if fetched >= self.paging.max_pages_per_run:
+                self.report.unfinished.append(key)
+                break
+            if page >= self.paging.max_page:
                 if cursor == window_start:
                     raise IngestError(
-                        f"more than {self.max_page * self.page_limit} redemptions share created_at {_iso(cursor)}; "
-                        "the API cannot page past them"
+                        f"more than {self.paging.max_page * self.paging.page_limit} redemptions share created_at "
+                        f"{_iso(cursor)}; the API cannot page past them"
                     )
                 window_start, page = cursor, 1  # slide the window instead of asking for page 100
             else:
@@ -430,12 +490,12 @@ class _Pull:
     # ---- Loyalty transactions: cursor per campaign --------------------------------------------------
     def loyalty_campaigns(self) -> list[str]:
         campaign_ids: list[str] = []
-        for page in range(1, self.max_page + 1):
+        for page in range(1, self.paging.max_page + 1):
             what = f"GET /v1/campaigns page {page}"
-            params = {"campaign_type": "LOYALTY_PROGRAM", "limit": self.page_limit, "page": page}
+            params = {"campaign_type": "LOYALTY_PROGRAM", "limit": self.paging.page_limit, "page": page}
             items = _list_items(self.client.get_json("/v1/campaigns", params=params, what=what), what)
             campaign_ids += [item["id"] for item in items]
-            if len(items) < self.page_limit:
+            if len(items) < self.paging.page_limit:
                 break
         return campaign_ids
 
@@ -447,10 +507,12 @@ class _Pull:
             self.landing / "voucherify" / "api" / "loyalty_transactions" / campaign_id, saved.get("seq", 0)
         )
         starting_after = saved.get("starting_after_id")
-        landed = 0
+        cursors_seen = {starting_after}
+        landed = fetched = 0
         while True:
+            fetched += 1
             what = f"GET /v1/loyalties/{campaign_id}/transactions after {starting_after or 'start'}"
-            params: dict[str, Any] = {"limit": self.page_limit}
+            params: dict[str, Any] = {"limit": self.paging.page_limit}
             if starting_after:
                 params["starting_after_id"] = starting_after
             body = self.client.get_json(f"/v1/loyalties/{campaign_id}/transactions", params=params, what=what)
@@ -458,13 +520,25 @@ class _Pull:
             has_more = body.get("has_more", False)
             if not isinstance(has_more, bool) or (has_more and not items):
                 raise MalformedResponse(what, f"has_more={has_more!r} with {len(items)} item(s)")
-            if items:
-                writer.write(items)
-                landed += len(items)
-                starting_after = body.get("more_starting_after") or items[-1]["id"]
-                self.state.put("lists", key, {"seq": writer.seq, "starting_after_id": starting_after})
+            if not items:
+                break
+            next_cursor = body.get("more_starting_after") or items[-1]["id"]
+            if has_more and next_cursor in cursors_seen:
+                # The API would answer a page it already sent, forever: stop before landing it again.
+                raise IngestError(
+                    f"Voucherify API {what}: the cursor does not advance (more_starting_after {next_cursor!r} was "
+                    f"already followed); stopped after {landed} new objects, which are saved"
+                )
+            writer.write(items)
+            landed += len(items)
+            starting_after = next_cursor
+            cursors_seen.add(starting_after)
+            self.state.put("lists", key, {"seq": writer.seq, "starting_after_id": starting_after})
             self.progress.update(task, detail=f"{landed} new")
             if not has_more:
+                break
+            if fetched >= self.paging.max_pages_per_run:
+                self.report.unfinished.append(key)
                 break
         self._count("loyalty_transactions", landed, writer)
 
@@ -487,17 +561,26 @@ def _list_items(body: Any, what: str) -> list[dict]:
     return items
 
 
-def _export_urls(export: dict, export_id: str) -> list[str]:
-    """result.url (one file), or result.urls / a list in result.url when Voucherify splits a large export."""
+def _export_urls(export: dict) -> list[str]:
+    """result.url (one file), or result.urls / a list in result.url when Voucherify splits a large export;
+    empty when a DONE export names no file."""
     result = export.get("result")
     urls: Any = None
     if isinstance(result, dict):
         urls = result.get("urls") or result.get("url")
     if isinstance(urls, str):
         urls = [urls]
-    if not isinstance(urls, list) or not urls or not all(isinstance(url, str) and url for url in urls):
-        raise MalformedResponse(f"GET /v1/exports/{export_id}", "DONE without a result URL")
+    if not isinstance(urls, list) or not all(isinstance(url, str) and url for url in urls):
+        return []
     return urls
+
+
+class _ExportUnusable(Exception):
+    """This export will never give its file (ERROR, DONE without a file, the file gone): create another."""
+
+
+class _ExportNotReady(Exception):
+    """Still being prepared when the pull stopped waiting: the next pull polls it again."""
 
 
 class _PageWriter:

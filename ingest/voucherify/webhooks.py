@@ -3,10 +3,15 @@
 Both envelopes in one pass: v2024 (`id` whs_…, `source`, `event{id, type, created_at}`) and the
 legacy v2018 (`object: "event"`, `webhook_id`, `id` = event id). The event kind is `event.type`
 (distribution webhooks send a free-text `type`), falling back to `type` when `event` is absent.
-Unknown event types and fields are kept as they are.
+Unknown event types and fields are kept as they are. The receiver asks `DeliveryJudge` (this same
+SQL) before it acknowledges a delivery, so it never answers 2xx to what ingest would quarantine.
 """
 
 from __future__ import annotations
+
+import threading
+
+import duckdb
 
 from ingest.jsonlines import JsonTarget
 from ingest.landing import VOUCHERIFY_WEBHOOKS
@@ -51,3 +56,19 @@ TARGET = JsonTarget(
         ),
     ),
 )
+
+
+class DeliveryJudge:
+    """Ingest's own verdict on one delivery line: the loader's SQL on an in-memory DuckDB, one cursor per thread."""
+
+    def __init__(self) -> None:
+        self._db = duckdb.connect(":memory:")
+        self._local = threading.local()
+        self._sql = TARGET.judged_sql("(select '' as _file, 1 as _line, $line as line)") + " select _reason from judged"
+
+    def reason(self, line: str) -> str | None:
+        """Why ingest would quarantine this line, or None when it loads."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self._db.cursor()
+        return cursor.execute(self._sql, {"line": line}).fetchone()[0]
