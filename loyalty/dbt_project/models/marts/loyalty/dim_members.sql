@@ -54,7 +54,7 @@ paid_orders as (
         min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at
     from orders
-    where status in ('PAID', 'FULFILLED')
+    where is_paid
     group by customer_source_id
 
 ),
@@ -85,7 +85,7 @@ product_purchases as (
     from orders
     inner join {{ ref('int_order_items_unnested') }} as items
         on orders.order_id = items.order_id
-    where orders.status in ('PAID', 'FULFILLED')
+    where orders.is_paid
     group by 1, 2, 3
 
 ),
