@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loyalty.generate import catalog as cat
+from loyalty.generate.state import Customer, Order
 from loyalty.generate.util import DAY_MS, Ids, dumps, iso3, iso_offset, snake_case, write_gzip
 
 SOURCE_IDS = {"pos": "Xq3PosSrc01", "mobile_app": "Mb7AppSrc02", "web": "Wb2WebSrc03", "voucherify": "Vc9EvtCloud4"}
@@ -150,6 +152,107 @@ class SegmentWriter:
 
     def _add(self, schema: str, table: str, row: dict) -> None:
         self.tables.setdefault((schema, table), []).append({k: v for k, v in row.items() if v is not None})
+
+    # -- what the sources send ------------------------------------------------------------------------------
+
+    def event_cloud(self, event: str, t_ms: int, c: Customer, objects: dict) -> None:
+        """A track call of Voucherify's Segment source: the customer's common properties plus the event's objects."""
+        props = {
+            "email": c.email,
+            "customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id, "name": c.name},
+        }
+        props.update({k: v for k, v in objects.items() if v is not None})
+        self.message(
+            "voucherify", "track", t_ms + 1200, user_id=c.source_id, anonymous_id=None, event=event, properties=props
+        )
+
+    def order_messages(self, t_ms: int, o: Order) -> None:
+        """What the sales channel of an order sends: the POS's identify + "Order placed" {voucherifyOrderId,
+        localisation, phone}; the app's and web shop's screen/page, identify with profile traits, Order Completed."""
+        c, seg, rng = o.customer, self, self.rng
+        if o.location in cat.STORES:
+            if not c.pos_identified:
+                c.pos_identified = True
+                seg.message(
+                    "pos",
+                    "identify",
+                    t_ms - 5000,
+                    user_id=c.source_id,
+                    anonymous_id=None,
+                    traits={"phone": c.source_id},
+                )
+            seg.message(
+                "pos",
+                "track",
+                t_ms + 300,
+                user_id=c.source_id,
+                anonymous_id=None,
+                event="Order placed",
+                properties={"voucherifyOrderId": o.id, "localisation": o.location, "phone": c.source_id},
+            )
+            return
+        schema = "mobile_app" if o.location == "Mobile App" else "web"
+        flag = "app_identified" if schema == "mobile_app" else "web_identified"
+        if schema == "web":
+            seg.message(
+                "web",
+                "page",
+                t_ms - 120_000,
+                user_id=None,
+                anonymous_id=c.anon_id,
+                properties={"path": "/cart", "url": "https://shop.example.com/cart", "title": "Cart"},
+                context={"page": {"path": "/cart", "url": "https://shop.example.com/cart"}, "userAgent": "Mozilla/5.0"},
+            )
+        else:
+            seg.message(
+                schema,
+                "track",
+                t_ms - 180_000,
+                user_id=None,
+                anonymous_id=c.anon_id,
+                event="Application Opened",
+                properties={"from_background": False},
+                context={"app": {"name": "Loyalty App", "version": "3.4.1"}, "os": {"name": "iOS"}},
+            )
+        if not getattr(c, flag):
+            setattr(c, flag, True)
+            traits = {
+                "phone": c.source_id,
+                "first_name": c.first,
+                "last_name": c.last,
+                "email": c.email,
+                "address": {"postalCode": f"{rng.randrange(10000, 99999)}"},
+                "metadata": {"registered_customer": True},
+            }
+            seg.message(schema, "identify", t_ms - 60_000, user_id=c.source_id, anonymous_id=c.anon_id, traits=traits)
+        total = (o.amount - o.discount) / 100
+        products = [
+            {"product_id": p[0], "sku": p[1], "name": p[2], "category": p[3], "price": p[4] / 100, "quantity": q}
+            for p, q in o.items
+        ]
+        as_string = rng.random() < 0.3
+        props = {
+            "order_id": o.id,
+            "checkout_id": self.ids.hex("chk_", 12),
+            "affiliation": o.location,
+            "total": f"{total:.2f}" if as_string else total,
+            "revenue": f"{total:.2f}" if as_string else total,
+            "discount": o.discount / 100,
+            "currency": "USD",
+            "products": products,
+            "quantity_total": sum(q for _, q in o.items),
+        }
+        if o.discount:
+            props["coupon"] = "applied"
+        seg.message(
+            schema,
+            "track",
+            t_ms + 200,
+            user_id=c.source_id,
+            anonymous_id=c.anon_id,
+            event="Order Completed",
+            properties=props,
+        )
 
     # -- files -----------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Voucherify writers: objects shaped like the vendor's payloads, webhook deliveries (v2024 project and
-distribution envelopes, the legacy v2018 envelope) and Exports API CSV files."""
+distribution envelopes, the legacy v2018 envelope) and Exports API CSV files (rows and download rounds)."""
 
 from __future__ import annotations
 
@@ -570,3 +570,196 @@ def write_export(
         if bad_row is not None and not rows:
             writer.writerow(bad_row)
     return path
+
+
+EXPORT_EVERY_DAYS = 7
+EXPORT_WINDOW_DAYS = 10  # > EXPORT_EVERY_DAYS: consecutive exports overlap
+WINDOWED_EXPORTS = ("redemption", "voucher_transactions", "order", "publication")
+
+
+class Exports:
+    """Exports API downloads: every round writes each windowed object's rows of the last EXPORT_WINDOW_DAYS
+    (rounds overlap), customers on the second and final rounds, vouchers and point buckets on the final one.
+    The second round has title-case headers and carries the one malformed record."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.buffers: dict[str, list] = {name: [] for name in WINDOWED_EXPORTS}  # (created_ms, object)
+        self.rounds = 0
+
+    def add(self, name: str, t_ms: int, obj) -> None:
+        self.buffers[name].append((t_ms, obj))
+
+    def write_round(self, t_ms: int, final: bool, *, customers, vouchers, members, expiry_ms, aggregates) -> int:
+        """Write one round of downloads; returns how many malformed rows it wrote."""
+        self.rounds += 1
+        lo = t_ms - EXPORT_WINDOW_DAYS * DAY_MS
+        stamp = iso3(t_ms).replace("-", "").replace(":", "")[:15] + "Z"
+        second = self.rounds == 2
+        bad_rows = 0
+        for name, buf in self.buffers.items():
+            buf[:] = [(ts, obj) for ts, obj in buf if ts >= lo]
+            rows = [export_row(name, obj, t_ms) for _ts, obj in buf]
+            columns = list(EXPORT_COLUMNS[name])
+            if name == "order":
+                columns += ["metadata.currency", "metadata.channel", "metadata.location_id", "metadata.location"]
+            # The one malformed export record: a copy of a row with two extra cells (wrong column count).
+            bad_row = rows[0] + ["?", "?"] if second and name == "redemption" and rows else None
+            write_export(self.root, name, stamp, columns, rows, title_headers=second, bad_row=bad_row)
+            bad_rows += bad_row is not None
+        if final or second:
+            rows = [customer_export_row(c, aggregates(c)) for c in customers if c.created_ms <= t_ms]
+            write_export(self.root, "customer", stamp, EXPORT_COLUMNS["customer"], rows, title_headers=second)
+        if final:
+            write_export(
+                self.root, "voucher", stamp, EXPORT_COLUMNS["voucher"], [voucher_export_row(v) for v in vouchers]
+            )
+            rows = [
+                [b[0], LOYALTY_CAMPAIGN["id"], c.card.id, "ACTIVE", iso6(b[3] + expiry_ms)[:10], b[1]]
+                for c in members
+                for b in c.buckets
+            ]
+            write_export(self.root, "points_expiration", stamp, EXPORT_COLUMNS["points_expiration"], rows)
+        return bad_rows
+
+
+def export_row(name: str, obj, t_ms: int) -> list:
+    """One CSV row of a windowed export; an order shows its status as it stood at export time t_ms."""
+    if name == "redemption":
+        r: Redemption = obj
+        return [
+            r.id,
+            "redemption",
+            iso6(r.date_ms),
+            r.voucher.code if r.voucher else "",
+            r.campaign_name or "",
+            r.promotion_tier["id"] if r.promotion_tier else "",
+            r.customer.cust_id,
+            r.customer.source_id,
+            r.customer.name,
+            r.tracking_id,
+            r.order.id if r.order else "",
+            r.order.amount if r.order else "",
+            "",
+            r.points or "",
+            r.result,
+            r.failure_code or "",
+            r.failure_message or "",
+            "{}",
+        ]
+    if name == "voucher_transactions":
+        tx = obj
+        return [
+            tx["id"],
+            tx["campaign_id"],
+            tx["voucher_id"],
+            tx["type"],
+            "",
+            tx["reason"] or "",
+            tx["source"] or "",
+            tx["details"]["balance"]["balance"],
+            tx["details"]["balance"]["points"],
+            tx["related_transaction_id"] or "",
+            tx["created_at"],
+            json_text(tx["details"]),
+        ]
+    if name == "order":
+        o: Order = obj
+        status, updated = o.history[0]
+        for st, ts in o.history:
+            if ts <= t_ms:
+                status, updated = st, ts
+        meta = o.location_key
+        total = "" if o.omit_total else o.amount - o.discount
+        return [
+            o.id,
+            o.source_id,
+            iso6(o.created_ms),
+            iso6(updated),
+            status,
+            o.amount,
+            o.discount or "",
+            "",
+            o.discount or "",
+            total,
+            o.customer.cust_id,
+            "",
+            "USD",
+            order_channel(o),
+            o.location if meta == "location_id" else "",
+            o.location if meta == "location" else "",
+        ]
+    if name == "publication":
+        pub_id, v, ts, channel = obj
+        return [
+            pub_id,
+            v.code,
+            v.holder.cust_id,
+            v.holder.source_id,
+            iso6(ts),
+            channel,
+            v.campaign["name"],
+            "",
+            "{}",
+        ]
+    raise ValueError(name)
+
+
+def voucher_export_row(v: Voucher) -> list:
+    camp, card = v.campaign, v.kind == "LOYALTY_CARD"
+    discount = camp.get("discount", {})
+    value = discount.get("amount_off", discount.get("percent_off", ""))
+    return [
+        v.id,
+        v.code,
+        v.kind,
+        value,
+        discount.get("type", ""),
+        camp["name"],
+        "",
+        "",
+        "",
+        "",
+        v.holder.balance if card else "",
+        "" if card else 1,
+        int(v.redeemed),
+        "true",
+        "",
+        "",
+        "{}",
+        "false",
+        iso6(v.created_ms),
+        "",
+        "",
+        "",
+        "",
+        discount.get("amount_limit", ""),
+        camp["id"],
+        "",
+        v.holder.cust_id,
+        "",
+        "",
+        v.holder.source_id,
+    ]
+
+
+def customer_export_row(c: Customer, agg: dict) -> list:
+    """`agg`: the customer's redemption and paid-order counts as Voucherify keeps them."""
+    return [
+        c.cust_id,
+        c.source_id,
+        c.name,
+        c.email or "",
+        iso6(c.created_ms),
+        agg["succeeded"] + c.pre_window_succeeded,
+        agg["failed"],
+        agg["rolled_back"],
+        agg["paid_cents"] + c.pre_window_order_cents,
+        agg["paid_count"] + c.pre_window_orders,
+        c.balance if c.card else 0,
+        json_text({"region": c.region}),
+    ]
+
+
+def json_text(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))

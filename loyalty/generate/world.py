@@ -1,15 +1,16 @@
 """The simulation: one retailer's loyalty world, processed as a time-ordered stream of actions.
 
 Every action updates the state, records what it *meant* (ground truth) and hands the same facts to every
-writer (webhooks, exports, Segment). Actions live in one heap keyed by time, so files are written in time order
-and memory holds the state, not the history.
+writer (webhooks and exports in voucherify.py, Segment in segment.py). Actions are `do_…` methods scheduled with
+`at(time, self.do_…, *args)` into one heap keyed by time, so files are written in time order and memory holds
+the state, not the history. To add a behaviour: a `do_…` method, scheduled from where it is triggered.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from loyalty.generate import catalog as cat
@@ -18,22 +19,19 @@ from loyalty.generate.state import Customer, Order, Redemption, Voucher
 from loyalty.generate.truth import Truth
 from loyalty.generate.util import DAY_MS, HOUR_MS, MINUTE_MS, Ids, iso0, iso3, iso6
 from loyalty.generate.voucherify import (
-    EXPORT_COLUMNS,
+    EXPORT_EVERY_DAYS,
+    Exports,
     Webhooks,
     campaign_obj,
     customer_obj,
-    order_channel,
     order_obj,
     publication_obj,
     redemption_obj,
     rollback_obj,
     tier_obj,
     voucher_obj,
-    write_export,
 )
 
-EXPORT_EVERY_DAYS = 7
-EXPORT_WINDOW_DAYS = 10  # > EXPORT_EVERY_DAYS: consecutive exports overlap
 SEGMENT_LOAD_DAYS = 5
 ORDERS_PER_CUSTOMER_DAY = {True: 0.016, False: 0.006}  # member, non-member
 
@@ -58,11 +56,7 @@ class World:
         self.members: list[Customer] = []
         self.orders: dict[str, Order] = {}
         self.redemptions: dict[str, Redemption] = {}
-        # Rolling windows of export rows: (created_ms, kind, object)
-        self.export_buffer: dict[str, list] = {
-            k: [] for k in ("redemption", "voucher_transactions", "order", "publication")
-        }
-        self.export_no = 0
+        self.exports = Exports(out)
         self.expiry_heap: list = []
         self.stacks = 0
         self.typo_sent = False
@@ -72,10 +66,11 @@ class World:
     # ------------------------------------------------------------------------------------------------------
     # scheduling
 
-    def at(self, t_ms: int, kind: str, *args) -> None:
+    def at(self, t_ms: int, action: Callable[..., None], *args) -> None:
+        """Schedule `action(t_ms, *args)` (a `do_…` method) at simulated time t_ms; ignored past the window."""
         if t_ms < self.end_ms:
             self.seq += 1
-            heapq.heappush(self.heap, (t_ms, self.seq, kind, args))
+            heapq.heappush(self.heap, (t_ms, self.seq, action, args))
 
     def rand_time(self, lo_ms: int, hi_ms: int) -> int:
         return self.rng.randint(lo_ms, max(lo_ms, hi_ms - 1))
@@ -86,9 +81,9 @@ class World:
         task = self.progress.add_task("simulating", total=self.end_ms - self.start_ms) if self.progress else None
         last = self.start_ms
         while self.heap:
-            t_ms, _seq, kind, args = heapq.heappop(self.heap)
+            t_ms, _seq, action, args = heapq.heappop(self.heap)
             self.now = t_ms
-            getattr(self, "do_" + kind)(t_ms, *args)
+            action(t_ms, *args)
             if task is not None and t_ms - last > HOUR_MS:
                 self.progress.update(task, completed=t_ms - self.start_ms)
                 last = t_ms
@@ -129,22 +124,8 @@ class World:
                 region=cat.REGIONS[nearest_store],
                 home=home,
                 wants_card=rng.random() < 0.6,
-                balance=0,
-                total=0,
-                buckets=[],
-                tier=None,
-                tier_left=False,
-                visited=set(),
                 anon_id=self.ids.uuid(),
-                open_vouchers=[],
                 created_ms=self.start_ms - rng.randint(1, 400) * DAY_MS,
-                announced=False,
-                pos_identified=False,
-                app_identified=False,
-                web_identified=False,
-                pre_window_succeeded=0,
-                pre_window_order_cents=0,
-                pre_window_orders=0,
             )
             if rng.random() < 0.25:
                 c.created_ms = self.rand_time(self.start_ms, self.end_ms)  # signs up during the window
@@ -160,28 +141,30 @@ class World:
         for c in self.customers:
             first_ms = max(start, c.created_ms)
             if c.created_ms >= start:
-                self.at(c.created_ms, "customer_created", c)
+                self.at(c.created_ms, self.do_customer_created, c)
             if c.wants_card:
-                self.at(first_ms + rng.randint(0, max(1, (end - first_ms) // 3)), "join", c)
+                self.at(first_ms + rng.randint(0, max(1, (end - first_ms) // 3)), self.do_join, c)
             rate = ORDERS_PER_CUSTOMER_DAY[bool(c.wants_card)]
             n_orders = sum(1 for _ in range(self.days) if rng.random() < rate)
             for _ in range(n_orders):
-                self.at(self.rand_time(first_ms, end), "order", c)
+                self.at(self.rand_time(first_ms, end), self.do_order, c)
             if rng.random() < (0.3 if c.wants_card else 0.1):
-                self.at(self.rand_time(first_ms, end - DAY_MS), "publish", c, rng.choice(cat.DISCOUNT_CAMPAIGNS))
+                self.at(self.rand_time(first_ms, end - DAY_MS), self.do_publish, c, rng.choice(cat.DISCOUNT_CAMPAIGNS))
             if rng.random() < 0.05:
-                self.at(self.rand_time(first_ms, end), "failed_attempt", c, None)
+                self.at(self.rand_time(first_ms, end), self.do_failed_attempt, c, None)
         # Every documented failure code at least once, spread over the window.
         for code in cat.REDEMPTION_FAILURE_CODES:
-            self.at(self.rand_time(start + HOUR_MS, end - HOUR_MS), "failed_attempt", rng.choice(self.customers), code)
+            self.at(
+                self.rand_time(start + HOUR_MS, end - HOUR_MS), self.do_failed_attempt, rng.choice(self.customers), code
+            )
         for day in range(1, self.days + 1):
-            self.at(start + day * DAY_MS + 2 * HOUR_MS + 17 * MINUTE_MS, "expire_points")
+            self.at(start + day * DAY_MS + 2 * HOUR_MS + 17 * MINUTE_MS, self.do_expire_points)
         for k in range(1, self.days // EXPORT_EVERY_DAYS + 1):
-            self.at(start + k * EXPORT_EVERY_DAYS * DAY_MS + 3 * HOUR_MS, "export", False)
+            self.at(start + k * EXPORT_EVERY_DAYS * DAY_MS + 3 * HOUR_MS, self.do_export, False)
         for k in range(1, self.days // SEGMENT_LOAD_DAYS + 1):
-            self.at(start + k * SEGMENT_LOAD_DAYS * DAY_MS + 4 * HOUR_MS, "segment_load")
+            self.at(start + k * SEGMENT_LOAD_DAYS * DAY_MS + 4 * HOUR_MS, self.do_segment_load)
         # Program operations: transfers, manual adjustments, members leaving their tier.
-        self.at(start + 6 * HOUR_MS, "program_ops")
+        self.at(start + 6 * HOUR_MS, self.do_program_ops)
 
     # ------------------------------------------------------------------------------------------------------
     # customers and publications
@@ -239,7 +222,7 @@ class World:
                 entity_id=c.cust_id,
             )
         if self.rng.random() < 0.5:
-            self.event_cloud(
+            self.segment.event_cloud(
                 "Customer Publication Succeeded",
                 t_ms,
                 c,
@@ -249,7 +232,7 @@ class World:
                     "campaign": {"id": v.campaign["id"], "name": v.campaign["name"]},
                 },
             )
-        self.export_buffer["publication"].append((t_ms, (pub_id, v, t_ms, channel)))
+        self.exports.add("publication", t_ms, (pub_id, v, t_ms, channel))
         self.vouchers.append(v)
         self.truth.publication(pub_id, t_ms, c, v.campaign["name"], v.code, v.kind, channel)
 
@@ -304,11 +287,11 @@ class World:
             # A code tried at the till that failed, on the order just created; it went through without it.
             self.failed_redemption(t_ms + 200, c, None, order=o)
         self.order_event(t_ms, o, "CREATED", "customer.order.created")
-        self.segment_order(t_ms, o)
+        self.segment.order_messages(t_ms, o)
         if will_pay:
-            self.at(t_ms + rng.randint(2_000, 90_000), "paid", o)
+            self.at(t_ms + rng.randint(2_000, 90_000), self.do_paid, o)
         elif rng.random() < 0.5:
-            self.at(t_ms + rng.randint(1, 3) * DAY_MS, "cancel", o, "Abandoned cart")
+            self.at(t_ms + rng.randint(1, 3) * DAY_MS, self.do_cancel, o, "Abandoned cart")
 
     def order_event(self, t_ms: int, o: Order, status: str, event_type: str) -> None:
         o.status, o.updated_ms = status, t_ms
@@ -321,7 +304,7 @@ class World:
             entity_id=c.cust_id,
         )
         if len(o.history) == 1:
-            self.export_buffer["order"].append((t_ms, o))
+            self.exports.add("order", t_ms, o)
         self.truth.order_changed(o)
 
     def do_paid(self, t_ms: int, o: Order) -> None:
@@ -332,13 +315,13 @@ class World:
                 self.add_pending_points(t_ms + 800, c, o)
             else:
                 new_store = o.location in cat.STORES and o.location not in c.visited
-                self.at(t_ms + 800, "earn_points", o, new_store)
+                self.at(t_ms + 800, self.do_earn_points, o, new_store)
         if o.location in cat.STORES:
             c.visited.add(o.location)
         if rng.random() < 0.06:
-            self.at(t_ms + rng.randint(2, 8) * DAY_MS, "cancel", o, "Returned")
+            self.at(t_ms + rng.randint(2, 8) * DAY_MS, self.do_cancel, o, "Returned")
         elif o.location in cat.DIGITAL and rng.random() < 0.5:
-            self.at(t_ms + rng.randint(20, 60) * HOUR_MS, "fulfill", o)
+            self.at(t_ms + rng.randint(20, 60) * HOUR_MS, self.do_fulfill, o)
 
     def do_fulfill(self, t_ms: int, o: Order) -> None:
         if o.status == "PAID":
@@ -358,7 +341,7 @@ class World:
             if r.result == "SUCCESS" and r.status == "SUCCEEDED":
                 self.rollback(t_ms + 1500, r, "Order returned")
         if o.customer.card is not None:
-            self.at(t_ms + 3000, "return_points", o)
+            self.at(t_ms + 3000, self.do_return_points, o)
 
     def do_return_points(self, t_ms: int, o: Order) -> None:
         """Take back what the returned order earned, as far as the balance still holds it at this moment."""
@@ -370,29 +353,16 @@ class World:
     # ------------------------------------------------------------------------------------------------------
     # redemptions
 
-    def new_redemption(self, t_ms: int, c: Customer, **kw) -> Redemption:
-        success = kw.get("result", "SUCCESS") == "SUCCESS"
+    def new_redemption(self, t_ms: int, c: Customer, result: str = "SUCCESS", **kw) -> Redemption:
+        success = result == "SUCCESS"
         r = Redemption(
             id=self.ids.hex("r_" if success else "rf_"),
             date_ms=t_ms,
             customer=c,
-            result="SUCCESS" if success else "FAILURE",
+            result=result,
             status="SUCCEEDED" if success else "FAILED",
-            failure_code=kw.get("failure_code"),
-            failure_message=kw.get("failure_message"),
-            campaign=kw.get("campaign"),
-            voucher=kw.get("voucher"),
-            promotion_tier=kw.get("promotion_tier"),
-            order=kw.get("order"),
-            channel_type=kw.get("channel_type", "API"),
-            discount=kw.get("discount", 0),
-            rolled_back_ms=None,
-            parent_id=kw.get("parent_id"),
-            is_parent=kw.get("is_parent", False),
-            reward=kw.get("reward"),
-            points=kw.get("points"),
-            children=[],
             tracking_id=c.source_id,
+            **kw,
         )
         self.redemptions[r.id] = r
         return r
@@ -486,7 +456,7 @@ class World:
                 entity_id=c.cust_id,
             )
         if not r.is_parent and self.rng.random() < 0.6:
-            self.event_cloud(
+            self.segment.event_cloud(
                 "Customer Redemption Succeeded" if r.result == "SUCCESS" else "Customer Redemption Failed",
                 t_ms,
                 c,
@@ -503,7 +473,7 @@ class World:
                     "campaign": {"name": r.campaign_name} if r.campaign else None,
                 },
             )
-        self.export_buffer["redemption"].append((t_ms, r))
+        self.exports.add("redemption", t_ms, r)
         self.truth.redemption_changed(r)
 
     def failed_redemption(self, t_ms: int, c: Customer, code: str | None, order: Order | None = None) -> None:
@@ -579,7 +549,7 @@ class World:
                     },
                     entity_id=r.customer.cust_id,
                 )
-        self.event_cloud(
+        self.segment.event_cloud(
             "Customer Redemption Rollback Succeeded",
             t_ms,
             r.customer,
@@ -587,9 +557,9 @@ class World:
         )
         self.truth.redemption_changed(r)
         if r.reward is not None:
-            self.at(t_ms + 700, "refund_points", r, rb_id)
+            self.at(t_ms + 700, self.do_refund_points, r, rb_id)
         if self.rng.random() < 0.25:
-            self.at(t_ms + self.rng.randint(30_000, 6 * HOUR_MS), "failed_rollback", r)
+            self.at(t_ms + self.rng.randint(30_000, 6 * HOUR_MS), self.do_failed_rollback, r)
 
     def do_refund_points(self, t_ms: int, r: Redemption, rollback_id: str) -> None:
         self.ledger(t_ms, r.customer, "POINTS_REFUND", r.points, redemption=r, rollback_id=rollback_id, source="API")
@@ -785,7 +755,7 @@ class World:
             }
             wh.distribution_event("customer.rewarded.loyalty_points", t_ms, rewarded, entity_id=c.cust_id)
             if self.rng.random() < 0.5:
-                self.event_cloud(
+                self.segment.event_cloud(
                     "Customer Rewarded Loyalty Points",
                     t_ms,
                     c,
@@ -795,11 +765,11 @@ class World:
                         "order": {"id": order.id} if order else None,
                     },
                 )
-        self.export_buffer["voucher_transactions"].append((t_ms, tx))
+        self.exports.add("voucher_transactions", t_ms, tx)
         self.truth.ledger_row(tx_id, t_ms, c, tx_type, points, c.balance, order)
         if order is not None and tx_type in ("POINTS_ACCRUAL", "PENDING_POINTS_ACTIVATION"):
             order.points_earned += points
-        self.at(t_ms + 900, "update_tier", c)  # the tier follows the balance as it stands then
+        self.at(t_ms + 900, self.do_update_tier, c)  # the tier follows the balance as it stands then
         return tx
 
     def _consume(self, c: Customer, points: int) -> None:
@@ -823,10 +793,10 @@ class World:
                 t_ms, c, "POINTS_ACCRUAL", base, order=o, rule=cat.EARNING_RULES["per_unit"], source="Automation"
             )
         if new_store:
-            self.at(t_ms + 400, "new_store_bonus", o)
+            self.at(t_ms + 400, self.do_new_store_bonus, o)
         reward = cat.REWARDS[0] if c.balance < cat.REWARDS[1]["points"] else self.rng.choice(cat.REWARDS)
         if c.balance >= reward["points"] and self.rng.random() < 0.35:
-            self.at(t_ms + self.rng.randint(1, 72) * HOUR_MS, "reward", c, reward)
+            self.at(t_ms + self.rng.randint(1, 72) * HOUR_MS, self.do_reward, c, reward)
 
     def do_new_store_bonus(self, t_ms: int, o: Order) -> None:
         if o.status in ("PAID", "FULFILLED"):
@@ -847,7 +817,7 @@ class World:
             return
         o.pending = (self.ids.hex("lopp_"), points, t_ms + cat.PENDING_POINTS_DAYS * DAY_MS)
         self.pending_points_event("voucher.loyalty_card.pending_points.added", t_ms, o)
-        self.at(o.pending[2], "activate_pending", o)
+        self.at(o.pending[2], self.do_activate_pending, o)
 
     def pending_points_event(self, event_type: str, t_ms: int, o: Order, transaction: dict | None = None) -> None:
         c = o.customer
@@ -925,7 +895,7 @@ class World:
             entity_id=c.cust_id,
         )
         if self.rng.random() < 0.2:
-            self.at(t_ms + self.rng.randint(1, 48) * HOUR_MS, "refund_reward", r)
+            self.at(t_ms + self.rng.randint(1, 48) * HOUR_MS, self.do_refund_reward, r)
 
     def do_refund_reward(self, t_ms: int, r: Redemption) -> None:
         if r.status == "SUCCEEDED":
@@ -938,7 +908,7 @@ class World:
             due[idx] = None
         for idx in due:
             # The job works through the cards one by one over a quarter of an hour.
-            self.at(t_ms + (idx % 900) * 1000, "expire_card", self.customers[idx], t_ms)
+            self.at(t_ms + (idx % 900) * 1000, self.do_expire_card, self.customers[idx], t_ms)
 
     def do_expire_card(self, t_ms: int, c: Customer, job_ms: int) -> None:
         """Expire the card's buckets that were due when the job started, as they stand now."""
@@ -974,14 +944,14 @@ class World:
             if not c.wants_card:
                 continue
             if rng.random() < 0.08:
-                self.at(self.rand_time(start + DAY_MS, end), "adjust", c, 1)
+                self.at(self.rand_time(start + DAY_MS, end), self.do_adjust, c, 1)
             if rng.random() < 0.03:
-                self.at(self.rand_time(start + 2 * DAY_MS, end), "adjust", c, -1)
+                self.at(self.rand_time(start + 2 * DAY_MS, end), self.do_adjust, c, -1)
             if rng.random() < 0.03:
-                self.at(self.rand_time(start + 3 * DAY_MS, end), "transfer", c, self.customers[rng.randrange(n)])
+                self.at(self.rand_time(start + 3 * DAY_MS, end), self.do_transfer, c, self.customers[rng.randrange(n)])
             if rng.random() < 0.02:
-                self.at(self.rand_time(start + 5 * DAY_MS, end), "tier_left", c)
-        self.at(end - 2 * DAY_MS, "showcase")
+                self.at(self.rand_time(start + 5 * DAY_MS, end), self.do_tier_left, c)
+        self.at(end - 2 * DAY_MS, self.do_showcase)
 
     def do_showcase(self, t_ms: int) -> None:
         """Guarantee each rare kind at least once in any world with two members: one step per action time, so
@@ -990,14 +960,14 @@ class World:
         if len(members) >= 2:
             a = max(members, key=lambda m: m.balance)  # the richest card can always give some away
             b = members[0] if a is not members[0] else members[1]
-            self.at(t_ms, "adjust", a, 1)
-            self.at(t_ms + HOUR_MS, "adjust", a, -1)
-            self.at(t_ms + 2 * HOUR_MS, "transfer", a, b)
-            self.at(t_ms + 3 * HOUR_MS, "tier_left", members[-1])
-        self.at(t_ms + 4 * HOUR_MS, "showcase_return")
-        self.at(t_ms + 5 * HOUR_MS, "showcase_refund")
-        self.at(t_ms + 8 * HOUR_MS, "showcase_failed_rollback")
-        self.at(t_ms + 10 * HOUR_MS, "showcase_pending")
+            self.at(t_ms, self.do_adjust, a, 1)
+            self.at(t_ms + HOUR_MS, self.do_adjust, a, -1)
+            self.at(t_ms + 2 * HOUR_MS, self.do_transfer, a, b)
+            self.at(t_ms + 3 * HOUR_MS, self.do_tier_left, members[-1])
+        self.at(t_ms + 4 * HOUR_MS, self.do_showcase_return)
+        self.at(t_ms + 5 * HOUR_MS, self.do_showcase_refund)
+        self.at(t_ms + 8 * HOUR_MS, self.do_showcase_failed_rollback)
+        self.at(t_ms + 10 * HOUR_MS, self.do_showcase_pending)
 
     def _ledger_has(self, tx_type: str) -> bool:
         return any(row[3] == tx_type for row in self.truth.ledger)
@@ -1019,7 +989,7 @@ class World:
         if rich:
             self.do_reward(t_ms, rich[0], cat.REWARDS[0])
             rewards = [r for r in self.redemptions.values() if r.reward is not None and r.status == "SUCCEEDED"]
-            self.at(t_ms + HOUR_MS, "refund_reward", rewards[0])
+            self.at(t_ms + HOUR_MS, self.do_refund_reward, rewards[0])
 
     def do_showcase_failed_rollback(self, t_ms: int) -> None:
         if self.truth.counters.get("rollbacks_failed"):
@@ -1031,7 +1001,7 @@ class World:
         succeeded = [r for r in self.redemptions.values() if r.status == "SUCCEEDED" and not r.is_parent]
         if succeeded:
             self.rollback(t_ms, succeeded[0], "Fraud prevention")
-            self.at(t_ms + HOUR_MS, "failed_rollback", succeeded[0])
+            self.at(t_ms + HOUR_MS, self.do_failed_rollback, succeeded[0])
 
     def do_showcase_pending(self, t_ms: int) -> None:
         if not self._ledger_has("PENDING_POINTS_ACTIVATION"):
@@ -1140,274 +1110,21 @@ class World:
     # ------------------------------------------------------------------------------------------------------
     # Segment
 
-    def event_cloud(self, event: str, t_ms: int, c: Customer, objects: dict) -> None:
-        props = {
-            "email": c.email,
-            "customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id, "name": c.name},
-        }
-        props.update({k: v for k, v in objects.items() if v is not None})
-        self.segment.message(
-            "voucherify", "track", t_ms + 1200, user_id=c.source_id, anonymous_id=None, event=event, properties=props
-        )
-
-    def segment_order(self, t_ms: int, o: Order) -> None:
-        c, seg, rng = o.customer, self.segment, self.rng
-        if o.location in cat.STORES:
-            if not c.pos_identified:
-                c.pos_identified = True
-                seg.message(
-                    "pos",
-                    "identify",
-                    t_ms - 5000,
-                    user_id=c.source_id,
-                    anonymous_id=None,
-                    traits={"phone": c.source_id},
-                )
-            seg.message(
-                "pos",
-                "track",
-                t_ms + 300,
-                user_id=c.source_id,
-                anonymous_id=None,
-                event="Order placed",
-                properties={"voucherifyOrderId": o.id, "localisation": o.location, "phone": c.source_id},
-            )
-            return
-        schema = "mobile_app" if o.location == "Mobile App" else "web"
-        flag = "app_identified" if schema == "mobile_app" else "web_identified"
-        if schema == "web":
-            seg.message(
-                "web",
-                "page",
-                t_ms - 120_000,
-                user_id=None,
-                anonymous_id=c.anon_id,
-                properties={"path": "/cart", "url": "https://shop.example.com/cart", "title": "Cart"},
-                context={"page": {"path": "/cart", "url": "https://shop.example.com/cart"}, "userAgent": "Mozilla/5.0"},
-            )
-        else:
-            seg.message(
-                schema,
-                "track",
-                t_ms - 180_000,
-                user_id=None,
-                anonymous_id=c.anon_id,
-                event="Application Opened",
-                properties={"from_background": False},
-                context={"app": {"name": "Loyalty App", "version": "3.4.1"}, "os": {"name": "iOS"}},
-            )
-        if not getattr(c, flag):
-            setattr(c, flag, True)
-            traits = {
-                "phone": c.source_id,
-                "first_name": c.first,
-                "last_name": c.last,
-                "email": c.email,
-                "address": {"postalCode": f"{rng.randrange(10000, 99999)}"},
-                "metadata": {"registered_customer": True},
-            }
-            seg.message(schema, "identify", t_ms - 60_000, user_id=c.source_id, anonymous_id=c.anon_id, traits=traits)
-        total = (o.amount - o.discount) / 100
-        products = [
-            {"product_id": p[0], "sku": p[1], "name": p[2], "category": p[3], "price": p[4] / 100, "quantity": q}
-            for p, q in o.items
-        ]
-        as_string = rng.random() < 0.3
-        props = {
-            "order_id": o.id,
-            "checkout_id": self.ids.hex("chk_", 12),
-            "affiliation": o.location,
-            "total": f"{total:.2f}" if as_string else total,
-            "revenue": f"{total:.2f}" if as_string else total,
-            "discount": o.discount / 100,
-            "currency": "USD",
-            "products": products,
-            "quantity_total": sum(q for _, q in o.items),
-        }
-        if o.discount:
-            props["coupon"] = "applied"
-        seg.message(
-            schema,
-            "track",
-            t_ms + 200,
-            user_id=c.source_id,
-            anonymous_id=c.anon_id,
-            event="Order Completed",
-            properties=props,
-        )
-
     def do_segment_load(self, t_ms: int) -> None:
         self.segment.flush_load()
 
     # ------------------------------------------------------------------------------------------------------
     # exports
-
     def do_export(self, t_ms: int, final: bool) -> None:
-        """One round of Exports API downloads covering the last EXPORT_WINDOW_DAYS (overlapping the previous)."""
-        self.export_no += 1
-        lo = t_ms - EXPORT_WINDOW_DAYS * DAY_MS
-        stamp = iso3(t_ms).replace("-", "").replace(":", "")[:15] + "Z"
-        title = self.export_no == 2
-        bad = self.export_no == 2
-        for name, buf in self.export_buffer.items():
-            buf[:] = [(ts, obj) for ts, obj in buf if ts >= lo]
-            rows = [self._export_row(name, obj, t_ms) for _ts, obj in buf]
-            columns = list(EXPORT_COLUMNS[name])
-            if name == "order":
-                columns += ["metadata.currency", "metadata.channel", "metadata.location_id", "metadata.location"]
-            # The one malformed export record: a copy of a row with two extra cells (wrong column count).
-            bad_row = rows[0] + ["?", "?"] if bad and name == "redemption" and rows else None
-            write_export(self.out, name, stamp, columns, rows, title_headers=title, bad_row=bad_row)
-            if bad_row is not None:
-                self.truth.expected_rejection("voucherify_exports")
-        if final or self.export_no == 2:
-            rows = [self._customer_row(c) for c in self.customers if c.created_ms <= t_ms]
-            write_export(self.out, "customer", stamp, EXPORT_COLUMNS["customer"], rows, title_headers=title)
-        if final:
-            write_export(
-                self.out, "voucher", stamp, EXPORT_COLUMNS["voucher"], [self._voucher_row(v) for v in self.vouchers]
-            )
-            rows = [
-                [b[0], cat.LOYALTY_CAMPAIGN["id"], c.card.id, "ACTIVE", iso6(b[3] + self.expiry_ms)[:10], b[1]]
-                for c in self.members
-                for b in c.buckets
-            ]
-            write_export(self.out, "points_expiration", stamp, EXPORT_COLUMNS["points_expiration"], rows)
-
-    def _export_row(self, name: str, obj, t_ms: int) -> list:
-        if name == "redemption":
-            r: Redemption = obj
-            return [
-                r.id,
-                "redemption",
-                iso6(r.date_ms),
-                r.voucher.code if r.voucher else "",
-                r.campaign_name or "",
-                r.promotion_tier["id"] if r.promotion_tier else "",
-                r.customer.cust_id,
-                r.customer.source_id,
-                r.customer.name,
-                r.tracking_id,
-                r.order.id if r.order else "",
-                r.order.amount if r.order else "",
-                "",
-                r.points or "",
-                r.result,
-                r.failure_code or "",
-                r.failure_message or "",
-                "{}",
-            ]
-        if name == "voucher_transactions":
-            tx = obj
-            return [
-                tx["id"],
-                tx["campaign_id"],
-                tx["voucher_id"],
-                tx["type"],
-                "",
-                tx["reason"] or "",
-                tx["source"] or "",
-                tx["details"]["balance"]["balance"],
-                tx["details"]["balance"]["points"],
-                tx["related_transaction_id"] or "",
-                tx["created_at"],
-                _json(tx["details"]),
-            ]
-        if name == "order":
-            o: Order = obj
-            status, updated = o.history[0]
-            for st, ts in o.history:
-                if ts <= t_ms:
-                    status, updated = st, ts
-            meta = o.location_key
-            total = "" if o.omit_total else o.amount - o.discount
-            return [
-                o.id,
-                o.source_id,
-                iso6(o.created_ms),
-                iso6(updated),
-                status,
-                o.amount,
-                o.discount or "",
-                "",
-                o.discount or "",
-                total,
-                o.customer.cust_id,
-                "",
-                "USD",
-                order_channel(o),
-                o.location if meta == "location_id" else "",
-                o.location if meta == "location" else "",
-            ]
-        if name == "publication":
-            pub_id, v, ts, channel = obj
-            return [
-                pub_id,
-                v.code,
-                v.holder.cust_id,
-                v.holder.source_id,
-                iso6(ts),
-                channel,
-                v.campaign["name"],
-                "",
-                "{}",
-            ]
-        raise ValueError(name)
-
-    def _voucher_row(self, v: Voucher) -> list:
-        camp, card = v.campaign, v.kind == "LOYALTY_CARD"
-        discount = camp.get("discount", {})
-        value = discount.get("amount_off", discount.get("percent_off", ""))
-        return [
-            v.id,
-            v.code,
-            v.kind,
-            value,
-            discount.get("type", ""),
-            camp["name"],
-            "",
-            "",
-            "",
-            "",
-            v.holder.balance if card else "",
-            "" if card else 1,
-            int(v.redeemed),
-            "true",
-            "",
-            "",
-            "{}",
-            "false",
-            iso6(v.created_ms),
-            "",
-            "",
-            "",
-            "",
-            discount.get("amount_limit", ""),
-            camp["id"],
-            "",
-            v.holder.cust_id,
-            "",
-            "",
-            v.holder.source_id,
-        ]
-
-    def _customer_row(self, c: Customer) -> list:
-        agg = self.truth.customer_aggregates(c)
-        return [
-            c.cust_id,
-            c.source_id,
-            c.name,
-            c.email or "",
-            iso6(c.created_ms),
-            agg["succeeded"] + c.pre_window_succeeded,
-            agg["failed"],
-            agg["rolled_back"],
-            agg["paid_cents"] + c.pre_window_order_cents,
-            agg["paid_count"] + c.pre_window_orders,
-            c.balance if c.card else 0,
-            _json({"region": c.region}),
-        ]
-
-
-def _json(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+        """One round of Exports API downloads (voucherify.Exports); the malformed row it may write is expected."""
+        bad_rows = self.exports.write_round(
+            t_ms,
+            final,
+            customers=self.customers,
+            vouchers=self.vouchers,
+            members=self.members,
+            expiry_ms=self.expiry_ms,
+            aggregates=self.truth.customer_aggregates,
+        )
+        if bad_rows:
+            self.truth.expected_rejection("voucherify_exports", bad_rows)
