@@ -156,7 +156,8 @@ class SegmentWriter:
     # -- what the sources send ------------------------------------------------------------------------------
 
     def event_cloud(self, event: str, t_ms: int, c: Customer, objects: dict) -> None:
-        """A track call of Voucherify's Segment source: the customer's common properties plus the event's objects."""
+        """A track call of Voucherify's Segment source, the generation Segment documents today: the customer's
+        common properties (`email`, `customer`, `campaign`) plus the event's objects, one property each."""
         props = {
             "email": c.email,
             "customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id, "name": c.name},
@@ -164,6 +165,27 @@ class SegmentWriter:
         props.update({k: v for k, v in objects.items() if v is not None})
         self.message(
             "voucherify", "track", t_ms + 1200, user_id=c.source_id, anonymous_id=None, event=event, properties=props
+        )
+
+    def event_cloud_first_generation(self, event: str, event_type: str, t_ms: int, c: Customer, objects: dict) -> None:
+        """The source's first generation ("Redemption succeeded", …): the whole Voucherify event in one property,
+        `voucherifyEvent` {id, type, data, created_at}, whose data holds the same objects as the webhook's."""
+        data = {"customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id, "name": c.name}}
+        data.update({k: v for k, v in objects.items() if v is not None})
+        voucherify_event = {
+            "id": self.ids.hex("evcus_"),
+            "type": event_type,
+            "data": data,
+            "created_at": iso3(t_ms),
+        }
+        self.message(
+            "voucherify",
+            "track",
+            t_ms + 1200,
+            user_id=c.source_id,
+            anonymous_id=None,
+            event=event,
+            properties={"voucherifyEvent": voucherify_event},
         )
 
     def order_messages(self, t_ms: int, o: Order) -> None:

@@ -67,6 +67,7 @@ class Order:
     amount: int
     items: list
     omit_total: bool
+    omit_total_discount: bool = False  # copies name only the discount's parts
     discount: int = 0  # whole discount, cents
     items_discount: int = 0  # the part applied to order lines (product-specific campaigns)
     sends_updated_at: bool = True  # False: every copy of this order leaves updated_at out
@@ -102,7 +103,10 @@ class Redemption:
     points: int | None = None
     children: list = field(default_factory=list)
     tracking_id: str | None = None
-    location: str | None = None  # where it happened when no order says so (redemption metadata)
+    metadata: dict = field(default_factory=dict)  # the POS records where it happened here when there is no order
+    location: str | None = None  # that place, as the marts should read it
+    stack_attempt: bool = False  # a failed stack attempt: shaped as a parent, no children, counted once
+    webhooks_lost: bool = False  # seen only through exports and Voucherify's Segment Event Cloud
 
     @property
     def campaign_name(self) -> str | None:

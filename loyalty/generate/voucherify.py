@@ -94,6 +94,8 @@ def order_metadata(o: Order) -> dict:
         meta["location_id"] = o.location
     elif o.location_key == "location":
         meta["location"] = o.location
+    if o.origin is not None:
+        meta["originOrderId"] = o.origin.id  # the POS's replacement order after a return
     return meta
 
 
@@ -101,8 +103,13 @@ def order_channel(o: Order) -> str:
     return {"Mobile App": "app", "Web": "web"}.get(o.location, "pos")
 
 
-def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None = None) -> dict:
-    """The order as the vendor sends it. `own_discount` adds the redeemable's applied discount (stack children)."""
+def order_obj(o: Order, status: str, updated_ms: int, applied: tuple[int, int] | None = None) -> dict:
+    """The order as the vendor sends it. Discounts split into the whole cart's (`discount_amount`) and the order
+    lines' (`items_discount_amount`), summed in `total_discount_amount`; every such key is absent when zero, and
+    a few copies leave the total out. `applied` = (order-level, line-level) discount of the redemption the copy
+    belongs to: `applied_discount_amount`, `items_applied_discount_amount` and their sum
+    `total_applied_discount_amount`, absent when zero (the vendor's own example has only the line-level pair).
+    `updated_at` is left out on orders whose copies never carry it."""
     obj = {
         "id": o.id,
         "source_id": o.source_id,
@@ -111,15 +118,26 @@ def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None =
         "referrer_id": None,
         "amount": o.amount,
     }
-    if o.discount:
-        obj["discount_amount"] = o.discount
+    cart_discount = o.discount - o.items_discount
+    if cart_discount:
+        obj["discount_amount"] = cart_discount
+    if o.items_discount:
+        obj["items_discount_amount"] = o.items_discount
+    if o.discount and not o.omit_total_discount:
         obj["total_discount_amount"] = o.discount
-    if own_discount is not None:
-        obj["applied_discount_amount"] = own_discount
+    if applied is not None:
+        cart_applied, items_applied = applied
+        if cart_applied:
+            obj["applied_discount_amount"] = cart_applied
+        if items_applied:
+            obj["items_applied_discount_amount"] = items_applied
+        if cart_applied + items_applied:
+            obj["total_applied_discount_amount"] = cart_applied + items_applied
     if not o.omit_total:
         obj["total_amount"] = o.amount - o.discount
-    obj["items"] = [
-        {
+    items = []
+    for i, ((pid, sku, name, _cat, price), qty) in enumerate(o.items):
+        item = {
             "object": "order_item",
             "product_id": pid,
             "source_id": sku,
@@ -130,12 +148,15 @@ def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None =
             "subtotal_amount": qty * price,
             "product": {"id": pid, "source_id": sku, "name": name, "price": price},
         }
-        for (pid, sku, name, _cat, price), qty in o.items
-    ]
+        if i == 0 and o.items_discount:
+            item["discount_amount"] = o.items_discount
+        items.append(item)
+    obj["items"] = items
     obj["metadata"] = order_metadata(o)
     obj["customer"] = {"id": o.customer.cust_id, "object": "customer"}
     obj["created_at"] = iso6(o.created_ms)
-    obj["updated_at"] = iso6(updated_ms)
+    if o.sends_updated_at:
+        obj["updated_at"] = iso6(updated_ms)
     obj["object"] = "order"
     return obj
 
@@ -149,7 +170,7 @@ def redemption_obj(
         "date": iso6(r.date_ms),
         "customer_id": r.customer.cust_id,
         "tracking_id": r.tracking_id,
-        "metadata": {},
+        "metadata": dict(r.metadata),
         "result": r.result,
         "status": status,
         "order": order,
@@ -159,17 +180,14 @@ def redemption_obj(
             "channel_id": "user_pos01" if r.channel_type == "USER" else "app_pos01",
         },
     }
-    if r.is_parent:
+    if r.is_parent or r.stack_attempt:
+        # a stack parent, or a failed stack attempt that never got children (the vendor's not_found example)
         obj["related_object_type"] = "redemption"
         obj["related_object_id"] = r.id
     elif r.promotion_tier:
         obj["related_object_type"] = "promotion_tier"
         obj["related_object_id"] = r.promotion_tier["id"]
-        obj["promotion_tier"] = {
-            "id": r.promotion_tier["id"],
-            "name": r.promotion_tier["name"],
-            "campaign": {"id": r.campaign["id"], "name": r.campaign["name"]},
-        }
+        obj["promotion_tier"] = promotion_tier_obj(r.promotion_tier, r.campaign)
     elif r.voucher is not None:
         obj["related_object_type"] = "voucher"
         obj["related_object_id"] = r.voucher.id
@@ -189,6 +207,17 @@ def redemption_obj(
             "redemptions": [],
         }
     return obj
+
+
+def promotion_tier_obj(tier: dict, campaign: dict) -> dict:
+    """As the vendor sends it inside a redemption: the campaign by id only, no name anywhere."""
+    return {
+        "id": tier["id"],
+        "action": None,
+        "campaign": {"id": campaign["id"], "start_date": None, "expiration_date": None, "object": "campaign"},
+        "campaign_id": None,
+        "object": "promotion_tier",
+    }
 
 
 def rollback_obj(rb_id: str, r: Redemption, date_ms: int, order: dict | None, *, failed: bool, reason: str) -> dict:
@@ -493,8 +522,8 @@ EXPORT_COLUMNS = {
         "loyalty_points",
         "metadata",
     ],
+    # The vendor's publication export has no id column.
     "publication": [
-        "id",
         "voucher_code",
         "customer_id",
         "customer_source_id",
@@ -601,8 +630,19 @@ class Exports:
             buf[:] = [(ts, obj) for ts, obj in buf if ts >= lo]
             rows = [export_row(name, obj, t_ms) for _ts, obj in buf]
             columns = list(EXPORT_COLUMNS[name])
+            if name == "publication" and second:
+                # what the API returns when no fields are asked for: `code`, customer_id, date, channel
+                picks = [columns.index(c) for c in ("voucher_code", "customer_id", "date", "channel")]
+                rows = [[row[i] for i in picks] for row in rows]
+                columns = ["code", "customer_id", "date", "channel"]
             if name == "order":
-                columns += ["metadata.currency", "metadata.channel", "metadata.location_id", "metadata.location"]
+                columns += [
+                    "metadata.currency",
+                    "metadata.channel",
+                    "metadata.location_id",
+                    "metadata.location",
+                    "metadata.originOrderId",
+                ]
             # The one malformed export record: a copy of a row with two extra cells (wrong column count).
             bad_row = rows[0] + ["?", "?"] if second and name == "redemption" and rows else None
             write_export(self.root, name, stamp, columns, rows, title_headers=second, bad_row=bad_row)
@@ -632,7 +672,8 @@ def export_row(name: str, obj, t_ms: int) -> list:
             "redemption",
             iso6(r.date_ms),
             r.voucher.code if r.voucher else "",
-            r.campaign_name or "",
+            # "parent campaign name of voucher if applicable": a promotion tier's campaign is not named here
+            r.voucher.campaign["name"] if r.voucher else "",
             r.promotion_tier["id"] if r.promotion_tier else "",
             r.customer.cust_id,
             r.customer.source_id,
@@ -645,7 +686,7 @@ def export_row(name: str, obj, t_ms: int) -> list:
             r.result,
             r.failure_code or "",
             r.failure_message or "",
-            "{}",
+            json_text(r.metadata),
         ]
     if name == "voucher_transactions":
         tx = obj
@@ -675,11 +716,11 @@ def export_row(name: str, obj, t_ms: int) -> list:
             o.id,
             o.source_id,
             iso6(o.created_ms),
-            iso6(updated),
+            iso6(updated) if o.sends_updated_at else "",
             status,
             o.amount,
-            o.discount or "",
-            "",
+            (o.discount - o.items_discount) or "",
+            o.items_discount or "",
             o.discount or "",
             total,
             o.customer.cust_id,
@@ -688,20 +729,11 @@ def export_row(name: str, obj, t_ms: int) -> list:
             order_channel(o),
             o.location if meta == "location_id" else "",
             o.location if meta == "location" else "",
+            o.origin.id if o.origin is not None else "",
         ]
     if name == "publication":
-        pub_id, v, ts, channel = obj
-        return [
-            pub_id,
-            v.code,
-            v.holder.cust_id,
-            v.holder.source_id,
-            iso6(ts),
-            channel,
-            v.campaign["name"],
-            "",
-            "{}",
-        ]
+        _pub_id, v, ts, channel = obj
+        return [v.code, v.holder.cust_id, v.holder.source_id, iso6(ts), channel, v.campaign["name"], "", "{}"]
     raise ValueError(name)
 
 

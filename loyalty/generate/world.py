@@ -16,7 +16,7 @@ from pathlib import Path
 from loyalty.generate import catalog as cat
 from loyalty.generate.segment import SegmentWriter
 from loyalty.generate.state import Customer, Order, Redemption, Voucher
-from loyalty.generate.truth import Truth
+from loyalty.generate.truth import MOVEMENTS, Truth
 from loyalty.generate.util import DAY_MS, HOUR_MS, MINUTE_MS, Ids, iso0, iso3, iso6
 from loyalty.generate.voucherify import (
     EXPORT_EVERY_DAYS,
@@ -165,6 +165,8 @@ class World:
             self.at(start + k * SEGMENT_LOAD_DAYS * DAY_MS + 4 * HOUR_MS, self.do_segment_load)
         # Program operations: transfers, manual adjustments, members leaving their tier.
         self.at(start + 6 * HOUR_MS, self.do_program_ops)
+        # The promotion's name reaches the warehouse only through objects that name its campaign.
+        self.at(start + HOUR_MS, self.do_campaign_updated, cat.PROMOTION_CAMPAIGN)
 
     # ------------------------------------------------------------------------------------------------------
     # customers and publications
@@ -172,6 +174,9 @@ class World:
     def announce(self, c: Customer, t_ms: int) -> None:
         c.announced = True
         self.webhooks.project_event("customer.created", t_ms, {"customer": customer_obj(c)}, entity_id=c.cust_id)
+
+    def do_campaign_updated(self, t_ms: int, campaign: dict) -> None:
+        self.webhooks.project_event("campaign.updated", t_ms, {"campaign": campaign_obj(campaign)})
 
     def do_customer_created(self, t_ms: int, c: Customer) -> None:
         if not c.announced:
@@ -183,20 +188,23 @@ class World:
         pub = publication_obj(pub_id, v, t_ms, channel)
         camp = campaign_obj(v.campaign)
         vobj = voucher_obj(v)
-        c = v.holder
-        self.webhooks.project_event(
-            "publication.succeeded",
-            t_ms,
-            {
-                "user": {"id": "user_MarketingTeam00000000000001"} if channel == "voucherify-web-ui" else None,
-                "campaign": camp,
-                "customer": customer_obj(c),
-                "vouchers": [vobj],
-                "publication": pub,
-            },
-            entity_id=c.cust_id,
-        )
-        if self.rng.random() < 0.7:
+        c, rng = v.holder, self.rng
+        # A few publications reach the warehouse only through the export and Voucherify's Segment Event Cloud.
+        lost = rng.random() < 0.04
+        if not lost:
+            self.webhooks.project_event(
+                "publication.succeeded",
+                t_ms,
+                {
+                    "user": {"id": "user_MarketingTeam00000000000001"} if channel == "voucherify-web-ui" else None,
+                    "campaign": camp,
+                    "customer": customer_obj(c),
+                    "vouchers": [vobj],
+                    "publication": pub,
+                },
+                entity_id=c.cust_id,
+            )
+        if not lost and rng.random() < 0.7:
             self.webhooks.project_event(
                 "voucher.published",
                 t_ms,
@@ -209,7 +217,7 @@ class World:
                 },
                 entity_id=c.cust_id,
             )
-        if self.rng.random() < 0.5:
+        if not lost and rng.random() < 0.5:
             self.webhooks.distribution_event(
                 "customer.publication.succeeded",
                 t_ms,
@@ -221,14 +229,14 @@ class World:
                 },
                 entity_id=c.cust_id,
             )
-        if self.rng.random() < 0.5:
-            self.segment.event_cloud(
-                "Customer Publication Succeeded",
+        if lost or rng.random() < 0.5:
+            self.cloud(
+                ("Customer Publication Succeeded", "Publication succeeded"),
+                "customer.publication.succeeded",
                 t_ms,
                 c,
                 {
-                    "publication": {"id": pub_id, "channel": channel},
-                    "voucher": {"code": v.code, "id": v.id},
+                    "publication": {k: val for k, val in pub.items() if k != "customer"} | {"voucher": vobj},
                     "campaign": {"id": v.campaign["id"], "name": v.campaign["name"]},
                 },
             )
@@ -274,9 +282,11 @@ class World:
             updated_ms=t_ms,
             status="CREATED",
             amount=amount,
-            discount=0,
             items=items,
             omit_total=rng.random() < 0.05,
+            omit_total_discount=rng.random() < 0.15,
+            # some integrations' order objects never carry updated_at: the copy from the latest event must win
+            sends_updated_at=rng.random() >= 0.2,
         )
         self.orders[o.id] = o
         # Checkout: maybe redeem a published voucher, a promotion, or both stacked; maybe a failed try first.
@@ -319,7 +329,9 @@ class World:
         if o.location in cat.STORES:
             c.visited.add(o.location)
         if rng.random() < 0.06:
-            self.at(t_ms + rng.randint(2, 8) * DAY_MS, self.do_cancel, o, "Returned")
+            # A return: the POS's own flow at a store, Voucherify's rollback flow in the app and web shop.
+            returned = self.do_pos_return if o.location in cat.STORES else self.do_cancel
+            self.at(t_ms + rng.randint(2, 8) * DAY_MS, returned, o, "Returned")
         elif o.location in cat.DIGITAL and rng.random() < 0.5:
             self.at(t_ms + rng.randint(20, 60) * HOUR_MS, self.do_fulfill, o)
 
@@ -349,6 +361,43 @@ class World:
         take = min(o.points_earned, c.balance)
         if take > 0:
             self.ledger(t_ms, c, "POINTS_REMOVAL", -take, order=o, reason="Order returned", source="voucherify-web-ui")
+
+    def do_pos_return(self, t_ms: int, o: Order, reason: str, returned_count: int | None = None) -> None:
+        """The POS's return of some or all products: remove the points the order earned from the card (a manual
+        POINTS_REMOVAL whose reason names the order), set the order CANCELED, and create a replacement PAID order
+        with the kept products whose metadata.originOrderId names the original. Redemptions are not rolled back."""
+        if o.status not in ("PAID", "FULFILLED"):
+            return
+        c, rng = o.customer, self.rng
+        returned = rng.sample(o.items, returned_count or rng.randint(1, len(o.items)))
+        kept = [item for item in o.items if item not in returned]
+        take = min(o.points_earned, c.balance) if c.card is not None else 0
+        if take > 0:
+            ids = ", ".join(product[0] for product, _qty in returned)
+            reason_text = f"Return products {ids} from order: {o.id}"
+            self.ledger(t_ms, c, "POINTS_REMOVAL", -take, order=o, order_in_details=False, reason=reason_text)
+        self.order_event(t_ms + 500, o, "CANCELED", "customer.order.canceled")
+        if not kept:
+            return
+        replacement = Order(
+            id=self.ids.hex("ord_"),
+            source_id=f"{o.location[:3].upper()}-{rng.randrange(10**8):08d}",
+            customer=c,
+            location=o.location,
+            location_key=o.location_key,  # the original's metadata is copied (no POS event names this order)
+            created_ms=t_ms + 1000,
+            updated_ms=t_ms + 1000,
+            status="PAID",
+            amount=sum(product[4] * qty for product, qty in kept),
+            items=kept,
+            omit_total=False,
+            sends_updated_at=False,  # created PAID, never updated
+            origin=o,
+        )
+        self.orders[replacement.id] = replacement
+        self.order_event(t_ms + 1000, replacement, "PAID", "customer.order.paid")
+        if c.card is not None:
+            self.at(t_ms + 1800, self.do_earn_points, replacement, False)
 
     # ------------------------------------------------------------------------------------------------------
     # redemptions
@@ -382,7 +431,10 @@ class World:
             off = (
                 d["amount_off"] if d["type"] == "AMOUNT" else min(o.amount * d["percent_off"] // 100, d["amount_limit"])
             )
-            parts.append(dict(campaign=voucher.campaign, voucher=voucher, discount=min(off, o.amount - 100)))
+            off = min(off, o.amount - 100)
+            # a product-specific campaign discounts the order lines, not the cart
+            on_items = off if d["effect"] == "APPLY_TO_ITEMS" else 0
+            parts.append(dict(campaign=voucher.campaign, voucher=voucher, discount=off, items_discount=on_items))
         promo_off = min(promo["amount_off"], o.amount - 100 - sum(p["discount"] for p in parts))
         if use_promo and promo_off > 0:
             parts.append(dict(campaign=cat.PROMOTION_CAMPAIGN, promotion_tier=promo, discount=promo_off))
@@ -390,6 +442,7 @@ class World:
             return
         channel = "USER" if o.location in cat.STORES else "API"
         o.discount = sum(p["discount"] for p in parts)
+        o.items_discount = sum(p.get("items_discount", 0) for p in parts)
         if len(parts) == 2:
             self.stacks += 1
         if len(parts) == 1:
@@ -408,21 +461,30 @@ class World:
 
     def redemption_order(self, r: Redemption) -> dict | None:
         """The order as it stood at the redemption: every redemption of an order happens at checkout, after the
-        order was created and before it was paid, so CREATED with updated_at = created_at."""
+        order was created and before it was paid, so CREATED with updated_at = created_at. A stack child's copy
+        states what that child applied; so does the copy of a single redeemable whose id is even-numbered (the
+        others state only the order's discount, as older records do)."""
         o = r.order
         if o is None:
             return None
-        own = r.discount if r.parent_id else None
-        return order_obj(o, "CREATED", o.created_ms, own_discount=own)
+        states_applied = r.parent_id or r.is_parent or int(r.id[-1], 16) % 2 == 0
+        applied = (r.discount - r.items_discount, r.items_discount) if states_applied else None
+        return order_obj(o, "CREATED", o.created_ms, applied=applied)
 
     def emit_redemption(self, t_ms: int, r: Redemption) -> None:
-        c = r.customer
+        c, rng = r.customer, self.rng
         legacy = self.webhooks.is_legacy(t_ms)
         order = self.redemption_order(r)
         status = None if legacy else r.status  # older records carry no status
         robj = redemption_obj(r, status, order)
         event_type = "redemption.succeeded" if r.result == "SUCCESS" else "redemption.failed"
-        if legacy:
+        # A promotion tier names its campaign by id only; the event's campaign object is there half the time.
+        campaign = campaign_obj(r.campaign) if r.campaign and (not r.promotion_tier or rng.random() < 0.5) else None
+        # A few single redeemables reach the warehouse only through exports and Voucherify's Segment Event Cloud.
+        r.webhooks_lost = r.result == "SUCCESS" and not (legacy or r.is_parent or r.parent_id) and rng.random() < 0.04
+        if r.webhooks_lost:
+            pass
+        elif legacy:
             self.webhooks.legacy_event(event_type, t_ms, robj)
         else:
             self.webhooks.project_event(
@@ -431,7 +493,7 @@ class World:
                 {
                     "customer": customer_obj(c),
                     "order": order,
-                    "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                    "campaign": campaign,
                     "voucher": voucher_obj(r.voucher) if r.voucher else None,
                     "holder": None,
                     "promotion_tier": robj.get("promotion_tier"),
@@ -440,14 +502,14 @@ class World:
                 },
                 entity_id=c.cust_id,
             )
-        if r.result == "SUCCESS" and self.rng.random() < 0.4:
+        if r.result == "SUCCESS" and not r.webhooks_lost and rng.random() < 0.4:
             self.webhooks.distribution_event(
                 "customer.redemption.succeeded",
                 t_ms,
                 {
                     "customer": customer_obj(c),
                     "order": order,
-                    "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                    "campaign": campaign,
                     "voucher": voucher_obj(r.voucher) if r.voucher else None,
                     "holder": None,
                     "promotion_tier": robj.get("promotion_tier"),
@@ -455,26 +517,34 @@ class World:
                 },
                 entity_id=c.cust_id,
             )
-        if not r.is_parent and self.rng.random() < 0.6:
-            self.segment.event_cloud(
-                "Customer Redemption Succeeded" if r.result == "SUCCESS" else "Customer Redemption Failed",
+        if not r.is_parent and (r.webhooks_lost or rng.random() < 0.6):
+            succeeded = r.result == "SUCCESS"
+            own = {k: v for k, v in redemption_obj(r, r.status, None).items() if k not in ("customer", "voucher")}
+            self.cloud(
+                ("Customer Redemption Succeeded", "Redemption succeeded")
+                if succeeded
+                else ("Customer Redemption Failed", "Redemption failed"),
+                "customer.redemption." + ("succeeded" if succeeded else "failed"),
                 t_ms,
                 c,
                 {
-                    "redemption": {
-                        "id": r.id,
-                        "result": r.result,
-                        "status": r.status,
-                        "failure_code": r.failure_code,
-                        "date": iso3(t_ms),
-                    },
-                    "order": {"id": r.order.id, "amount": r.order.amount} if r.order else None,
-                    "voucher": {"code": r.voucher.code} if r.voucher else None,
-                    "campaign": {"name": r.campaign_name} if r.campaign else None,
+                    "redemption": own,
+                    "order": order,
+                    "voucher": voucher_obj(r.voucher) if r.voucher else None,
+                    "promotion_tier": robj.get("promotion_tier"),
+                    "campaign": {"id": r.campaign["id"], "name": r.campaign["name"]} if r.campaign else None,
                 },
             )
         self.exports.add("redemption", t_ms, r)
         self.truth.redemption_changed(r)
+
+    def cloud(self, events: tuple[str, str], event_type: str, t_ms: int, c: Customer, objects: dict) -> None:
+        """One event of Voucherify's Segment source, in either generation Segment documents (`events` = the name in
+        the current one, the name in the first): flattened objects, or one `voucherifyEvent`."""
+        if self.rng.random() < 0.5:
+            self.segment.event_cloud(events[0], t_ms, c, objects)
+        else:
+            self.segment.event_cloud_first_generation(events[1], event_type, t_ms, c, objects)
 
     def failed_redemption(self, t_ms: int, c: Customer, code: str | None, order: Order | None = None) -> None:
         rng = self.rng
@@ -500,9 +570,26 @@ class World:
             campaign=campaign,
             voucher=voucher,
             order=order if code not in ("missing_order", "invalid_order") else None,
+            # an unresolvable code tried in a stack fails as a parent with no children (the vendor's example)
+            stack_attempt=code == "not_found" and (not self.truth.counters.get("stack_attempts") or rng.random() < 0.5),
         )
+        if r.stack_attempt:
+            self.truth.count("stack_attempts")
         if r.order is not None:
             r.order.redemption_ids.append(r.id)
+        elif c.home in cat.STORES:
+            # At the till without an order: the POS records the store in the redemption's metadata, in the shapes
+            # the vendor's examples show.
+            shape = rng.random()
+            if shape < 0.6:
+                r.metadata = {"location_id": c.home}
+            elif shape < 0.8:
+                r.metadata = {"location_id": [c.home]}
+            else:
+                r.metadata = {"location_id": [], "redemption_location": {"city": c.home, "state": cat.REGIONS[c.home]}}
+            r.location = c.home
+        else:
+            r.metadata = {"location_id": []}
         self.emit_redemption(t_ms, r)
 
     def do_failed_attempt(self, t_ms: int, c: Customer, code: str | None) -> None:
@@ -549,11 +636,15 @@ class World:
                     },
                     entity_id=r.customer.cust_id,
                 )
-        self.segment.event_cloud(
-            "Customer Redemption Rollback Succeeded",
+        self.cloud(
+            ("Customer Redemption Rollback Succeeded", "Redemption rollback succeeded"),
+            "customer.redemption.rollback.succeeded",
             t_ms,
             r.customer,
-            {"redemption": {"id": r.id}, "redemption_rollback": {"id": rb_id, "reason": reason}},
+            {
+                "redemption": {"id": r.id, "status": "ROLLED_BACK", "date": iso6(r.date_ms)},
+                "redemption_rollback": {k: val for k, val in rb.items() if k not in ("customer", "order", "voucher")},
+            },
         )
         self.truth.redemption_changed(r)
         if r.reward is not None:
@@ -598,6 +689,7 @@ class World:
         points: int,
         *,
         order: Order | None = None,
+        order_in_details: bool = True,
         reason: str | None = None,
         source: str | None = None,
         rule: dict | None = None,
@@ -636,7 +728,7 @@ class World:
                 "related_object": {"id": c.card.id, "type": "voucher"},
             }
         }
-        if order is not None:
+        if order is not None and order_in_details:
             details["order"] = {"id": order.id, "source_id": order.source_id}
         if rule is not None:
             details["event"] = {"id": self.ids.hex("evcus_"), "type": "customer.order.paid"}
@@ -677,7 +769,7 @@ class World:
                 "holder": customer_obj(c),
                 "holder_loyalty_tier": tier_obj(c.tier) if c.tier is not None and not c.tier_left else None,
                 "balance": details["balance"],
-                "order": order_obj(order, order.status, order.updated_ms) if order else None,
+                "order": order_obj(order, order.status, order.updated_ms) if order and order_in_details else None,
                 "event": details.get("event"),
                 "earning_rule": {
                     "id": rule["id"],
@@ -755,20 +847,22 @@ class World:
             }
             wh.distribution_event("customer.rewarded.loyalty_points", t_ms, rewarded, entity_id=c.cust_id)
             if self.rng.random() < 0.5:
-                self.segment.event_cloud(
-                    "Customer Rewarded Loyalty Points",
+                self.cloud(
+                    ("Customer Rewarded Loyalty Points", "Customer rewarded with loyalty points"),
+                    "customer.rewarded.loyalty_points",
                     t_ms,
                     c,
                     {
                         "balance": {"points": points, "balance": c.balance},
                         "earning_rule": {"id": rule["id"]},
                         "order": {"id": order.id} if order else None,
+                        "voucher": {"id": c.card.id, "code": c.card.code},
                     },
                 )
         self.exports.add("voucher_transactions", t_ms, tx)
         self.truth.ledger_row(tx_id, t_ms, c, tx_type, points, c.balance, order)
-        if order is not None and tx_type in ("POINTS_ACCRUAL", "PENDING_POINTS_ACTIVATION"):
-            order.points_earned += points
+        if order is not None and MOVEMENTS[tx_type] in ("earned", "adjusted"):
+            order.points_earned += points  # net of what a return took back
         self.at(t_ms + 900, self.do_update_tier, c)  # the tier follows the balance as it stands then
         return tx
 
@@ -965,6 +1059,7 @@ class World:
             self.at(t_ms + 2 * HOUR_MS, self.do_transfer, a, b)
             self.at(t_ms + 3 * HOUR_MS, self.do_tier_left, members[-1])
         self.at(t_ms + 4 * HOUR_MS, self.do_showcase_return)
+        self.at(t_ms + 4 * HOUR_MS + MINUTE_MS, self.do_showcase_pos_return)
         self.at(t_ms + 5 * HOUR_MS, self.do_showcase_refund)
         self.at(t_ms + 8 * HOUR_MS, self.do_showcase_failed_rollback)
         self.at(t_ms + 10 * HOUR_MS, self.do_showcase_pending)
@@ -977,6 +1072,16 @@ class World:
             paid = [o for o in self.orders.values() if o.status in ("PAID", "FULFILLED")]
             if paid:
                 self.do_cancel(t_ms, paid[-1], "Returned")
+
+    def do_showcase_pos_return(self, t_ms: int) -> None:
+        """A store return that keeps some products, so a replacement order names its origin."""
+        if any(o.origin is not None for o in self.orders.values()):
+            return
+        paid = [o for o in self.orders.values() if o.status in ("PAID", "FULFILLED") and o.location in cat.STORES]
+        with_points = [o for o in paid if len(o.items) > 1 and o.points_earned > 0]
+        several = with_points or [o for o in paid if len(o.items) > 1]
+        if several:
+            self.do_pos_return(t_ms, several[-1], "Returned", len(several[-1].items) - 1)
 
     def do_showcase_refund(self, t_ms: int) -> None:
         if self._ledger_has("POINTS_REFUND"):
