@@ -19,7 +19,8 @@ webhooks as (
         event_created_at as occurred_at,
         customer_source_id, customer_id, campaign_name, voucher_id, voucher_code, order_id, points, earning_rule_id,
         trigger_event_id, reward_id, reward_name, reward_redemption_id,
-        coalesce(reward_redemption_state, upper(replace(event_type, 'customer.reward_redemptions.', ''))) as reward_redemption_state,
+        case when event_type like 'customer.reward_redemptions.%' then coalesce(reward_redemption_state,
+            upper(replace(event_type, 'customer.reward_redemptions.', ''))) end as reward_redemption_state,
         redemption_id, validation_id,
         1 as source_rank,
         'webhook:' || event_id as sighting_key,
@@ -54,9 +55,11 @@ event_cloud as (
         {{ event_cloud_text('reward_id') }} as reward_id,
         {{ event_cloud_text('reward_name') }} as reward_name,
         {{ event_cloud_text('reward_redemption_id') }} as reward_redemption_id,
-        upper(coalesce({{ event_cloud_text('reward_redemption_state') }},
-            case when event_slug in {{ sql_list(cloud.reward_redemption_completed) }} then 'COMPLETED' else 'CREATED' end))
-            as reward_redemption_state,
+        case
+            when event_slug in {{ sql_list(cloud.reward_redemption_created + cloud.reward_redemption_completed) }}
+                then upper(coalesce({{ event_cloud_text('reward_redemption_state') }},
+                    case when event_slug in {{ sql_list(cloud.reward_redemption_completed) }} then 'COMPLETED' else 'CREATED' end))
+        end as reward_redemption_state,
         {{ event_cloud_text('redemption_id') }} as redemption_id,
         {{ event_cloud_text('validation_id') }} as validation_id,
         2 as source_rank,
