@@ -1,6 +1,7 @@
 -- The name of every campaign the warehouse has seen named anywhere, keyed by campaign id and by promotion tier
 -- id (`name_key` = 'campaign:<camp_…>' or 'promotion_tier:<promo_…>'), so a redemption that carries only an id
--- (a promotion tier's campaign often has no name) gets its campaign's name. The latest name seen wins.
+-- (a promotion tier's campaign often has no name) gets its campaign's name. The latest name seen wins;
+-- `last_ingested_at` is when that name first arrived, so seeing the same name again rebuilds nothing downstream.
 with
 
 observations as (
@@ -19,27 +20,40 @@ tier_campaigns as (
 
 ),
 
-by_campaign as (
+campaign_names as (
 
     select
-        'campaign:' || campaign_id as name_key,
-        {{ first_not_null('campaign_name', 'seen_at desc nulls last, _ingested_at desc, observation_key') }} as campaign_name,
-        max(_ingested_at) as last_ingested_at
+        campaign_id,
+        {{ first_not_null('campaign_name', 'seen_at desc nulls last, _ingested_at desc, observation_key') }} as campaign_name
     from observations
     where campaign_id is not null
     group by campaign_id
 
 ),
 
-by_tier as (
+by_campaign as (
 
     select
-        'promotion_tier:' || observations.promotion_tier_id as name_key,
+        'campaign:' || campaign_names.campaign_id as name_key,
+        campaign_names.campaign_name,
+        min(observations._ingested_at) as last_ingested_at
+    from campaign_names
+    inner join observations
+        on campaign_names.campaign_id = observations.campaign_id
+       and campaign_names.campaign_name = observations.campaign_name
+    group by 1, 2
+
+),
+
+tier_names as (
+
+    select
+        observations.promotion_tier_id,
         coalesce(
             {{ first_not_null('observations.campaign_name', 'observations.seen_at desc nulls last, observations._ingested_at desc, observations.observation_key') }},
             max(by_campaign.campaign_name)
         ) as campaign_name,
-        greatest(max(observations._ingested_at), max(by_campaign.last_ingested_at)) as last_ingested_at
+        max(by_campaign.last_ingested_at) as campaign_named_at
     from observations
     left join tier_campaigns
         on observations.promotion_tier_id = tier_campaigns.promotion_tier_id
@@ -47,6 +61,21 @@ by_tier as (
         on by_campaign.name_key = 'campaign:' || tier_campaigns.campaign_id
     where observations.promotion_tier_id is not null
     group by observations.promotion_tier_id
+
+),
+
+by_tier as (
+
+    select
+        'promotion_tier:' || tier_names.promotion_tier_id as name_key,
+        tier_names.campaign_name,
+        -- when the tier's name first arrived: with the tier itself, or through its campaign's id
+        least(min(case when observations.campaign_name = tier_names.campaign_name then observations._ingested_at end),
+            max(tier_names.campaign_named_at)) as last_ingested_at
+    from tier_names
+    inner join observations
+        on tier_names.promotion_tier_id = observations.promotion_tier_id
+    group by 1, 2
 
 ),
 

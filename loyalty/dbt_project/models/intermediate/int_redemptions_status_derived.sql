@@ -140,7 +140,7 @@ final as (
         ) as discount_amount,
         coalesce(succeeded_rollbacks.rolled_back_at, merged.related_rollback_at) as rolled_back_at,
         (named_parents.redemption_id is not null
-            or (merged.related_object_type = 'redemption' and coalesce(merged.result, 'SUCCESS') = 'SUCCESS'))
+            or coalesce(merged.related_object_type = 'redemption' and coalesce(merged.result, 'SUCCESS') = 'SUCCESS', false))
             as is_stack_parent,
         greatest(merged.last_ingested_at, succeeded_rollbacks.last_ingested_at) as last_ingested_at
     from merged

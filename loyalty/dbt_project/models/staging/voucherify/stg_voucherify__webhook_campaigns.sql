@@ -4,9 +4,15 @@ with
 
 -- Not materialized: several branches read it, and a materialized CTE would stop an incremental model's
 -- `_ingested_at` filter from reaching the raw table, so every run would parse every delivery again.
+-- Only the events that can name a campaign no voucher names: campaign and promotion-tier events, redemptions
+-- (promotion tiers) and publications; loyalty events repeat the program's name, which its cards carry anyway.
 deliveries as not materialized (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
+    where event_type like 'campaign.%'
+       or event_type like '%redemption%'
+       or event_type like '%publication%'
+       or event_type = 'voucher.published'
 
 ),
 
