@@ -393,6 +393,11 @@ limit 1000
 MEMBER_METRIC_COLUMNS = (
     "customer_source_id",
     "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "postal_code",
+    "registered_customer",
     "current_tier",
     "points_balance",
     "lifetime_points_earned",
