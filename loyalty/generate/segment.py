@@ -38,8 +38,9 @@ class SegmentWriter:
     """Collects messages per source; every load (a few simulated days) becomes one file per table, and a share of
     the same messages also goes to the raw archive, grouped by received day."""
 
-    def __init__(self, root: Path, rng: random.Random, ids: Ids):
+    def __init__(self, root: Path, rng: random.Random, ids: Ids, end_ms: int):
         self.root = root / "segment"
+        self.end_ms = end_ms  # nothing is received after the world ends (it ends at most at today's midnight)
         self.rng, self.ids = rng, ids
         self.tables: dict[tuple[str, str], list[dict]] = {}
         self.archive: dict[tuple[str, int], list[dict]] = {}
@@ -71,7 +72,9 @@ class SegmentWriter:
     ) -> str:
         received = t_ms + self.rng.randint(50, 2500)
         if self.rng.random() < 0.01:
-            received += self.rng.randint(1, 3) * DAY_MS  # late: an old timestamp arriving in a later load
+            late = received + self.rng.randint(1, 3) * DAY_MS  # late: an old timestamp arriving in a later load
+            received = late if late < self.end_ms else received
+        received = min(received, self.end_ms - 1)
         msg = {
             "messageId": self.ids.uuid(),
             "type": call,
@@ -298,9 +301,10 @@ class SegmentWriter:
                 if "received_at" in row and self.rng.random() < 0.01:
                     # Segment loads the same message again in a later load: same id, a later received_at.
                     later = datetime.fromisoformat(row["received_at"]) + timedelta(days=1)
-                    self.redelivered.setdefault((schema, table), []).append(
-                        dict(row, received_at=later.isoformat(timespec="milliseconds"))
-                    )
+                    if later.timestamp() * 1000 < self.end_ms:
+                        self.redelivered.setdefault((schema, table), []).append(
+                            dict(row, received_at=later.isoformat(timespec="milliseconds"))
+                        )
             rows = rows + redelivered
             if (schema, table) in SINGLE_FILE_TABLES:
                 self.single_file_rows.setdefault((schema, table), []).extend(rows)

@@ -50,7 +50,7 @@ class World:
         self.webhooks = Webhooks(
             out, self.rng, self.ids, legacy_until_ms=start_ms + max(1, days // 3) * DAY_MS, end_ms=self.end_ms
         )
-        self.segment = SegmentWriter(out, self.rng, self.ids)
+        self.segment = SegmentWriter(out, self.rng, self.ids, self.end_ms)
         self.truth = Truth(out / "ground_truth")
         self.customers: list[Customer] = []
         self.members: list[Customer] = []
