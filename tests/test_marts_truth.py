@@ -191,4 +191,5 @@ def test_fct_campaign_performance_equals_ground_truth(built_world):
         if pubs == 0:
             assert rate is None, (campaign, day)
         else:
-            assert abs(Decimal(rate) - Decimal(converted) / Decimal(pubs)) < Decimal("0.00005"), (campaign, day, rate)
+            # DECIMAL(9,4) rounds half up: off by at most half a unit of the 4th place (1/32 → 0.0313)
+            assert abs(Decimal(rate) - Decimal(converted) / Decimal(pubs)) <= Decimal("0.00005"), (campaign, day, rate)
