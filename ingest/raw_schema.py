@@ -53,7 +53,7 @@ create table if not exists raw.voucherify_webhooks (
 create table if not exists raw.voucherify_exports (
     -- exported_object: redemption | voucher_transactions | order | customer | publication | voucher | points_expiration
     exported_object  varchar,
-    record_id        varchar,          -- the row's id column
+    record_id        varchar,          -- the row's key: id, or what the export carries (exports.py EXPORT_KEYS)
     record           json,             -- {normalised_header: text value}; headers lower-cased, spaces → _
     _file            varchar,
     _line            bigint,           -- 1-based data row number (header is row 0)

@@ -25,7 +25,6 @@ pytestmark = pytest.mark.slow  # most tests use the built world (one full `loyal
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 PAGES = ["overview", "redemptions", "loyalty_points", "locations", "campaigns", "members", "data_health"]
 PERIOD_PAGES = ["overview", "redemptions", "loyalty_points", "locations", "campaigns"]
-PAID = {"PAID", "FULFILLED"}
 
 
 # ── ground truth, read independently of the warehouse ────────────────────────────────────────────
@@ -44,6 +43,7 @@ class Truth:
         orders = self.csv("orders", "ordered_at")
         orders["total_amount"] = orders["total_amount"].astype(float)
         orders["is_member"] = orders["is_member"].str.lower() == "true"
+        orders["is_paid"] = orders["is_paid"].str.lower() == "true"
         return orders
 
     @property
@@ -173,7 +173,7 @@ def test_overview_kpis_match_the_ground_truth(served, truth):
     at = open_page("overview", period=(start, end))
     shown = metrics(at)
     orders = truth.orders
-    paid = orders[orders["status"].isin(PAID) & in_period(orders["ordered_at"], start, end)]
+    paid = orders[orders["is_paid"] & in_period(orders["ordered_at"], start, end)]
     redemptions = truth.redemptions
     redemptions = redemptions[in_period(redemptions["redeemed_at"], start, end)]
     points = truth.points
@@ -203,7 +203,7 @@ def test_overview_shows_the_change_against_the_previous_period(served, truth):
     previous_start, previous_end = start - dt.timedelta(days=length), start - dt.timedelta(days=1)
     at = open_page("overview", period=(start, last))
     orders = truth.orders
-    paid = orders[orders["status"].isin(PAID)]
+    paid = orders[orders["is_paid"]]
     current = paid.loc[in_period(paid["ordered_at"], start, last), "total_amount"].sum()
     previous = paid.loc[in_period(paid["ordered_at"], previous_start, previous_end), "total_amount"].sum()
     assert previous > 0 and current != previous
@@ -215,7 +215,7 @@ def test_overview_shows_the_change_against_the_previous_period(served, truth):
 def test_location_filter_narrows_every_overview_figure(served, truth):
     start, end = truth.full_period()
     orders = truth.orders
-    paid = orders[orders["status"].isin(PAID) & in_period(orders["ordered_at"], start, end)]
+    paid = orders[orders["is_paid"] & in_period(orders["ordered_at"], start, end)]
     location = paid.groupby("location_id")["total_amount"].sum().idxmax()
     at = open_page("overview", period=(start, end), location=location)
     here = paid[paid["location_id"] == location]
@@ -237,7 +237,7 @@ def test_campaign_filter_keeps_the_orders_behind_that_campaigns_successful_redem
     at = open_page("overview", period=(start, end), campaign=campaign)
     orders = truth.orders
     behind = orders[
-        orders["status"].isin(PAID)
+        orders["is_paid"]
         & in_period(orders["ordered_at"], start, end)
         & orders["order_id"].isin(succeeded.loc[succeeded["campaign_name"] == campaign, "order_id"])
     ]
@@ -383,7 +383,7 @@ def test_locations_are_ranked_by_revenue_with_orders_and_member_share(served, tr
     at = open_page("locations", period=(start, end))
     ranking = table(at, "Locations ranked")
     orders = truth.orders
-    paid = orders[orders["status"].isin(PAID) & in_period(orders["ordered_at"], start, end)]
+    paid = orders[orders["is_paid"] & in_period(orders["ordered_at"], start, end)]
     expected = paid.groupby("location_id").agg(
         revenue=("total_amount", "sum"),
         paid_orders=("order_id", "size"),
@@ -408,7 +408,7 @@ def test_campaign_funnel_discount_and_revenue_match_the_ground_truth(served, tru
     redemptions = truth.redemptions
     orders = truth.orders
     succeeded = redemptions[redemptions["status"] == "SUCCEEDED"]
-    paid_totals = orders[orders["status"].isin(PAID)].set_index("order_id")["total_amount"]
+    paid_totals = orders[orders["is_paid"]].set_index("order_id")["total_amount"]
     redeemed_codes = set(redemptions.loc[redemptions["status"].isin({"SUCCEEDED", "ROLLED_BACK"}), "voucher_code"])
     for campaign, row in shown.iterrows():
         published = publications[publications["campaign_name"] == campaign]
@@ -610,7 +610,7 @@ def test_an_open_dashboard_shows_the_new_build_after_a_publish(built_world, tmp_
     with duckdb.connect(str(next_build)) as con:
         con.execute(
             "delete from marts.fct_orders where order_id = (select order_id from marts.fct_orders "
-            "where status in ('PAID', 'FULFILLED') order by ordered_at desc limit 1)"
+            "where is_paid order by ordered_at desc limit 1)"
         )
     os.replace(next_build, published)
 

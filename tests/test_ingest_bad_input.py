@@ -100,17 +100,23 @@ def test_bad_export_rows(tmp_path):
             ["r_6", "2024-05-01T10:00:00Z", "", "FAILURE"],
         ],
     )
+    # an order export without id is keyed by source_id; one with neither has no key
     write_csv(landing / "voucherify/exports/order/no_id.csv", ["source_id", "amount"], [["o-1", "5"]])
+    write_csv(landing / "voucherify/exports/order/no_key.csv", ["status", "amount"], [["PAID", "5"]])
     ingest(landing, wh)
     assert [r[1:4] for r in rejected(wh)] == [
-        ("voucherify/exports/order/no_id.csv", 1, "missing id: no id column"),
+        ("voucherify/exports/order/no_key.csv", 1, "missing key: no id or source_id column"),
         ("voucherify/exports/redemption/e.csv", 2, "wrong column count: expected 4, got 6"),
-        ("voucherify/exports/redemption/e.csv", 3, "missing id"),
+        ("voucherify/exports/redemption/e.csv", 3, "missing key: id"),
         ("voucherify/exports/redemption/e.csv", 4, "wrong type: order_amount is not a number: ten"),
         ("voucherify/exports/redemption/e.csv", 5, "wrong type: date is not a timestamp: 31/12/2024"),
     ]
     assert rejected(wh)[1][4] == "r_2,2024-05-01T10:00:00Z,100,SUCCESS,?,?"
-    assert query(wh, "select record_id, _line from raw.voucherify_exports order by 2") == [("r_1", 1), ("r_6", 6)]
+    assert query(wh, "select record_id, _line from raw.voucherify_exports order by 2, 1") == [
+        ("o-1", 1),
+        ("r_1", 1),
+        ("r_6", 6),
+    ]
 
 
 def test_bad_segment_rows_and_messages(tmp_path):

@@ -202,8 +202,12 @@ def test_export_csvs_in_both_header_styles(tmp_path):
         ["id", "status", "amount", "metadata.location_id", "Metadata.Channel"],
         [["ord_1", "PAID", "1000", "London", "pos"]],
     )
-    for obj in ("customer", "publication", "voucher", "points_expiration"):
+    for obj in ("customer", "voucher", "points_expiration"):
         write_csv(exports / obj / "x.csv", ["id", "created_at"], [[f"{obj}_1", "2024-05-01T00:00:00Z"]])
+    # the publication export has no id: keyed by voucher code, customer and date
+    write_csv(
+        exports / "publication/x.csv", ["code", "customer_id", "date"], [["P-1", "cust_1", "2024-05-01T00:00:00Z"]]
+    )
     report = ingest(landing, tmp_path / "w.duckdb")
     assert report.rejected_total == 0 and report.per_source["voucherify_exports"].rows == 9
     rows = {

@@ -27,7 +27,6 @@ TRUTH_FILES = [
     ("marts.fct_tier_changes", "tier_changes.csv", ["customer_source_id", "changed_at"]),
     ("marts.fct_points_expiring", "points_expiring.csv", ["customer_source_id", "expires_on"]),
 ]
-PAID = ("PAID", "FULFILLED")
 
 
 @pytest.mark.parametrize("mart, truth_file, key", TRUTH_FILES, ids=[t[0] for t in TRUTH_FILES])
@@ -77,7 +76,7 @@ def test_agg_location_daily_equals_ground_truth(built_world):
         }
     )
     for o in orders:
-        if o["status"] in PAID:
+        if o["is_paid"] == "true":
             row = rows[(_day(o["ordered_at"]), o["location_id"])]
             row["paid_orders"] += 1
             row["revenue"] += Decimal(o["total_amount"])
@@ -119,7 +118,7 @@ def test_fct_campaign_performance_equals_ground_truth(built_world):
     publications = _truth(built_world, "publications.csv")
     redemptions = _truth(built_world, "redemptions.csv")
     paid_totals = {
-        o["order_id"]: Decimal(o["total_amount"]) for o in _truth(built_world, "orders.csv") if o["status"] in PAID
+        o["order_id"]: Decimal(o["total_amount"]) for o in _truth(built_world, "orders.csv") if o["is_paid"] == "true"
     }
 
     converted_at: dict[str, str] = {}
@@ -192,4 +191,5 @@ def test_fct_campaign_performance_equals_ground_truth(built_world):
         if pubs == 0:
             assert rate is None, (campaign, day)
         else:
-            assert abs(Decimal(rate) - Decimal(converted) / Decimal(pubs)) < Decimal("0.00005"), (campaign, day, rate)
+            # DECIMAL(9,4) rounds half up: off by at most half a unit of the 4th place (1/32 → 0.0313)
+            assert abs(Decimal(rate) - Decimal(converted) / Decimal(pubs)) <= Decimal("0.00005"), (campaign, day, rate)

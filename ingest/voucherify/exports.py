@@ -4,7 +4,10 @@ The exported_object is the folder name (voucherify/exports/<exported_object>/…
 normalised (trimmed, lower case, runs of spaces/hyphens → `_`; dots kept), so `Customer Source Id`
 and `customer_source_id` are one key and `metadata.location_id` stays recognisable. Each row is
 stored as a JSON object {normalised header: text or null}; `details` stays JSON text.
-Rows without an id, or whose numeric / timestamp cells do not parse, are quarantined.
+
+Each export is keyed by what that export really carries (EXPORT_KEYS): the vendor's publication export
+has no id column at all, and the default field lists of the voucher and customer exports leave the id
+out. Rows whose key is empty, or whose numeric / timestamp cells do not parse, are quarantined.
 """
 
 from __future__ import annotations
@@ -41,6 +44,18 @@ NUMERIC_COLUMNS = frozenset(
 )
 TIMESTAMP_COLUMNS = frozenset({"date", "created_at", "updated_at", "expires_at", "published_at"})
 
+# The key of a row per exported object: a list of parts, each part the first non-empty of its alternative
+# columns. From the Exports API reference: a publication row is the voucher (`voucher_code`, or `code` in
+# the default field list) handed to a customer at a date; vouchers are known by `code` and customers by
+# `source_id` when their id is not exported. Any other object (and future ones) is keyed by `id`.
+EXPORT_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "publication": (("voucher_code", "code"), ("customer_id", "customer_source_id"), ("date",)),
+    "voucher": (("id", "code"),),
+    "customer": (("id", "source_id"),),
+    "order": (("id", "source_id"),),
+}
+DEFAULT_KEY: tuple[tuple[str, ...], ...] = (("id",),)
+
 
 def unique_names(header: list[str]) -> list[str]:
     names: list[str] = []
@@ -54,8 +69,30 @@ def unique_names(header: list[str]) -> list[str]:
     return names
 
 
-def _row_checker():
-    cache: dict[int, tuple[int | None, list[tuple[int, str, str]]]] = {}
+def key_columns(exported_object: str, names: list[str]) -> list[list[int]] | str:
+    """Column positions of each key part (alternatives in preference order), or why the header has no key."""
+    parts = []
+    for alternatives in EXPORT_KEYS.get(exported_object, DEFAULT_KEY):
+        present = [names.index(a) for a in alternatives if a in names]
+        if not present:
+            return f"missing key: no {' or '.join(alternatives)} column"
+        parts.append(present)
+    return parts
+
+
+def record_key(parts: list[list[int]], row: list[str]) -> str | None:
+    """The row's key: its parts joined by `|`; None when a part is empty in every alternative."""
+    values = []
+    for alternatives in parts:
+        value = next((row[i].strip() for i in alternatives if row[i].strip()), None)
+        if value is None:
+            return None
+        values.append(value)
+    return "|".join(values)
+
+
+def _row_checker(exported_object: str):
+    cache: dict[int, tuple[list[list[int]] | str, list[tuple[int, str, str]]]] = {}
 
     def check(header: list[str], row: list[str]) -> str | None:
         key = id(header)
@@ -63,12 +100,12 @@ def _row_checker():
             names = unique_names(header)
             typed = [(i, n, "number") for i, n in enumerate(names) if n in NUMERIC_COLUMNS]
             typed += [(i, n, "timestamp") for i, n in enumerate(names) if n in TIMESTAMP_COLUMNS]
-            cache[key] = (names.index("id") if "id" in names else None, typed)
-        id_idx, typed = cache[key]
-        if id_idx is None:
-            return "missing id: no id column"
-        if not row[id_idx].strip():
-            return "missing id"
+            cache[key] = (key_columns(exported_object, names), typed)
+        parts, typed = cache[key]
+        if isinstance(parts, str):
+            return parts
+        if record_key(parts, row) is None:
+            return "missing key: " + ", ".join("/".join(a) for a in EXPORT_KEYS.get(exported_object, DEFAULT_KEY))
         for i, name, kind in typed:
             value = row[i].strip()
             if value and not _parses(value, kind):
@@ -94,14 +131,21 @@ def load(con: duckdb.DuckDBPyConnection, files: list[LandingFile], ctx: BatchCon
     for f in files:
         rejects = Rejects(VOUCHERIFY_EXPORTS)
         rows = 0
-        for batch in iter_batches(f, rejects, ctx.max_record_bytes, _row_checker()):
+        for batch in iter_batches(f, rejects, ctx.max_record_bytes, _row_checker(f.group)):
             names = unique_names(batch.header)
             record = "json_object(" + ", ".join(f"{sql_str(n)}, c{i}" for i, n in enumerate(names)) + ")"
+            parts = key_columns(f.group, names)
+            if isinstance(parts, str):  # no key column: every row was quarantined by the check
+                continue
+            # the same key record_key() checked: first non-empty alternative per part, parts joined by |
+            key_sql = " || '|' || ".join(
+                "coalesce(" + ", ".join(f"nullif(trim(c{i}), '')" for i in alternatives) + ")" for alternatives in parts
+            )
             con.register("_csv_rows", batch.to_arrow(names))
             try:
                 rows += con.execute(
                     f"""insert into {TABLE}
-                        select {sql_str(f.group)}, c{names.index("id")}, {record}, {sql_str(f.rel)}, _line,
+                        select {sql_str(f.group)}, {key_sql}, {record}, {sql_str(f.rel)}, _line,
                                {sql_str(ctx.batch_id)}, {ctx.ingested_at_sql}
                         from _csv_rows"""
                 ).fetchone()[0]

@@ -98,6 +98,18 @@ EXPORT_FIELDS = {
         "referrer_id",
         "metadata",
     ],
+    # The vendor's publication export has no id; its default fields (code, customer_id, date, channel) lack the
+    # campaign and the customer's source id.
+    "publication": [
+        "voucher_code",
+        "customer_id",
+        "customer_source_id",
+        "date",
+        "channel",
+        "campaign",
+        "is_winner",
+        "metadata",
+    ],
     # Card and code holders: without them, pulled loyalty transactions cannot be tied to a customer.
     "voucher": [
         "id",

@@ -44,7 +44,8 @@ DISCOUNT_CAMPAIGNS = [
         "name": "Spring 15%",
         "campaign_type": "DISCOUNT_COUPONS",
         "type": "AUTO_UPDATE",
-        "discount": {"type": "PERCENT", "percent_off": 15, "amount_limit": 3000, "effect": "APPLY_TO_ORDER"},
+        # product-specific: the discount lands on the order lines (items_discount_amount), as in the vendor's example
+        "discount": {"type": "PERCENT", "percent_off": 15, "amount_limit": 3000, "effect": "APPLY_TO_ITEMS"},
         "prefix": "SPRING-",
     },
     {

@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loyalty.generate import catalog as cat
+from loyalty.generate.state import Customer, Order
 from loyalty.generate.util import DAY_MS, Ids, dumps, iso3, iso_offset, snake_case, write_gzip
 
 SOURCE_IDS = {"pos": "Xq3PosSrc01", "mobile_app": "Mb7AppSrc02", "web": "Wb2WebSrc03", "voucherify": "Vc9EvtCloud4"}
@@ -36,8 +38,9 @@ class SegmentWriter:
     """Collects messages per source; every load (a few simulated days) becomes one file per table, and a share of
     the same messages also goes to the raw archive, grouped by received day."""
 
-    def __init__(self, root: Path, rng: random.Random, ids: Ids):
+    def __init__(self, root: Path, rng: random.Random, ids: Ids, end_ms: int):
         self.root = root / "segment"
+        self.end_ms = end_ms  # nothing is received after the world ends (it ends at most at today's midnight)
         self.rng, self.ids = rng, ids
         self.tables: dict[tuple[str, str], list[dict]] = {}
         self.archive: dict[tuple[str, int], list[dict]] = {}
@@ -69,7 +72,9 @@ class SegmentWriter:
     ) -> str:
         received = t_ms + self.rng.randint(50, 2500)
         if self.rng.random() < 0.01:
-            received += self.rng.randint(1, 3) * DAY_MS  # late: an old timestamp arriving in a later load
+            late = received + self.rng.randint(1, 3) * DAY_MS  # late: an old timestamp arriving in a later load
+            received = late if late < self.end_ms else received
+        received = min(received, self.end_ms - 1)
         msg = {
             "messageId": self.ids.uuid(),
             "type": call,
@@ -151,6 +156,129 @@ class SegmentWriter:
     def _add(self, schema: str, table: str, row: dict) -> None:
         self.tables.setdefault((schema, table), []).append({k: v for k, v in row.items() if v is not None})
 
+    # -- what the sources send ------------------------------------------------------------------------------
+
+    def event_cloud(self, event: str, t_ms: int, c: Customer, objects: dict) -> None:
+        """A track call of Voucherify's Segment source, the generation Segment documents today: the customer's
+        common properties (`email`, `customer`, `campaign`) plus the event's objects, one property each."""
+        props = {
+            "email": c.email,
+            "customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id, "name": c.name},
+        }
+        props.update({k: v for k, v in objects.items() if v is not None})
+        self.message(
+            "voucherify", "track", t_ms + 1200, user_id=c.source_id, anonymous_id=None, event=event, properties=props
+        )
+
+    def event_cloud_first_generation(self, event: str, event_type: str, t_ms: int, c: Customer, objects: dict) -> None:
+        """The source's first generation ("Redemption succeeded", …): the whole Voucherify event in one property,
+        `voucherifyEvent` {id, type, data, created_at}, whose data holds the same objects as the webhook's."""
+        data = {"customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id, "name": c.name}}
+        data.update({k: v for k, v in objects.items() if v is not None})
+        voucherify_event = {
+            "id": self.ids.hex("evcus_"),
+            "type": event_type,
+            "data": data,
+            "created_at": iso3(t_ms),
+        }
+        self.message(
+            "voucherify",
+            "track",
+            t_ms + 1200,
+            user_id=c.source_id,
+            anonymous_id=None,
+            event=event,
+            properties={"voucherifyEvent": voucherify_event},
+        )
+
+    def order_messages(self, t_ms: int, o: Order) -> None:
+        """What the sales channel of an order sends: the POS's identify + "Order placed" {voucherifyOrderId,
+        localisation, phone}; the app's and web shop's screen/page, identify with profile traits, Order Completed."""
+        c, seg, rng = o.customer, self, self.rng
+        if o.location in cat.STORES:
+            if not c.pos_identified:
+                c.pos_identified = True
+                seg.message(
+                    "pos",
+                    "identify",
+                    t_ms - 5000,
+                    user_id=c.source_id,
+                    anonymous_id=None,
+                    traits={"phone": c.source_id},
+                )
+            seg.message(
+                "pos",
+                "track",
+                t_ms + 300,
+                user_id=c.source_id,
+                anonymous_id=None,
+                event="Order placed",
+                properties={"voucherifyOrderId": o.id, "localisation": o.location, "phone": c.source_id},
+            )
+            return
+        schema = "mobile_app" if o.location == "Mobile App" else "web"
+        flag = "app_identified" if schema == "mobile_app" else "web_identified"
+        if schema == "web":
+            seg.message(
+                "web",
+                "page",
+                t_ms - 120_000,
+                user_id=None,
+                anonymous_id=c.anon_id,
+                properties={"path": "/cart", "url": "https://shop.example.com/cart", "title": "Cart"},
+                context={"page": {"path": "/cart", "url": "https://shop.example.com/cart"}, "userAgent": "Mozilla/5.0"},
+            )
+        else:
+            seg.message(
+                schema,
+                "track",
+                t_ms - 180_000,
+                user_id=None,
+                anonymous_id=c.anon_id,
+                event="Application Opened",
+                properties={"from_background": False},
+                context={"app": {"name": "Loyalty App", "version": "3.4.1"}, "os": {"name": "iOS"}},
+            )
+        if not getattr(c, flag):
+            setattr(c, flag, True)
+            traits = {
+                "phone": c.source_id,
+                "first_name": c.first,
+                "last_name": c.last,
+                "email": c.email,
+                "address": {"postalCode": f"{rng.randrange(10000, 99999)}"},
+                "metadata": {"registered_customer": True},
+            }
+            seg.message(schema, "identify", t_ms - 60_000, user_id=c.source_id, anonymous_id=c.anon_id, traits=traits)
+        total = (o.amount - o.discount) / 100
+        products = [
+            {"product_id": p[0], "sku": p[1], "name": p[2], "category": p[3], "price": p[4] / 100, "quantity": q}
+            for p, q in o.items
+        ]
+        as_string = rng.random() < 0.3
+        props = {
+            "order_id": o.id,
+            "checkout_id": self.ids.hex("chk_", 12),
+            "affiliation": o.location,
+            "total": f"{total:.2f}" if as_string else total,
+            "revenue": f"{total:.2f}" if as_string else total,
+            "discount": o.discount / 100,
+            "currency": "USD",
+            "products": products,
+            "quantity_total": sum(q for _, q in o.items),
+        }
+        if o.discount:
+            props["coupon"] = "applied"
+        seg.message(
+            schema,
+            "track",
+            t_ms + 200,
+            user_id=c.source_id,
+            anonymous_id=c.anon_id,
+            event="Order Completed",
+            properties=props,
+        )
+
     # -- files -----------------------------------------------------------------------------------------------
 
     def flush_load(self) -> None:
@@ -173,9 +301,10 @@ class SegmentWriter:
                 if "received_at" in row and self.rng.random() < 0.01:
                     # Segment loads the same message again in a later load: same id, a later received_at.
                     later = datetime.fromisoformat(row["received_at"]) + timedelta(days=1)
-                    self.redelivered.setdefault((schema, table), []).append(
-                        dict(row, received_at=later.isoformat(timespec="milliseconds"))
-                    )
+                    if later.timestamp() * 1000 < self.end_ms:
+                        self.redelivered.setdefault((schema, table), []).append(
+                            dict(row, received_at=later.isoformat(timespec="milliseconds"))
+                        )
             rows = rows + redelivered
             if (schema, table) in SINGLE_FILE_TABLES:
                 self.single_file_rows.setdefault((schema, table), []).extend(rows)

@@ -47,8 +47,10 @@ ORDER_COLUMNS = [
     "order_id",
     "ordered_at",
     "status",
+    "is_paid",
     "customer_source_id",
     "location_id",
+    "origin_order_id",
     "amount",
     "discount_amount",
     "total_amount",
@@ -215,8 +217,10 @@ class Truth:
                     o.id,
                     iso3(o.created_ms),
                     o.status,
+                    "true" if o.status in PAID else "false",
                     o.customer.source_id,
                     o.location,
+                    o.origin.id if o.origin is not None else "",
                     money(o.amount),
                     money(o.discount),
                     money(total),
@@ -247,7 +251,7 @@ class Truth:
                     r.campaign_name or "",
                     r.voucher.code if r.voucher else "",
                     r.order.id if r.order else "",
-                    r.order.location if r.order else "",
+                    r.order.location if r.order else r.location or "",
                     r.channel_type or "",
                     money(discount),
                     iso3(r.rolled_back_ms) if r.rolled_back_ms else "",
@@ -450,7 +454,7 @@ class Truth:
                 c["member"] += o.customer.card is not None
         for r in redemptions.values():
             if not r.is_parent and r.status in ("SUCCEEDED", "FAILED"):
-                cell(r.date_ms, r.order.location if r.order else None)[
+                cell(r.date_ms, r.order.location if r.order else r.location)[
                     "succeeded" if r.status == "SUCCEEDED" else "failed"
                 ] += 1
         for t_ms, _tx, _idx, tx_type, points, _bal, order in self.ledger:

@@ -1,5 +1,5 @@
 """Voucherify writers: objects shaped like the vendor's payloads, webhook deliveries (v2024 project and
-distribution envelopes, the legacy v2018 envelope) and Exports API CSV files."""
+distribution envelopes, the legacy v2018 envelope) and Exports API CSV files (rows and download rounds)."""
 
 from __future__ import annotations
 
@@ -94,6 +94,8 @@ def order_metadata(o: Order) -> dict:
         meta["location_id"] = o.location
     elif o.location_key == "location":
         meta["location"] = o.location
+    if o.origin is not None:
+        meta["originOrderId"] = o.origin.id  # the POS's replacement order after a return
     return meta
 
 
@@ -101,8 +103,13 @@ def order_channel(o: Order) -> str:
     return {"Mobile App": "app", "Web": "web"}.get(o.location, "pos")
 
 
-def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None = None) -> dict:
-    """The order as the vendor sends it. `own_discount` adds the redeemable's applied discount (stack children)."""
+def order_obj(o: Order, status: str, updated_ms: int, applied: tuple[int, int] | None = None) -> dict:
+    """The order as the vendor sends it. Discounts split into the whole cart's (`discount_amount`) and the order
+    lines' (`items_discount_amount`), summed in `total_discount_amount`; every such key is absent when zero, and
+    a few copies leave the total out. `applied` = (order-level, line-level) discount of the redemption the copy
+    belongs to: `applied_discount_amount`, `items_applied_discount_amount` and their sum
+    `total_applied_discount_amount`, absent when zero (the vendor's own example has only the line-level pair).
+    `updated_at` is left out on orders whose copies never carry it."""
     obj = {
         "id": o.id,
         "source_id": o.source_id,
@@ -111,15 +118,26 @@ def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None =
         "referrer_id": None,
         "amount": o.amount,
     }
-    if o.discount:
-        obj["discount_amount"] = o.discount
+    cart_discount = o.discount - o.items_discount
+    if cart_discount:
+        obj["discount_amount"] = cart_discount
+    if o.items_discount:
+        obj["items_discount_amount"] = o.items_discount
+    if o.discount and not o.omit_total_discount:
         obj["total_discount_amount"] = o.discount
-    if own_discount is not None:
-        obj["applied_discount_amount"] = own_discount
+    if applied is not None:
+        cart_applied, items_applied = applied
+        if cart_applied:
+            obj["applied_discount_amount"] = cart_applied
+        if items_applied:
+            obj["items_applied_discount_amount"] = items_applied
+        if cart_applied + items_applied:
+            obj["total_applied_discount_amount"] = cart_applied + items_applied
     if not o.omit_total:
         obj["total_amount"] = o.amount - o.discount
-    obj["items"] = [
-        {
+    items = []
+    for i, ((pid, sku, name, _cat, price), qty) in enumerate(o.items):
+        item = {
             "object": "order_item",
             "product_id": pid,
             "source_id": sku,
@@ -130,12 +148,15 @@ def order_obj(o: Order, status: str, updated_ms: int, own_discount: int | None =
             "subtotal_amount": qty * price,
             "product": {"id": pid, "source_id": sku, "name": name, "price": price},
         }
-        for (pid, sku, name, _cat, price), qty in o.items
-    ]
+        if i == 0 and o.items_discount:
+            item["discount_amount"] = o.items_discount
+        items.append(item)
+    obj["items"] = items
     obj["metadata"] = order_metadata(o)
     obj["customer"] = {"id": o.customer.cust_id, "object": "customer"}
     obj["created_at"] = iso6(o.created_ms)
-    obj["updated_at"] = iso6(updated_ms)
+    if o.sends_updated_at:
+        obj["updated_at"] = iso6(updated_ms)
     obj["object"] = "order"
     return obj
 
@@ -149,7 +170,7 @@ def redemption_obj(
         "date": iso6(r.date_ms),
         "customer_id": r.customer.cust_id,
         "tracking_id": r.tracking_id,
-        "metadata": {},
+        "metadata": dict(r.metadata),
         "result": r.result,
         "status": status,
         "order": order,
@@ -159,17 +180,14 @@ def redemption_obj(
             "channel_id": "user_pos01" if r.channel_type == "USER" else "app_pos01",
         },
     }
-    if r.is_parent:
+    if r.is_parent or r.stack_attempt:
+        # a stack parent, or a failed stack attempt that never got children (the vendor's not_found example)
         obj["related_object_type"] = "redemption"
         obj["related_object_id"] = r.id
     elif r.promotion_tier:
         obj["related_object_type"] = "promotion_tier"
         obj["related_object_id"] = r.promotion_tier["id"]
-        obj["promotion_tier"] = {
-            "id": r.promotion_tier["id"],
-            "name": r.promotion_tier["name"],
-            "campaign": {"id": r.campaign["id"], "name": r.campaign["name"]},
-        }
+        obj["promotion_tier"] = promotion_tier_obj(r.promotion_tier, r.campaign)
     elif r.voucher is not None:
         obj["related_object_type"] = "voucher"
         obj["related_object_id"] = r.voucher.id
@@ -189,6 +207,17 @@ def redemption_obj(
             "redemptions": [],
         }
     return obj
+
+
+def promotion_tier_obj(tier: dict, campaign: dict) -> dict:
+    """As the vendor sends it inside a redemption: the campaign by id only, no name anywhere."""
+    return {
+        "id": tier["id"],
+        "action": None,
+        "campaign": {"id": campaign["id"], "start_date": None, "expiration_date": None, "object": "campaign"},
+        "campaign_id": None,
+        "object": "promotion_tier",
+    }
 
 
 def rollback_obj(rb_id: str, r: Redemption, date_ms: int, order: dict | None, *, failed: bool, reason: str) -> dict:
@@ -493,8 +522,8 @@ EXPORT_COLUMNS = {
         "loyalty_points",
         "metadata",
     ],
+    # The vendor's publication export has no id column.
     "publication": [
-        "id",
         "voucher_code",
         "customer_id",
         "customer_source_id",
@@ -570,3 +599,199 @@ def write_export(
         if bad_row is not None and not rows:
             writer.writerow(bad_row)
     return path
+
+
+EXPORT_EVERY_DAYS = 7
+EXPORT_WINDOW_DAYS = 10  # > EXPORT_EVERY_DAYS: consecutive exports overlap
+WINDOWED_EXPORTS = ("redemption", "voucher_transactions", "order", "publication")
+
+
+class Exports:
+    """Exports API downloads: every round writes each windowed object's rows of the last EXPORT_WINDOW_DAYS
+    (rounds overlap), customers on the second and final rounds, vouchers and point buckets on the final one.
+    The second round has title-case headers and carries the one malformed record."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.buffers: dict[str, list] = {name: [] for name in WINDOWED_EXPORTS}  # (created_ms, object)
+        self.rounds = 0
+
+    def add(self, name: str, t_ms: int, obj) -> None:
+        self.buffers[name].append((t_ms, obj))
+
+    def write_round(self, t_ms: int, final: bool, *, customers, vouchers, members, expiry_ms, aggregates) -> int:
+        """Write one round of downloads; returns how many malformed rows it wrote."""
+        self.rounds += 1
+        lo = t_ms - EXPORT_WINDOW_DAYS * DAY_MS
+        stamp = iso3(t_ms).replace("-", "").replace(":", "")[:15] + "Z"
+        second = self.rounds == 2
+        bad_rows = 0
+        for name, buf in self.buffers.items():
+            buf[:] = [(ts, obj) for ts, obj in buf if ts >= lo]
+            rows = [export_row(name, obj, t_ms) for _ts, obj in buf]
+            columns = list(EXPORT_COLUMNS[name])
+            if name == "publication" and second:
+                # what the API returns when no fields are asked for: `code`, customer_id, date, channel
+                picks = [columns.index(c) for c in ("voucher_code", "customer_id", "date", "channel")]
+                rows = [[row[i] for i in picks] for row in rows]
+                columns = ["code", "customer_id", "date", "channel"]
+            if name == "order":
+                columns += [
+                    "metadata.currency",
+                    "metadata.channel",
+                    "metadata.location_id",
+                    "metadata.location",
+                    "metadata.originOrderId",
+                ]
+            # The one malformed export record: a copy of a row with two extra cells (wrong column count).
+            bad_row = rows[0] + ["?", "?"] if second and name == "redemption" and rows else None
+            write_export(self.root, name, stamp, columns, rows, title_headers=second, bad_row=bad_row)
+            bad_rows += bad_row is not None
+        if final or second:
+            rows = [customer_export_row(c, aggregates(c)) for c in customers if c.created_ms <= t_ms]
+            write_export(self.root, "customer", stamp, EXPORT_COLUMNS["customer"], rows, title_headers=second)
+        if final:
+            write_export(
+                self.root, "voucher", stamp, EXPORT_COLUMNS["voucher"], [voucher_export_row(v) for v in vouchers]
+            )
+            rows = [
+                [b[0], LOYALTY_CAMPAIGN["id"], c.card.id, "ACTIVE", iso6(b[3] + expiry_ms)[:10], b[1]]
+                for c in members
+                for b in c.buckets
+            ]
+            write_export(self.root, "points_expiration", stamp, EXPORT_COLUMNS["points_expiration"], rows)
+        return bad_rows
+
+
+def export_row(name: str, obj, t_ms: int) -> list:
+    """One CSV row of a windowed export; an order shows its status as it stood at export time t_ms."""
+    if name == "redemption":
+        r: Redemption = obj
+        return [
+            r.id,
+            "redemption",
+            iso6(r.date_ms),
+            r.voucher.code if r.voucher else "",
+            # "parent campaign name of voucher if applicable": a promotion tier's campaign is not named here
+            r.voucher.campaign["name"] if r.voucher else "",
+            r.promotion_tier["id"] if r.promotion_tier else "",
+            r.customer.cust_id,
+            r.customer.source_id,
+            r.customer.name,
+            r.tracking_id,
+            r.order.id if r.order else "",
+            r.order.amount if r.order else "",
+            "",
+            r.points or "",
+            r.result,
+            r.failure_code or "",
+            r.failure_message or "",
+            json_text(r.metadata),
+        ]
+    if name == "voucher_transactions":
+        tx = obj
+        return [
+            tx["id"],
+            tx["campaign_id"],
+            tx["voucher_id"],
+            tx["type"],
+            "",
+            tx["reason"] or "",
+            tx["source"] or "",
+            tx["details"]["balance"]["balance"],
+            tx["details"]["balance"]["points"],
+            tx["related_transaction_id"] or "",
+            tx["created_at"],
+            json_text(tx["details"]),
+        ]
+    if name == "order":
+        o: Order = obj
+        status, updated = o.history[0]
+        for st, ts in o.history:
+            if ts <= t_ms:
+                status, updated = st, ts
+        meta = o.location_key
+        total = "" if o.omit_total else o.amount - o.discount
+        return [
+            o.id,
+            o.source_id,
+            iso6(o.created_ms),
+            iso6(updated) if o.sends_updated_at else "",
+            status,
+            o.amount,
+            (o.discount - o.items_discount) or "",
+            o.items_discount or "",
+            o.discount or "",
+            total,
+            o.customer.cust_id,
+            "",
+            "USD",
+            order_channel(o),
+            o.location if meta == "location_id" else "",
+            o.location if meta == "location" else "",
+            o.origin.id if o.origin is not None else "",
+        ]
+    if name == "publication":
+        _pub_id, v, ts, channel = obj
+        return [v.code, v.holder.cust_id, v.holder.source_id, iso6(ts), channel, v.campaign["name"], "", "{}"]
+    raise ValueError(name)
+
+
+def voucher_export_row(v: Voucher) -> list:
+    camp, card = v.campaign, v.kind == "LOYALTY_CARD"
+    discount = camp.get("discount", {})
+    value = discount.get("amount_off", discount.get("percent_off", ""))
+    return [
+        v.id,
+        v.code,
+        v.kind,
+        value,
+        discount.get("type", ""),
+        camp["name"],
+        "",
+        "",
+        "",
+        "",
+        v.holder.balance if card else "",
+        "" if card else 1,
+        int(v.redeemed),
+        "true",
+        "",
+        "",
+        "{}",
+        "false",
+        iso6(v.created_ms),
+        "",
+        "",
+        "",
+        "",
+        discount.get("amount_limit", ""),
+        camp["id"],
+        "",
+        v.holder.cust_id,
+        "",
+        "",
+        v.holder.source_id,
+    ]
+
+
+def customer_export_row(c: Customer, agg: dict) -> list:
+    """`agg`: the customer's redemption and paid-order counts as Voucherify keeps them."""
+    return [
+        c.cust_id,
+        c.source_id,
+        c.name,
+        c.email or "",
+        iso6(c.created_ms),
+        agg["succeeded"] + c.pre_window_succeeded,
+        agg["failed"],
+        agg["rolled_back"],
+        agg["paid_cents"] + c.pre_window_order_cents,
+        agg["paid_count"] + c.pre_window_orders,
+        c.balance if c.card else 0,
+        json_text({"region": c.region}),
+    ]
+
+
+def json_text(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))

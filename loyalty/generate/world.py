@@ -1,39 +1,37 @@
 """The simulation: one retailer's loyalty world, processed as a time-ordered stream of actions.
 
 Every action updates the state, records what it *meant* (ground truth) and hands the same facts to every
-writer (webhooks, exports, Segment). Actions live in one heap keyed by time, so files are written in time order
-and memory holds the state, not the history.
+writer (webhooks and exports in voucherify.py, Segment in segment.py). Actions are `do_…` methods scheduled with
+`at(time, self.do_…, *args)` into one heap keyed by time, so files are written in time order and memory holds
+the state, not the history. To add a behaviour: a `do_…` method, scheduled from where it is triggered.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from loyalty.generate import catalog as cat
 from loyalty.generate.segment import SegmentWriter
 from loyalty.generate.state import Customer, Order, Redemption, Voucher
-from loyalty.generate.truth import Truth
+from loyalty.generate.truth import MOVEMENTS, Truth
 from loyalty.generate.util import DAY_MS, HOUR_MS, MINUTE_MS, Ids, iso0, iso3, iso6
 from loyalty.generate.voucherify import (
-    EXPORT_COLUMNS,
+    EXPORT_EVERY_DAYS,
+    Exports,
     Webhooks,
     campaign_obj,
     customer_obj,
-    order_channel,
     order_obj,
     publication_obj,
     redemption_obj,
     rollback_obj,
     tier_obj,
     voucher_obj,
-    write_export,
 )
 
-EXPORT_EVERY_DAYS = 7
-EXPORT_WINDOW_DAYS = 10  # > EXPORT_EVERY_DAYS: consecutive exports overlap
 SEGMENT_LOAD_DAYS = 5
 ORDERS_PER_CUSTOMER_DAY = {True: 0.016, False: 0.006}  # member, non-member
 
@@ -52,17 +50,13 @@ class World:
         self.webhooks = Webhooks(
             out, self.rng, self.ids, legacy_until_ms=start_ms + max(1, days // 3) * DAY_MS, end_ms=self.end_ms
         )
-        self.segment = SegmentWriter(out, self.rng, self.ids)
+        self.segment = SegmentWriter(out, self.rng, self.ids, self.end_ms)
         self.truth = Truth(out / "ground_truth")
         self.customers: list[Customer] = []
         self.members: list[Customer] = []
         self.orders: dict[str, Order] = {}
         self.redemptions: dict[str, Redemption] = {}
-        # Rolling windows of export rows: (created_ms, kind, object)
-        self.export_buffer: dict[str, list] = {
-            k: [] for k in ("redemption", "voucher_transactions", "order", "publication")
-        }
-        self.export_no = 0
+        self.exports = Exports(out)
         self.expiry_heap: list = []
         self.stacks = 0
         self.typo_sent = False
@@ -72,10 +66,11 @@ class World:
     # ------------------------------------------------------------------------------------------------------
     # scheduling
 
-    def at(self, t_ms: int, kind: str, *args) -> None:
+    def at(self, t_ms: int, action: Callable[..., None], *args) -> None:
+        """Schedule `action(t_ms, *args)` (a `do_…` method) at simulated time t_ms; ignored past the window."""
         if t_ms < self.end_ms:
             self.seq += 1
-            heapq.heappush(self.heap, (t_ms, self.seq, kind, args))
+            heapq.heappush(self.heap, (t_ms, self.seq, action, args))
 
     def rand_time(self, lo_ms: int, hi_ms: int) -> int:
         return self.rng.randint(lo_ms, max(lo_ms, hi_ms - 1))
@@ -86,9 +81,9 @@ class World:
         task = self.progress.add_task("simulating", total=self.end_ms - self.start_ms) if self.progress else None
         last = self.start_ms
         while self.heap:
-            t_ms, _seq, kind, args = heapq.heappop(self.heap)
+            t_ms, _seq, action, args = heapq.heappop(self.heap)
             self.now = t_ms
-            getattr(self, "do_" + kind)(t_ms, *args)
+            action(t_ms, *args)
             if task is not None and t_ms - last > HOUR_MS:
                 self.progress.update(task, completed=t_ms - self.start_ms)
                 last = t_ms
@@ -129,22 +124,8 @@ class World:
                 region=cat.REGIONS[nearest_store],
                 home=home,
                 wants_card=rng.random() < 0.6,
-                balance=0,
-                total=0,
-                buckets=[],
-                tier=None,
-                tier_left=False,
-                visited=set(),
                 anon_id=self.ids.uuid(),
-                open_vouchers=[],
                 created_ms=self.start_ms - rng.randint(1, 400) * DAY_MS,
-                announced=False,
-                pos_identified=False,
-                app_identified=False,
-                web_identified=False,
-                pre_window_succeeded=0,
-                pre_window_order_cents=0,
-                pre_window_orders=0,
             )
             if rng.random() < 0.25:
                 c.created_ms = self.rand_time(self.start_ms, self.end_ms)  # signs up during the window
@@ -160,28 +141,32 @@ class World:
         for c in self.customers:
             first_ms = max(start, c.created_ms)
             if c.created_ms >= start:
-                self.at(c.created_ms, "customer_created", c)
+                self.at(c.created_ms, self.do_customer_created, c)
             if c.wants_card:
-                self.at(first_ms + rng.randint(0, max(1, (end - first_ms) // 3)), "join", c)
+                self.at(first_ms + rng.randint(0, max(1, (end - first_ms) // 3)), self.do_join, c)
             rate = ORDERS_PER_CUSTOMER_DAY[bool(c.wants_card)]
             n_orders = sum(1 for _ in range(self.days) if rng.random() < rate)
             for _ in range(n_orders):
-                self.at(self.rand_time(first_ms, end), "order", c)
+                self.at(self.rand_time(first_ms, end), self.do_order, c)
             if rng.random() < (0.3 if c.wants_card else 0.1):
-                self.at(self.rand_time(first_ms, end - DAY_MS), "publish", c, rng.choice(cat.DISCOUNT_CAMPAIGNS))
+                self.at(self.rand_time(first_ms, end - DAY_MS), self.do_publish, c, rng.choice(cat.DISCOUNT_CAMPAIGNS))
             if rng.random() < 0.05:
-                self.at(self.rand_time(first_ms, end), "failed_attempt", c, None)
+                self.at(self.rand_time(first_ms, end), self.do_failed_attempt, c, None)
         # Every documented failure code at least once, spread over the window.
         for code in cat.REDEMPTION_FAILURE_CODES:
-            self.at(self.rand_time(start + HOUR_MS, end - HOUR_MS), "failed_attempt", rng.choice(self.customers), code)
+            self.at(
+                self.rand_time(start + HOUR_MS, end - HOUR_MS), self.do_failed_attempt, rng.choice(self.customers), code
+            )
         for day in range(1, self.days + 1):
-            self.at(start + day * DAY_MS + 2 * HOUR_MS + 17 * MINUTE_MS, "expire_points")
+            self.at(start + day * DAY_MS + 2 * HOUR_MS + 17 * MINUTE_MS, self.do_expire_points)
         for k in range(1, self.days // EXPORT_EVERY_DAYS + 1):
-            self.at(start + k * EXPORT_EVERY_DAYS * DAY_MS + 3 * HOUR_MS, "export", False)
+            self.at(start + k * EXPORT_EVERY_DAYS * DAY_MS + 3 * HOUR_MS, self.do_export, False)
         for k in range(1, self.days // SEGMENT_LOAD_DAYS + 1):
-            self.at(start + k * SEGMENT_LOAD_DAYS * DAY_MS + 4 * HOUR_MS, "segment_load")
+            self.at(start + k * SEGMENT_LOAD_DAYS * DAY_MS + 4 * HOUR_MS, self.do_segment_load)
         # Program operations: transfers, manual adjustments, members leaving their tier.
-        self.at(start + 6 * HOUR_MS, "program_ops")
+        self.at(start + 6 * HOUR_MS, self.do_program_ops)
+        # The promotion's name reaches the warehouse only through objects that name its campaign.
+        self.at(start + HOUR_MS, self.do_campaign_updated, cat.PROMOTION_CAMPAIGN)
 
     # ------------------------------------------------------------------------------------------------------
     # customers and publications
@@ -189,6 +174,9 @@ class World:
     def announce(self, c: Customer, t_ms: int) -> None:
         c.announced = True
         self.webhooks.project_event("customer.created", t_ms, {"customer": customer_obj(c)}, entity_id=c.cust_id)
+
+    def do_campaign_updated(self, t_ms: int, campaign: dict) -> None:
+        self.webhooks.project_event("campaign.updated", t_ms, {"campaign": campaign_obj(campaign)})
 
     def do_customer_created(self, t_ms: int, c: Customer) -> None:
         if not c.announced:
@@ -200,20 +188,23 @@ class World:
         pub = publication_obj(pub_id, v, t_ms, channel)
         camp = campaign_obj(v.campaign)
         vobj = voucher_obj(v)
-        c = v.holder
-        self.webhooks.project_event(
-            "publication.succeeded",
-            t_ms,
-            {
-                "user": {"id": "user_MarketingTeam00000000000001"} if channel == "voucherify-web-ui" else None,
-                "campaign": camp,
-                "customer": customer_obj(c),
-                "vouchers": [vobj],
-                "publication": pub,
-            },
-            entity_id=c.cust_id,
-        )
-        if self.rng.random() < 0.7:
+        c, rng = v.holder, self.rng
+        # A few publications reach the warehouse only through the export and Voucherify's Segment Event Cloud.
+        lost = rng.random() < 0.04
+        if not lost:
+            self.webhooks.project_event(
+                "publication.succeeded",
+                t_ms,
+                {
+                    "user": {"id": "user_MarketingTeam00000000000001"} if channel == "voucherify-web-ui" else None,
+                    "campaign": camp,
+                    "customer": customer_obj(c),
+                    "vouchers": [vobj],
+                    "publication": pub,
+                },
+                entity_id=c.cust_id,
+            )
+        if not lost and rng.random() < 0.7:
             self.webhooks.project_event(
                 "voucher.published",
                 t_ms,
@@ -226,7 +217,7 @@ class World:
                 },
                 entity_id=c.cust_id,
             )
-        if self.rng.random() < 0.5:
+        if not lost and rng.random() < 0.5:
             self.webhooks.distribution_event(
                 "customer.publication.succeeded",
                 t_ms,
@@ -238,18 +229,18 @@ class World:
                 },
                 entity_id=c.cust_id,
             )
-        if self.rng.random() < 0.5:
-            self.event_cloud(
-                "Customer Publication Succeeded",
+        if lost or rng.random() < 0.5:
+            self.cloud(
+                ("Customer Publication Succeeded", "Publication succeeded"),
+                "customer.publication.succeeded",
                 t_ms,
                 c,
                 {
-                    "publication": {"id": pub_id, "channel": channel},
-                    "voucher": {"code": v.code, "id": v.id},
+                    "publication": {k: val for k, val in pub.items() if k != "customer"} | {"voucher": vobj},
                     "campaign": {"id": v.campaign["id"], "name": v.campaign["name"]},
                 },
             )
-        self.export_buffer["publication"].append((t_ms, (pub_id, v, t_ms, channel)))
+        self.exports.add("publication", t_ms, (pub_id, v, t_ms, channel))
         self.vouchers.append(v)
         self.truth.publication(pub_id, t_ms, c, v.campaign["name"], v.code, v.kind, channel)
 
@@ -291,9 +282,11 @@ class World:
             updated_ms=t_ms,
             status="CREATED",
             amount=amount,
-            discount=0,
             items=items,
             omit_total=rng.random() < 0.05,
+            omit_total_discount=rng.random() < 0.15,
+            # some integrations' order objects never carry updated_at: the copy from the latest event must win
+            sends_updated_at=rng.random() >= 0.2,
         )
         self.orders[o.id] = o
         # Checkout: maybe redeem a published voucher, a promotion, or both stacked; maybe a failed try first.
@@ -304,11 +297,11 @@ class World:
             # A code tried at the till that failed, on the order just created; it went through without it.
             self.failed_redemption(t_ms + 200, c, None, order=o)
         self.order_event(t_ms, o, "CREATED", "customer.order.created")
-        self.segment_order(t_ms, o)
+        self.segment.order_messages(t_ms, o)
         if will_pay:
-            self.at(t_ms + rng.randint(2_000, 90_000), "paid", o)
+            self.at(t_ms + rng.randint(2_000, 90_000), self.do_paid, o)
         elif rng.random() < 0.5:
-            self.at(t_ms + rng.randint(1, 3) * DAY_MS, "cancel", o, "Abandoned cart")
+            self.at(t_ms + rng.randint(1, 3) * DAY_MS, self.do_cancel, o, "Abandoned cart")
 
     def order_event(self, t_ms: int, o: Order, status: str, event_type: str) -> None:
         o.status, o.updated_ms = status, t_ms
@@ -321,7 +314,7 @@ class World:
             entity_id=c.cust_id,
         )
         if len(o.history) == 1:
-            self.export_buffer["order"].append((t_ms, o))
+            self.exports.add("order", t_ms, o)
         self.truth.order_changed(o)
 
     def do_paid(self, t_ms: int, o: Order) -> None:
@@ -332,13 +325,15 @@ class World:
                 self.add_pending_points(t_ms + 800, c, o)
             else:
                 new_store = o.location in cat.STORES and o.location not in c.visited
-                self.at(t_ms + 800, "earn_points", o, new_store)
+                self.at(t_ms + 800, self.do_earn_points, o, new_store)
         if o.location in cat.STORES:
             c.visited.add(o.location)
         if rng.random() < 0.06:
-            self.at(t_ms + rng.randint(2, 8) * DAY_MS, "cancel", o, "Returned")
+            # A return: the POS's own flow at a store, Voucherify's rollback flow in the app and web shop.
+            returned = self.do_pos_return if o.location in cat.STORES else self.do_cancel
+            self.at(t_ms + rng.randint(2, 8) * DAY_MS, returned, o, "Returned")
         elif o.location in cat.DIGITAL and rng.random() < 0.5:
-            self.at(t_ms + rng.randint(20, 60) * HOUR_MS, "fulfill", o)
+            self.at(t_ms + rng.randint(20, 60) * HOUR_MS, self.do_fulfill, o)
 
     def do_fulfill(self, t_ms: int, o: Order) -> None:
         if o.status == "PAID":
@@ -358,7 +353,7 @@ class World:
             if r.result == "SUCCESS" and r.status == "SUCCEEDED":
                 self.rollback(t_ms + 1500, r, "Order returned")
         if o.customer.card is not None:
-            self.at(t_ms + 3000, "return_points", o)
+            self.at(t_ms + 3000, self.do_return_points, o)
 
     def do_return_points(self, t_ms: int, o: Order) -> None:
         """Take back what the returned order earned, as far as the balance still holds it at this moment."""
@@ -367,32 +362,56 @@ class World:
         if take > 0:
             self.ledger(t_ms, c, "POINTS_REMOVAL", -take, order=o, reason="Order returned", source="voucherify-web-ui")
 
+    def do_pos_return(self, t_ms: int, o: Order, reason: str, returned_count: int | None = None) -> None:
+        """The POS's return of some or all products: remove the points the order earned from the card (a manual
+        POINTS_REMOVAL whose reason names the order), set the order CANCELED, and create a replacement PAID order
+        with the kept products whose metadata.originOrderId names the original. Redemptions are not rolled back."""
+        if o.status not in ("PAID", "FULFILLED"):
+            return
+        c, rng = o.customer, self.rng
+        returned = rng.sample(o.items, returned_count or rng.randint(1, len(o.items)))
+        kept = [item for item in o.items if item not in returned]
+        take = min(o.points_earned, c.balance) if c.card is not None else 0
+        if take > 0:
+            ids = ", ".join(product[0] for product, _qty in returned)
+            reason_text = f"Return products {ids} from order: {o.id}"
+            self.ledger(t_ms, c, "POINTS_REMOVAL", -take, order=o, order_in_details=False, reason=reason_text)
+        self.order_event(t_ms + 500, o, "CANCELED", "customer.order.canceled")
+        if not kept:
+            return
+        replacement = Order(
+            id=self.ids.hex("ord_"),
+            source_id=f"{o.location[:3].upper()}-{rng.randrange(10**8):08d}",
+            customer=c,
+            location=o.location,
+            location_key=o.location_key,  # the original's metadata is copied (no POS event names this order)
+            created_ms=t_ms + 1000,
+            updated_ms=t_ms + 1000,
+            status="PAID",
+            amount=sum(product[4] * qty for product, qty in kept),
+            items=kept,
+            omit_total=False,
+            sends_updated_at=False,  # created PAID, never updated
+            origin=o,
+        )
+        self.orders[replacement.id] = replacement
+        self.order_event(t_ms + 1000, replacement, "PAID", "customer.order.paid")
+        if c.card is not None:
+            self.at(t_ms + 1800, self.do_earn_points, replacement, False)
+
     # ------------------------------------------------------------------------------------------------------
     # redemptions
 
-    def new_redemption(self, t_ms: int, c: Customer, **kw) -> Redemption:
-        success = kw.get("result", "SUCCESS") == "SUCCESS"
+    def new_redemption(self, t_ms: int, c: Customer, result: str = "SUCCESS", **kw) -> Redemption:
+        success = result == "SUCCESS"
         r = Redemption(
             id=self.ids.hex("r_" if success else "rf_"),
             date_ms=t_ms,
             customer=c,
-            result="SUCCESS" if success else "FAILURE",
+            result=result,
             status="SUCCEEDED" if success else "FAILED",
-            failure_code=kw.get("failure_code"),
-            failure_message=kw.get("failure_message"),
-            campaign=kw.get("campaign"),
-            voucher=kw.get("voucher"),
-            promotion_tier=kw.get("promotion_tier"),
-            order=kw.get("order"),
-            channel_type=kw.get("channel_type", "API"),
-            discount=kw.get("discount", 0),
-            rolled_back_ms=None,
-            parent_id=kw.get("parent_id"),
-            is_parent=kw.get("is_parent", False),
-            reward=kw.get("reward"),
-            points=kw.get("points"),
-            children=[],
             tracking_id=c.source_id,
+            **kw,
         )
         self.redemptions[r.id] = r
         return r
@@ -412,7 +431,10 @@ class World:
             off = (
                 d["amount_off"] if d["type"] == "AMOUNT" else min(o.amount * d["percent_off"] // 100, d["amount_limit"])
             )
-            parts.append(dict(campaign=voucher.campaign, voucher=voucher, discount=min(off, o.amount - 100)))
+            off = min(off, o.amount - 100)
+            # a product-specific campaign discounts the order lines, not the cart
+            on_items = off if d["effect"] == "APPLY_TO_ITEMS" else 0
+            parts.append(dict(campaign=voucher.campaign, voucher=voucher, discount=off, items_discount=on_items))
         promo_off = min(promo["amount_off"], o.amount - 100 - sum(p["discount"] for p in parts))
         if use_promo and promo_off > 0:
             parts.append(dict(campaign=cat.PROMOTION_CAMPAIGN, promotion_tier=promo, discount=promo_off))
@@ -420,6 +442,7 @@ class World:
             return
         channel = "USER" if o.location in cat.STORES else "API"
         o.discount = sum(p["discount"] for p in parts)
+        o.items_discount = sum(p.get("items_discount", 0) for p in parts)
         if len(parts) == 2:
             self.stacks += 1
         if len(parts) == 1:
@@ -438,21 +461,30 @@ class World:
 
     def redemption_order(self, r: Redemption) -> dict | None:
         """The order as it stood at the redemption: every redemption of an order happens at checkout, after the
-        order was created and before it was paid, so CREATED with updated_at = created_at."""
+        order was created and before it was paid, so CREATED with updated_at = created_at. A stack child's copy
+        states what that child applied; so does the copy of a single redeemable whose id is even-numbered (the
+        others state only the order's discount, as older records do)."""
         o = r.order
         if o is None:
             return None
-        own = r.discount if r.parent_id else None
-        return order_obj(o, "CREATED", o.created_ms, own_discount=own)
+        states_applied = r.parent_id or r.is_parent or int(r.id[-1], 16) % 2 == 0
+        applied = (r.discount - r.items_discount, r.items_discount) if states_applied else None
+        return order_obj(o, "CREATED", o.created_ms, applied=applied)
 
     def emit_redemption(self, t_ms: int, r: Redemption) -> None:
-        c = r.customer
+        c, rng = r.customer, self.rng
         legacy = self.webhooks.is_legacy(t_ms)
         order = self.redemption_order(r)
         status = None if legacy else r.status  # older records carry no status
         robj = redemption_obj(r, status, order)
         event_type = "redemption.succeeded" if r.result == "SUCCESS" else "redemption.failed"
-        if legacy:
+        # A promotion tier names its campaign by id only; the event's campaign object is there half the time.
+        campaign = campaign_obj(r.campaign) if r.campaign and (not r.promotion_tier or rng.random() < 0.5) else None
+        # A few single redeemables reach the warehouse only through exports and Voucherify's Segment Event Cloud.
+        r.webhooks_lost = r.result == "SUCCESS" and not (legacy or r.is_parent or r.parent_id) and rng.random() < 0.04
+        if r.webhooks_lost:
+            pass
+        elif legacy:
             self.webhooks.legacy_event(event_type, t_ms, robj)
         else:
             self.webhooks.project_event(
@@ -461,7 +493,7 @@ class World:
                 {
                     "customer": customer_obj(c),
                     "order": order,
-                    "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                    "campaign": campaign,
                     "voucher": voucher_obj(r.voucher) if r.voucher else None,
                     "holder": None,
                     "promotion_tier": robj.get("promotion_tier"),
@@ -470,14 +502,14 @@ class World:
                 },
                 entity_id=c.cust_id,
             )
-        if r.result == "SUCCESS" and self.rng.random() < 0.4:
+        if r.result == "SUCCESS" and not r.webhooks_lost and rng.random() < 0.4:
             self.webhooks.distribution_event(
                 "customer.redemption.succeeded",
                 t_ms,
                 {
                     "customer": customer_obj(c),
                     "order": order,
-                    "campaign": campaign_obj(r.campaign) if r.campaign else None,
+                    "campaign": campaign,
                     "voucher": voucher_obj(r.voucher) if r.voucher else None,
                     "holder": None,
                     "promotion_tier": robj.get("promotion_tier"),
@@ -485,26 +517,34 @@ class World:
                 },
                 entity_id=c.cust_id,
             )
-        if not r.is_parent and self.rng.random() < 0.6:
-            self.event_cloud(
-                "Customer Redemption Succeeded" if r.result == "SUCCESS" else "Customer Redemption Failed",
+        if not r.is_parent and (r.webhooks_lost or rng.random() < 0.6):
+            succeeded = r.result == "SUCCESS"
+            own = {k: v for k, v in redemption_obj(r, r.status, None).items() if k not in ("customer", "voucher")}
+            self.cloud(
+                ("Customer Redemption Succeeded", "Redemption succeeded")
+                if succeeded
+                else ("Customer Redemption Failed", "Redemption failed"),
+                "customer.redemption." + ("succeeded" if succeeded else "failed"),
                 t_ms,
                 c,
                 {
-                    "redemption": {
-                        "id": r.id,
-                        "result": r.result,
-                        "status": r.status,
-                        "failure_code": r.failure_code,
-                        "date": iso3(t_ms),
-                    },
-                    "order": {"id": r.order.id, "amount": r.order.amount} if r.order else None,
-                    "voucher": {"code": r.voucher.code} if r.voucher else None,
-                    "campaign": {"name": r.campaign_name} if r.campaign else None,
+                    "redemption": own,
+                    "order": order,
+                    "voucher": voucher_obj(r.voucher) if r.voucher else None,
+                    "promotion_tier": robj.get("promotion_tier"),
+                    "campaign": {"id": r.campaign["id"], "name": r.campaign["name"]} if r.campaign else None,
                 },
             )
-        self.export_buffer["redemption"].append((t_ms, r))
+        self.exports.add("redemption", t_ms, r)
         self.truth.redemption_changed(r)
+
+    def cloud(self, events: tuple[str, str], event_type: str, t_ms: int, c: Customer, objects: dict) -> None:
+        """One event of Voucherify's Segment source, in either generation Segment documents (`events` = the name in
+        the current one, the name in the first): flattened objects, or one `voucherifyEvent`."""
+        if self.rng.random() < 0.5:
+            self.segment.event_cloud(events[0], t_ms, c, objects)
+        else:
+            self.segment.event_cloud_first_generation(events[1], event_type, t_ms, c, objects)
 
     def failed_redemption(self, t_ms: int, c: Customer, code: str | None, order: Order | None = None) -> None:
         rng = self.rng
@@ -530,9 +570,26 @@ class World:
             campaign=campaign,
             voucher=voucher,
             order=order if code not in ("missing_order", "invalid_order") else None,
+            # an unresolvable code tried in a stack fails as a parent with no children (the vendor's example)
+            stack_attempt=code == "not_found" and (not self.truth.counters.get("stack_attempts") or rng.random() < 0.5),
         )
+        if r.stack_attempt:
+            self.truth.count("stack_attempts")
         if r.order is not None:
             r.order.redemption_ids.append(r.id)
+        elif c.home in cat.STORES:
+            # At the till without an order: the POS records the store in the redemption's metadata, in the shapes
+            # the vendor's examples show.
+            shape = rng.random()
+            if shape < 0.6:
+                r.metadata = {"location_id": c.home}
+            elif shape < 0.8:
+                r.metadata = {"location_id": [c.home]}
+            else:
+                r.metadata = {"location_id": [], "redemption_location": {"city": c.home, "state": cat.REGIONS[c.home]}}
+            r.location = c.home
+        else:
+            r.metadata = {"location_id": []}
         self.emit_redemption(t_ms, r)
 
     def do_failed_attempt(self, t_ms: int, c: Customer, code: str | None) -> None:
@@ -579,17 +636,21 @@ class World:
                     },
                     entity_id=r.customer.cust_id,
                 )
-        self.event_cloud(
-            "Customer Redemption Rollback Succeeded",
+        self.cloud(
+            ("Customer Redemption Rollback Succeeded", "Redemption rollback succeeded"),
+            "customer.redemption.rollback.succeeded",
             t_ms,
             r.customer,
-            {"redemption": {"id": r.id}, "redemption_rollback": {"id": rb_id, "reason": reason}},
+            {
+                "redemption": {"id": r.id, "status": "ROLLED_BACK", "date": iso6(r.date_ms)},
+                "redemption_rollback": {k: val for k, val in rb.items() if k not in ("customer", "order", "voucher")},
+            },
         )
         self.truth.redemption_changed(r)
         if r.reward is not None:
-            self.at(t_ms + 700, "refund_points", r, rb_id)
+            self.at(t_ms + 700, self.do_refund_points, r, rb_id)
         if self.rng.random() < 0.25:
-            self.at(t_ms + self.rng.randint(30_000, 6 * HOUR_MS), "failed_rollback", r)
+            self.at(t_ms + self.rng.randint(30_000, 6 * HOUR_MS), self.do_failed_rollback, r)
 
     def do_refund_points(self, t_ms: int, r: Redemption, rollback_id: str) -> None:
         self.ledger(t_ms, r.customer, "POINTS_REFUND", r.points, redemption=r, rollback_id=rollback_id, source="API")
@@ -628,6 +689,7 @@ class World:
         points: int,
         *,
         order: Order | None = None,
+        order_in_details: bool = True,
         reason: str | None = None,
         source: str | None = None,
         rule: dict | None = None,
@@ -666,7 +728,7 @@ class World:
                 "related_object": {"id": c.card.id, "type": "voucher"},
             }
         }
-        if order is not None:
+        if order is not None and order_in_details:
             details["order"] = {"id": order.id, "source_id": order.source_id}
         if rule is not None:
             details["event"] = {"id": self.ids.hex("evcus_"), "type": "customer.order.paid"}
@@ -707,7 +769,7 @@ class World:
                 "holder": customer_obj(c),
                 "holder_loyalty_tier": tier_obj(c.tier) if c.tier is not None and not c.tier_left else None,
                 "balance": details["balance"],
-                "order": order_obj(order, order.status, order.updated_ms) if order else None,
+                "order": order_obj(order, order.status, order.updated_ms) if order and order_in_details else None,
                 "event": details.get("event"),
                 "earning_rule": {
                     "id": rule["id"],
@@ -785,21 +847,23 @@ class World:
             }
             wh.distribution_event("customer.rewarded.loyalty_points", t_ms, rewarded, entity_id=c.cust_id)
             if self.rng.random() < 0.5:
-                self.event_cloud(
-                    "Customer Rewarded Loyalty Points",
+                self.cloud(
+                    ("Customer Rewarded Loyalty Points", "Customer rewarded with loyalty points"),
+                    "customer.rewarded.loyalty_points",
                     t_ms,
                     c,
                     {
                         "balance": {"points": points, "balance": c.balance},
                         "earning_rule": {"id": rule["id"]},
                         "order": {"id": order.id} if order else None,
+                        "voucher": {"id": c.card.id, "code": c.card.code},
                     },
                 )
-        self.export_buffer["voucher_transactions"].append((t_ms, tx))
+        self.exports.add("voucher_transactions", t_ms, tx)
         self.truth.ledger_row(tx_id, t_ms, c, tx_type, points, c.balance, order)
-        if order is not None and tx_type in ("POINTS_ACCRUAL", "PENDING_POINTS_ACTIVATION"):
-            order.points_earned += points
-        self.at(t_ms + 900, "update_tier", c)  # the tier follows the balance as it stands then
+        if order is not None and MOVEMENTS[tx_type] in ("earned", "adjusted"):
+            order.points_earned += points  # net of what a return took back
+        self.at(t_ms + 900, self.do_update_tier, c)  # the tier follows the balance as it stands then
         return tx
 
     def _consume(self, c: Customer, points: int) -> None:
@@ -823,10 +887,10 @@ class World:
                 t_ms, c, "POINTS_ACCRUAL", base, order=o, rule=cat.EARNING_RULES["per_unit"], source="Automation"
             )
         if new_store:
-            self.at(t_ms + 400, "new_store_bonus", o)
+            self.at(t_ms + 400, self.do_new_store_bonus, o)
         reward = cat.REWARDS[0] if c.balance < cat.REWARDS[1]["points"] else self.rng.choice(cat.REWARDS)
         if c.balance >= reward["points"] and self.rng.random() < 0.35:
-            self.at(t_ms + self.rng.randint(1, 72) * HOUR_MS, "reward", c, reward)
+            self.at(t_ms + self.rng.randint(1, 72) * HOUR_MS, self.do_reward, c, reward)
 
     def do_new_store_bonus(self, t_ms: int, o: Order) -> None:
         if o.status in ("PAID", "FULFILLED"):
@@ -847,7 +911,7 @@ class World:
             return
         o.pending = (self.ids.hex("lopp_"), points, t_ms + cat.PENDING_POINTS_DAYS * DAY_MS)
         self.pending_points_event("voucher.loyalty_card.pending_points.added", t_ms, o)
-        self.at(o.pending[2], "activate_pending", o)
+        self.at(o.pending[2], self.do_activate_pending, o)
 
     def pending_points_event(self, event_type: str, t_ms: int, o: Order, transaction: dict | None = None) -> None:
         c = o.customer
@@ -925,7 +989,7 @@ class World:
             entity_id=c.cust_id,
         )
         if self.rng.random() < 0.2:
-            self.at(t_ms + self.rng.randint(1, 48) * HOUR_MS, "refund_reward", r)
+            self.at(t_ms + self.rng.randint(1, 48) * HOUR_MS, self.do_refund_reward, r)
 
     def do_refund_reward(self, t_ms: int, r: Redemption) -> None:
         if r.status == "SUCCEEDED":
@@ -938,7 +1002,7 @@ class World:
             due[idx] = None
         for idx in due:
             # The job works through the cards one by one over a quarter of an hour.
-            self.at(t_ms + (idx % 900) * 1000, "expire_card", self.customers[idx], t_ms)
+            self.at(t_ms + (idx % 900) * 1000, self.do_expire_card, self.customers[idx], t_ms)
 
     def do_expire_card(self, t_ms: int, c: Customer, job_ms: int) -> None:
         """Expire the card's buckets that were due when the job started, as they stand now."""
@@ -974,14 +1038,14 @@ class World:
             if not c.wants_card:
                 continue
             if rng.random() < 0.08:
-                self.at(self.rand_time(start + DAY_MS, end), "adjust", c, 1)
+                self.at(self.rand_time(start + DAY_MS, end), self.do_adjust, c, 1)
             if rng.random() < 0.03:
-                self.at(self.rand_time(start + 2 * DAY_MS, end), "adjust", c, -1)
+                self.at(self.rand_time(start + 2 * DAY_MS, end), self.do_adjust, c, -1)
             if rng.random() < 0.03:
-                self.at(self.rand_time(start + 3 * DAY_MS, end), "transfer", c, self.customers[rng.randrange(n)])
+                self.at(self.rand_time(start + 3 * DAY_MS, end), self.do_transfer, c, self.customers[rng.randrange(n)])
             if rng.random() < 0.02:
-                self.at(self.rand_time(start + 5 * DAY_MS, end), "tier_left", c)
-        self.at(end - 2 * DAY_MS, "showcase")
+                self.at(self.rand_time(start + 5 * DAY_MS, end), self.do_tier_left, c)
+        self.at(end - 2 * DAY_MS, self.do_showcase)
 
     def do_showcase(self, t_ms: int) -> None:
         """Guarantee each rare kind at least once in any world with two members: one step per action time, so
@@ -990,14 +1054,15 @@ class World:
         if len(members) >= 2:
             a = max(members, key=lambda m: m.balance)  # the richest card can always give some away
             b = members[0] if a is not members[0] else members[1]
-            self.at(t_ms, "adjust", a, 1)
-            self.at(t_ms + HOUR_MS, "adjust", a, -1)
-            self.at(t_ms + 2 * HOUR_MS, "transfer", a, b)
-            self.at(t_ms + 3 * HOUR_MS, "tier_left", members[-1])
-        self.at(t_ms + 4 * HOUR_MS, "showcase_return")
-        self.at(t_ms + 5 * HOUR_MS, "showcase_refund")
-        self.at(t_ms + 8 * HOUR_MS, "showcase_failed_rollback")
-        self.at(t_ms + 10 * HOUR_MS, "showcase_pending")
+            self.at(t_ms, self.do_adjust, a, 1)
+            self.at(t_ms + HOUR_MS, self.do_adjust, a, -1)
+            self.at(t_ms + 2 * HOUR_MS, self.do_transfer, a, b)
+            self.at(t_ms + 3 * HOUR_MS, self.do_tier_left, members[-1])
+        self.at(t_ms + 4 * HOUR_MS, self.do_showcase_return)
+        self.at(t_ms + 4 * HOUR_MS + MINUTE_MS, self.do_showcase_pos_return)
+        self.at(t_ms + 5 * HOUR_MS, self.do_showcase_refund)
+        self.at(t_ms + 8 * HOUR_MS, self.do_showcase_failed_rollback)
+        self.at(t_ms + 10 * HOUR_MS, self.do_showcase_pending)
 
     def _ledger_has(self, tx_type: str) -> bool:
         return any(row[3] == tx_type for row in self.truth.ledger)
@@ -1007,6 +1072,16 @@ class World:
             paid = [o for o in self.orders.values() if o.status in ("PAID", "FULFILLED")]
             if paid:
                 self.do_cancel(t_ms, paid[-1], "Returned")
+
+    def do_showcase_pos_return(self, t_ms: int) -> None:
+        """A store return that keeps some products, so a replacement order names its origin."""
+        if any(o.origin is not None for o in self.orders.values()):
+            return
+        paid = [o for o in self.orders.values() if o.status in ("PAID", "FULFILLED") and o.location in cat.STORES]
+        with_points = [o for o in paid if len(o.items) > 1 and o.points_earned > 0]
+        several = with_points or [o for o in paid if len(o.items) > 1]
+        if several:
+            self.do_pos_return(t_ms, several[-1], "Returned", len(several[-1].items) - 1)
 
     def do_showcase_refund(self, t_ms: int) -> None:
         if self._ledger_has("POINTS_REFUND"):
@@ -1019,7 +1094,7 @@ class World:
         if rich:
             self.do_reward(t_ms, rich[0], cat.REWARDS[0])
             rewards = [r for r in self.redemptions.values() if r.reward is not None and r.status == "SUCCEEDED"]
-            self.at(t_ms + HOUR_MS, "refund_reward", rewards[0])
+            self.at(t_ms + HOUR_MS, self.do_refund_reward, rewards[0])
 
     def do_showcase_failed_rollback(self, t_ms: int) -> None:
         if self.truth.counters.get("rollbacks_failed"):
@@ -1031,7 +1106,7 @@ class World:
         succeeded = [r for r in self.redemptions.values() if r.status == "SUCCEEDED" and not r.is_parent]
         if succeeded:
             self.rollback(t_ms, succeeded[0], "Fraud prevention")
-            self.at(t_ms + HOUR_MS, "failed_rollback", succeeded[0])
+            self.at(t_ms + HOUR_MS, self.do_failed_rollback, succeeded[0])
 
     def do_showcase_pending(self, t_ms: int) -> None:
         if not self._ledger_has("PENDING_POINTS_ACTIVATION"):
@@ -1140,274 +1215,21 @@ class World:
     # ------------------------------------------------------------------------------------------------------
     # Segment
 
-    def event_cloud(self, event: str, t_ms: int, c: Customer, objects: dict) -> None:
-        props = {
-            "email": c.email,
-            "customer": {"id": c.cust_id, "email": c.email, "source_id": c.source_id, "name": c.name},
-        }
-        props.update({k: v for k, v in objects.items() if v is not None})
-        self.segment.message(
-            "voucherify", "track", t_ms + 1200, user_id=c.source_id, anonymous_id=None, event=event, properties=props
-        )
-
-    def segment_order(self, t_ms: int, o: Order) -> None:
-        c, seg, rng = o.customer, self.segment, self.rng
-        if o.location in cat.STORES:
-            if not c.pos_identified:
-                c.pos_identified = True
-                seg.message(
-                    "pos",
-                    "identify",
-                    t_ms - 5000,
-                    user_id=c.source_id,
-                    anonymous_id=None,
-                    traits={"phone": c.source_id},
-                )
-            seg.message(
-                "pos",
-                "track",
-                t_ms + 300,
-                user_id=c.source_id,
-                anonymous_id=None,
-                event="Order placed",
-                properties={"voucherifyOrderId": o.id, "localisation": o.location, "phone": c.source_id},
-            )
-            return
-        schema = "mobile_app" if o.location == "Mobile App" else "web"
-        flag = "app_identified" if schema == "mobile_app" else "web_identified"
-        if schema == "web":
-            seg.message(
-                "web",
-                "page",
-                t_ms - 120_000,
-                user_id=None,
-                anonymous_id=c.anon_id,
-                properties={"path": "/cart", "url": "https://shop.example.com/cart", "title": "Cart"},
-                context={"page": {"path": "/cart", "url": "https://shop.example.com/cart"}, "userAgent": "Mozilla/5.0"},
-            )
-        else:
-            seg.message(
-                schema,
-                "track",
-                t_ms - 180_000,
-                user_id=None,
-                anonymous_id=c.anon_id,
-                event="Application Opened",
-                properties={"from_background": False},
-                context={"app": {"name": "Loyalty App", "version": "3.4.1"}, "os": {"name": "iOS"}},
-            )
-        if not getattr(c, flag):
-            setattr(c, flag, True)
-            traits = {
-                "phone": c.source_id,
-                "first_name": c.first,
-                "last_name": c.last,
-                "email": c.email,
-                "address": {"postalCode": f"{rng.randrange(10000, 99999)}"},
-                "metadata": {"registered_customer": True},
-            }
-            seg.message(schema, "identify", t_ms - 60_000, user_id=c.source_id, anonymous_id=c.anon_id, traits=traits)
-        total = (o.amount - o.discount) / 100
-        products = [
-            {"product_id": p[0], "sku": p[1], "name": p[2], "category": p[3], "price": p[4] / 100, "quantity": q}
-            for p, q in o.items
-        ]
-        as_string = rng.random() < 0.3
-        props = {
-            "order_id": o.id,
-            "checkout_id": self.ids.hex("chk_", 12),
-            "affiliation": o.location,
-            "total": f"{total:.2f}" if as_string else total,
-            "revenue": f"{total:.2f}" if as_string else total,
-            "discount": o.discount / 100,
-            "currency": "USD",
-            "products": products,
-            "quantity_total": sum(q for _, q in o.items),
-        }
-        if o.discount:
-            props["coupon"] = "applied"
-        seg.message(
-            schema,
-            "track",
-            t_ms + 200,
-            user_id=c.source_id,
-            anonymous_id=c.anon_id,
-            event="Order Completed",
-            properties=props,
-        )
-
     def do_segment_load(self, t_ms: int) -> None:
         self.segment.flush_load()
 
     # ------------------------------------------------------------------------------------------------------
     # exports
-
     def do_export(self, t_ms: int, final: bool) -> None:
-        """One round of Exports API downloads covering the last EXPORT_WINDOW_DAYS (overlapping the previous)."""
-        self.export_no += 1
-        lo = t_ms - EXPORT_WINDOW_DAYS * DAY_MS
-        stamp = iso3(t_ms).replace("-", "").replace(":", "")[:15] + "Z"
-        title = self.export_no == 2
-        bad = self.export_no == 2
-        for name, buf in self.export_buffer.items():
-            buf[:] = [(ts, obj) for ts, obj in buf if ts >= lo]
-            rows = [self._export_row(name, obj, t_ms) for _ts, obj in buf]
-            columns = list(EXPORT_COLUMNS[name])
-            if name == "order":
-                columns += ["metadata.currency", "metadata.channel", "metadata.location_id", "metadata.location"]
-            # The one malformed export record: a copy of a row with two extra cells (wrong column count).
-            bad_row = rows[0] + ["?", "?"] if bad and name == "redemption" and rows else None
-            write_export(self.out, name, stamp, columns, rows, title_headers=title, bad_row=bad_row)
-            if bad_row is not None:
-                self.truth.expected_rejection("voucherify_exports")
-        if final or self.export_no == 2:
-            rows = [self._customer_row(c) for c in self.customers if c.created_ms <= t_ms]
-            write_export(self.out, "customer", stamp, EXPORT_COLUMNS["customer"], rows, title_headers=title)
-        if final:
-            write_export(
-                self.out, "voucher", stamp, EXPORT_COLUMNS["voucher"], [self._voucher_row(v) for v in self.vouchers]
-            )
-            rows = [
-                [b[0], cat.LOYALTY_CAMPAIGN["id"], c.card.id, "ACTIVE", iso6(b[3] + self.expiry_ms)[:10], b[1]]
-                for c in self.members
-                for b in c.buckets
-            ]
-            write_export(self.out, "points_expiration", stamp, EXPORT_COLUMNS["points_expiration"], rows)
-
-    def _export_row(self, name: str, obj, t_ms: int) -> list:
-        if name == "redemption":
-            r: Redemption = obj
-            return [
-                r.id,
-                "redemption",
-                iso6(r.date_ms),
-                r.voucher.code if r.voucher else "",
-                r.campaign_name or "",
-                r.promotion_tier["id"] if r.promotion_tier else "",
-                r.customer.cust_id,
-                r.customer.source_id,
-                r.customer.name,
-                r.tracking_id,
-                r.order.id if r.order else "",
-                r.order.amount if r.order else "",
-                "",
-                r.points or "",
-                r.result,
-                r.failure_code or "",
-                r.failure_message or "",
-                "{}",
-            ]
-        if name == "voucher_transactions":
-            tx = obj
-            return [
-                tx["id"],
-                tx["campaign_id"],
-                tx["voucher_id"],
-                tx["type"],
-                "",
-                tx["reason"] or "",
-                tx["source"] or "",
-                tx["details"]["balance"]["balance"],
-                tx["details"]["balance"]["points"],
-                tx["related_transaction_id"] or "",
-                tx["created_at"],
-                _json(tx["details"]),
-            ]
-        if name == "order":
-            o: Order = obj
-            status, updated = o.history[0]
-            for st, ts in o.history:
-                if ts <= t_ms:
-                    status, updated = st, ts
-            meta = o.location_key
-            total = "" if o.omit_total else o.amount - o.discount
-            return [
-                o.id,
-                o.source_id,
-                iso6(o.created_ms),
-                iso6(updated),
-                status,
-                o.amount,
-                o.discount or "",
-                "",
-                o.discount or "",
-                total,
-                o.customer.cust_id,
-                "",
-                "USD",
-                order_channel(o),
-                o.location if meta == "location_id" else "",
-                o.location if meta == "location" else "",
-            ]
-        if name == "publication":
-            pub_id, v, ts, channel = obj
-            return [
-                pub_id,
-                v.code,
-                v.holder.cust_id,
-                v.holder.source_id,
-                iso6(ts),
-                channel,
-                v.campaign["name"],
-                "",
-                "{}",
-            ]
-        raise ValueError(name)
-
-    def _voucher_row(self, v: Voucher) -> list:
-        camp, card = v.campaign, v.kind == "LOYALTY_CARD"
-        discount = camp.get("discount", {})
-        value = discount.get("amount_off", discount.get("percent_off", ""))
-        return [
-            v.id,
-            v.code,
-            v.kind,
-            value,
-            discount.get("type", ""),
-            camp["name"],
-            "",
-            "",
-            "",
-            "",
-            v.holder.balance if card else "",
-            "" if card else 1,
-            int(v.redeemed),
-            "true",
-            "",
-            "",
-            "{}",
-            "false",
-            iso6(v.created_ms),
-            "",
-            "",
-            "",
-            "",
-            discount.get("amount_limit", ""),
-            camp["id"],
-            "",
-            v.holder.cust_id,
-            "",
-            "",
-            v.holder.source_id,
-        ]
-
-    def _customer_row(self, c: Customer) -> list:
-        agg = self.truth.customer_aggregates(c)
-        return [
-            c.cust_id,
-            c.source_id,
-            c.name,
-            c.email or "",
-            iso6(c.created_ms),
-            agg["succeeded"] + c.pre_window_succeeded,
-            agg["failed"],
-            agg["rolled_back"],
-            agg["paid_cents"] + c.pre_window_order_cents,
-            agg["paid_count"] + c.pre_window_orders,
-            c.balance if c.card else 0,
-            _json({"region": c.region}),
-        ]
-
-
-def _json(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+        """One round of Exports API downloads (voucherify.Exports); the malformed row it may write is expected."""
+        bad_rows = self.exports.write_round(
+            t_ms,
+            final,
+            customers=self.customers,
+            vouchers=self.vouchers,
+            members=self.members,
+            expiry_ms=self.expiry_ms,
+            aggregates=self.truth.customer_aggregates,
+        )
+        if bad_rows:
+            self.truth.expected_rejection("voucherify_exports", bad_rows)

@@ -4,7 +4,7 @@
     Each entry: name (the column), description, and one of
       sql:     a SQL expression over the member's metrics (any column of dim_members above the traits,
                e.g. orders_count, lifetime_order_amount, distinct_locations_visited, points_balance)
-      product: a product's SKU (order item source_id) or product id → how many paid orders contained it
+      product: a product's SKU (order item source_id), product id or name → how many paid orders contained it
 -#}
 {% macro member_traits() %}
     {{ return([

@@ -1,14 +1,14 @@
 {{ config(materialized='incremental', unique_key='snapshot_key', on_schema_change='append_new_columns') }}
 -- Every snapshot of an order: order webhooks, order exports, and the order carried inside redemption,
 -- loyalty and reward webhooks. Amounts in currency units; a missing discount is 0 and a missing total is
--- amount − discount.
+-- amount − discount. `delivered_at` is the time of the event that carried the snapshot (null for exports).
 with
 
 webhooks as (
 
     select
         order_id, status, customer_id, customer_source_id, amount, total_discount_amount, total_amount,
-        metadata_location_id, metadata_location, items, created_at, updated_at,
+        metadata_location_id, metadata_location, origin_order_id, items, created_at, updated_at,
         event_created_at as delivered_at,
         -- order lifecycle events are the authority on status; an order inside another event is a side copy
         case when event_type like 'customer.order.%' or event_type like 'order.%' then 1 else 3 end as source_rank,
@@ -23,7 +23,7 @@ exports as (
 
     select
         order_id, status, customer_id, null as customer_source_id, amount, total_discount_amount, total_amount,
-        metadata_location_id, metadata_location, null as items, created_at, updated_at,
+        metadata_location_id, metadata_location, origin_order_id, null as items, created_at, updated_at,
         null as delivered_at,
         2 as source_rank,
         'export:' || order_id || ':' || _file || ':' || cast(_line as varchar) as snapshot_key,
@@ -53,10 +53,13 @@ final as (
         coalesce(total_amount, amount - coalesce(total_discount_amount, 0)) as total_amount,
         metadata_location_id,
         metadata_location,
+        origin_order_id,
         items,
         created_at,
         updated_at,
-        coalesce(updated_at, created_at, delivered_at, _ingested_at) as status_as_of,
+        -- the order's version: updated_at is absent on an order never updated (then it is as created)
+        coalesce(updated_at, created_at) as status_as_of,
+        delivered_at,
         source_rank,
         snapshot_key,
         _file,

@@ -1,5 +1,6 @@
--- One row per order: the latest snapshot (by the order's updated_at, else created_at, else delivery time;
--- on a tie an order event beats an export, and both beat an order copied inside another event).
+-- One row per order: the latest snapshot, by the order's version (updated_at, else created_at: an order never
+-- updated carries no updated_at); between copies of the same version (equal or absent updated_at) the copy
+-- from the latest event wins, then an order event over an export over an order copied inside another event.
 -- Fields a snapshot left out (location, customer, items) come from the other snapshots.
 -- Incremental: orders with a snapshot in the look-back window are recomputed from all their snapshots.
 {{ config(materialized='incremental', unique_key='order_id', on_schema_change='append_new_columns') }}
@@ -23,7 +24,7 @@ ranked as (
         *,
         row_number() over (
             partition by order_id
-            order by status_as_of desc, source_rank, _ingested_at, _file, _line
+            order by status_as_of desc nulls last, delivered_at desc nulls last, source_rank, _ingested_at, _file, _line
         ) as recency
     from snapshots
 
@@ -46,6 +47,7 @@ filled as (
         {{ first_not_null('customer_source_id', latest_first) }} as customer_source_id,
         {{ first_not_null('metadata_location_id', latest_first) }} as metadata_location_id,
         {{ first_not_null('metadata_location', latest_first) }} as metadata_location,
+        {{ first_not_null('origin_order_id', latest_first) }} as origin_order_id,
         {{ first_not_null('items', latest_first) }} as items,
         max(_ingested_at) as last_ingested_at
     from ranked
@@ -66,6 +68,7 @@ final as (
         latest.total_amount,
         filled.metadata_location_id,
         filled.metadata_location,
+        filled.origin_order_id,
         filled.items,
         filled.last_ingested_at
     from latest

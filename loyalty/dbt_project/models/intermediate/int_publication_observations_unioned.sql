@@ -1,5 +1,7 @@
 {{ config(materialized='incremental', unique_key='observation_key', on_schema_change='append_new_columns') }}
--- Every sighting of a publication: webhooks, publication exports and Voucherify's Segment Event Cloud.
+-- Every sighting of a publication: webhooks, publication exports (which carry no publication id: null here,
+-- matched by voucher, customer and date in int_publications_deduped) and Voucherify's Segment Event Cloud
+-- (both generations, macros/event_cloud.sql).
 {%- set cloud = var('segment_event_cloud_events') %}
 with
 
@@ -17,9 +19,9 @@ webhook_publications as (
 
 export_publications as (
 
-    select publication_id, null, voucher_code, campaign_name, published_at, customer_id, customer_source_id,
+    select null, null, voucher_code, campaign_name, published_at, customer_id, customer_source_id,
         publication_channel, 2,
-        'export:' || publication_id || ':' || _file || ':' || cast(_line as varchar),
+        'export:' || _file || ':' || cast(_line as varchar),
         _ingested_at
     from {{ ref('stg_voucherify__export_publications') }}
     where {{ ingested_since_watermark() }}
@@ -29,19 +31,23 @@ export_publications as (
 event_cloud_publications as (
 
     select
-        {{ json_text('properties', 'publication_id') }},
-        {{ json_text('properties', 'voucher_id') }},
-        {{ json_text('properties', 'voucher_code') }},
-        {{ json_text('properties', 'campaign_name') }},
-        null,
-        {{ json_text('properties', 'customer_id') }},
-        coalesce({{ json_text('properties', 'customer_source_id') }}, customer_source_id),
-        {{ json_text('properties', 'publication_channel') }},
+        {{ event_cloud_text('publication_id', 'publication') }},
+        coalesce({{ event_cloud_text('publication_voucher_id', 'publication') }},
+            {{ text_or_first_element(event_cloud_text('publication_vouchers_id', 'publication')) }},
+            {{ event_cloud_text('voucher_id') }}),
+        {{ event_cloud_first(['publication_voucher_code', 'voucher_code'], 'publication') }},
+        {{ event_cloud_first(['publication_voucher_campaign', 'voucher_campaign', 'campaign_name'], 'publication') }},
+        {{ to_utc_timestamp(event_cloud_text('publication_created_at', 'publication')) }},
+        {{ event_cloud_first(['publication_customer_id', 'customer_id'], 'publication') }},
+        coalesce({{ event_cloud_first(['publication_customer_source_id', 'customer_source_id'], 'publication') }},
+            customer_source_id),
+        {{ event_cloud_text('publication_channel', 'publication') }},
         3,
         'segment:' || message_id,
         _ingested_at
     from {{ ref('int_segment_events_identified') }}
     where event_slug in {{ sql_list(cloud.publication_succeeded) }}
+      and upper(coalesce({{ event_cloud_text('publication_result', 'publication') }}, 'SUCCESS')) = 'SUCCESS'
       and {{ ingested_since_watermark() }}
 
 ),
@@ -59,7 +65,7 @@ unioned as (
 final as (
 
     select * from unioned
-    where publication_id is not null
+    where publication_id is not null or observation_key like 'export:%'
     qualify row_number() over (partition by observation_key order by _ingested_at) = 1
 
 )

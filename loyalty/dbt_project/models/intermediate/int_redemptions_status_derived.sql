@@ -1,6 +1,7 @@
 {{ config(materialized='incremental', unique_key='redemption_id', on_schema_change='append_new_columns') }}
 -- One row per redemption id: every channel's sightings merged, rollback objects dropped, stack parents
--- flagged (fct_redemptions leaves them out), and the status the source left null derived.
+-- flagged (fct_redemptions leaves them out), the status the source left null derived, and the discount the
+-- redeemable applied (macros/voucherify_objects.sql applied_discount; 0 for failures).
 -- Incremental: only redemptions with a sighting in the look-back window (or a rollback or stack child
 -- naming them) are recomputed, each from all of its sightings.
 with
@@ -49,12 +50,14 @@ rollback_sightings as (
 
 ),
 
--- A stack parent says so itself (related_object_type = 'redemption') or is named by a child.
-stack_parents as (
+-- A stack parent is named by a child (`redemption` = the parent's id). One that says so itself
+-- (related_object_type = 'redemption') is a parent when it succeeded; a failed one with no child is a failed
+-- stack attempt (e.g. not_found) and counts once like any failure.
+named_parents as (
 
-    select redemption_id from redemption_sightings where related_object_type = 'redemption'
-    union
-    select parent_redemption_id from redemption_sightings where parent_redemption_id is not null
+    select distinct parent_redemption_id as redemption_id
+    from redemption_sightings
+    where parent_redemption_id is not null
 
 ),
 
@@ -88,11 +91,15 @@ merged as (
         {{ first_not_null('customer_id', first_seen) }} as customer_id,
         {{ first_not_null('customer_source_id', first_seen) }} as customer_source_id,
         {{ first_not_null('campaign_name', first_seen) }} as campaign_name,
+        {{ first_not_null('campaign_id', first_seen) }} as campaign_id,
+        {{ first_not_null('promotion_tier_id', first_seen) }} as promotion_tier_id,
         {{ first_not_null('voucher_code', first_seen) }} as voucher_code,
         {{ first_not_null('order_id', first_seen) }} as order_id,
-        {{ first_not_null('order_applied_discount_amount', first_seen) }} as order_applied_discount_amount,
-        {{ first_not_null('order_discount_amount', first_seen) }} as order_discount_amount,
+        {{ first_not_null('applied_discount_amount', first_seen) }} as applied_discount_amount,
+        {{ first_not_null('order_location_id', first_seen) }} as order_location_id,
+        {{ first_not_null('redemption_location_id', first_seen) }} as redemption_location_id,
         {{ first_not_null('channel_type', first_seen) }} as channel_type,
+        {{ first_not_null('related_object_type', first_seen) }} as related_object_type,
         max(related_rollbacks_count) as related_rollbacks_count,
         min(related_rollback_at) as related_rollback_at,
         max(_ingested_at) as last_ingested_at
@@ -120,23 +127,27 @@ final as (
         merged.customer_id,
         merged.customer_source_id,
         merged.campaign_name,
+        merged.campaign_id,
+        merged.promotion_tier_id,
         merged.voucher_code,
         merged.order_id,
+        merged.order_location_id,
+        merged.redemption_location_id,
         merged.channel_type,
         cast(
-            case
-                when merged.result = 'SUCCESS'
-                    then coalesce(merged.order_applied_discount_amount, merged.order_discount_amount, 0)
-                else 0
-            end as {{ type_money() }}
+            case when merged.result = 'SUCCESS' then coalesce(merged.applied_discount_amount, 0) else 0 end
+            as {{ type_money() }}
         ) as discount_amount,
         coalesce(succeeded_rollbacks.rolled_back_at, merged.related_rollback_at) as rolled_back_at,
-        merged.redemption_id in (select redemption_id from stack_parents where redemption_id is not null)
+        (named_parents.redemption_id is not null
+            or coalesce(merged.related_object_type = 'redemption' and coalesce(merged.result, 'SUCCESS') = 'SUCCESS', false))
             as is_stack_parent,
         greatest(merged.last_ingested_at, succeeded_rollbacks.last_ingested_at) as last_ingested_at
     from merged
     left join succeeded_rollbacks
         on merged.redemption_id = succeeded_rollbacks.redemption_id
+    left join named_parents
+        on merged.redemption_id = named_parents.redemption_id
 
 )
 

@@ -27,7 +27,7 @@ orders as (
 
     select customer_source_id, sum(total_amount) as orders_total_amount
     from {{ ref('fct_orders') }}
-    where status in ('PAID', 'FULFILLED')
+    where is_paid
     group by customer_source_id
 
 ),

@@ -1,5 +1,7 @@
--- One row per member (customer_source_id of a loyalty-card holder): profile, points, paid-order history and
--- the computed traits of macros/member_traits.sql.
+-- One row per member (customer_source_id of a loyalty-card holder): profile (Voucherify's customer and the
+-- traits the apps send with Segment identify), points, paid-order history and the computed traits of
+-- macros/member_traits.sql. A product trait counts an order line whether it names the product by SKU, product
+-- id or product name: an id or name seen on any order line together with the SKU stands for that product.
 {%- set traits = member_traits() %}
 with
 
@@ -20,6 +22,12 @@ emails as (
 tiers as (
 
     select * from {{ ref('int_member_tiers_current') }}
+
+),
+
+profile_traits as (
+
+    select * from {{ ref('int_segment_traits_latest') }}
 
 ),
 
@@ -54,7 +62,7 @@ paid_orders as (
         min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at
     from orders
-    where status in ('PAID', 'FULFILLED')
+    where is_paid
     group by customer_source_id
 
 ),
@@ -75,18 +83,27 @@ redemptions as (
 
 ),
 
-product_purchases as (
+paid_lines as (
 
-    select
-        orders.customer_source_id,
-        items.product_id,
-        items.product_source_id,
-        count(distinct orders.order_id) as paid_orders_with_product
+    select orders.customer_source_id, orders.order_id, items.product_id, items.product_source_id, items.product_name
     from orders
     inner join {{ ref('int_order_items_unnested') }} as items
         on orders.order_id = items.order_id
-    where orders.status in ('PAID', 'FULFILLED')
-    group by 1, 2, 3
+    where orders.is_paid
+
+),
+
+-- every identifier of a product (SKU, product id, lower-cased name) → all identifiers seen with it on a line
+product_aliases as (
+
+    select distinct aliases.alias, identifiers.identifier
+    from (
+        select distinct lower(product_id) as product_id, lower(product_source_id) as sku, lower(product_name) as name
+        from {{ ref('int_order_items_unnested') }}
+    ) as products
+    cross join lateral (select unnest([products.product_id, products.sku, products.name]) as alias) as aliases
+    cross join lateral (select unnest([products.product_id, products.sku, products.name]) as identifier) as identifiers
+    where aliases.alias is not null and identifiers.identifier is not null
 
 ),
 
@@ -94,7 +111,12 @@ member_metrics as (
 
     select
         members.customer_source_id,
-        emails.email,
+        coalesce(emails.email, profile_traits.email) as email,
+        profile_traits.first_name,
+        profile_traits.last_name,
+        profile_traits.phone,
+        profile_traits.postal_code,
+        profile_traits.registered_customer,
         tiers.current_tier,
         coalesce(ledger.points_balance, 0) as points_balance,
         coalesce(ledger.lifetime_points_earned, 0) as lifetime_points_earned,
@@ -110,6 +132,7 @@ member_metrics as (
     from members
     left join emails on members.customer_source_id = emails.customer_source_id
     left join tiers on members.customer_source_id = tiers.customer_source_id
+    left join profile_traits on members.customer_source_id = profile_traits.customer_source_id
     left join ledger on members.customer_source_id = ledger.customer_source_id
     left join paid_orders on members.customer_source_id = paid_orders.customer_source_id
     left join any_orders on members.customer_source_id = any_orders.customer_source_id
@@ -123,10 +146,14 @@ final as (
         member_metrics.*
         {%- for trait in traits %},
         {%- if trait.product is defined %}
+        {%- set alias = "lower('" ~ (trait.product | replace("'", "''")) ~ "')" %}
         coalesce((
-            select cast(sum(p.paid_orders_with_product) as {{ dbt.type_bigint() }}) from product_purchases as p
-            where p.customer_source_id = member_metrics.customer_source_id
-              and (p.product_source_id = '{{ trait.product }}' or p.product_id = '{{ trait.product }}')
+            select cast(count(distinct lines.order_id) as {{ dbt.type_bigint() }}) from paid_lines as lines
+            where lines.customer_source_id = member_metrics.customer_source_id
+              and (lower(lines.product_source_id) in (select identifier from product_aliases where alias = {{ alias }})
+                   or lower(lines.product_id) in (select identifier from product_aliases where alias = {{ alias }})
+                   or lower(lines.product_name) in (select identifier from product_aliases where alias = {{ alias }})
+                   or lower(coalesce(lines.product_source_id, lines.product_id, lines.product_name)) = {{ alias }})
         ), 0) as {{ trait.name }}
         {%- else %}
         {{ trait.sql }} as {{ trait.name }}

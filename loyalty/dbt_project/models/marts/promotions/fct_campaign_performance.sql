@@ -23,7 +23,7 @@ redemptions as (
 orders as (
 
     select order_id, total_amount from {{ ref('fct_orders') }}
-    where status in ('PAID', 'FULFILLED')
+    where is_paid
 
 ),
 

@@ -13,7 +13,7 @@ orders as (
         count(distinct customer_source_id) as distinct_customers,
         cast(sum(case when is_member then 1 else 0 end) as {{ dbt.type_bigint() }}) as member_orders
     from {{ ref('fct_orders') }}
-    where status in ('PAID', 'FULFILLED')
+    where is_paid
     group by 1, 2
 
 ),

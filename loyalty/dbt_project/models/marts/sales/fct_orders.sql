@@ -1,5 +1,7 @@
 {{ config(materialized='incremental', unique_key='order_id', on_schema_change='append_new_columns') }}
--- One row per order id with its latest status, location, membership and the points it earned.
+-- One row per order id with its latest status, whether that makes it paid (is_paid: THE definition of a paid
+-- order every mart, dashboard and test uses), location, the order it replaces after a POS return,
+-- membership and the points it earned net of what was taken back for it.
 -- Incremental: orders that changed since the last build are rebuilt, and so are orders whose points
 -- changed or whose customer became a member.
 with
@@ -50,6 +52,8 @@ members as (
 
 ),
 
+-- earned for the order, net of adjustments tied to it (the POS takes a returned order's points back with a
+-- POINTS_REMOVAL naming the order)
 points_earned as (
 
     select
@@ -57,7 +61,7 @@ points_earned as (
         cast(sum(points) as {{ dbt.type_bigint() }}) as points_earned,
         max(last_ingested_at) as last_ingested_at
     from {{ ref('int_loyalty_transactions_deduped') }}
-    where movement = 'earned' and order_id is not null
+    where movement in ('earned', 'adjusted') and order_id is not null
     group by order_id
 
 ),
@@ -79,8 +83,10 @@ final as (
         resolved.order_id,
         resolved.created_at as ordered_at,
         resolved.status,
+        coalesce(resolved.status in {{ sql_list(var('paid_order_statuses')) }}, false) as is_paid,
         resolved.resolved_customer_source_id as customer_source_id,
         resolved.location_id,
+        resolved.origin_order_id,
         resolved.amount,
         resolved.discount_amount,
         resolved.total_amount,

@@ -17,6 +17,12 @@ renamed as (
         nullif({{ json_text('record', 'voucher_code') }}, '') as voucher_code,
         nullif({{ json_text('record', 'campaign') }}, '') as campaign_name,
         nullif({{ json_text('record', 'promotion_tier_id') }}, '') as promotion_tier_id,
+        -- redemption metadata: one `metadata.<key>` column per key, or the object as JSON text
+        coalesce(
+            {{ text_or_first_element(json_text('record', '"metadata.location_id"')) }},
+            {{ text_or_first_element(json_text('record', '"metadata.location"')) }},
+            {{ redemption_metadata_location(dbt.safe_cast("nullif(" ~ json_text('record', 'metadata') ~ ", '')", 'json')) }}
+        ) as redemption_location_id,
         nullif({{ json_text('record', 'customer_id') }}, '') as customer_id,
         nullif({{ json_text('record', 'customer_source_id') }}, '') as customer_source_id,
         nullif({{ json_text('record', 'order_id') }}, '') as order_id,
