@@ -8,7 +8,7 @@ independent way of getting the same numbers.
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -191,5 +191,5 @@ def test_fct_campaign_performance_equals_ground_truth(built_world):
         if pubs == 0:
             assert rate is None, (campaign, day)
         else:
-            # DECIMAL(9,4) rounds half up: off by at most half a unit of the 4th place (1/32 → 0.0313)
-            assert abs(Decimal(rate) - Decimal(converted) / Decimal(pubs)) <= Decimal("0.00005"), (campaign, day, rate)
+            exact = (Decimal(converted) / Decimal(pubs)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+            assert Decimal(rate) == exact, (campaign, day, rate)

@@ -37,3 +37,18 @@
 {% macro duckdb__safe_cast(field, type) -%}
     try_cast({{ field }} as {{ type }})
 {%- endmacro %}
+
+{#- A rate as DECIMAL(9,4), rounded half up from the exact ratio of two non-negative whole numbers; null when
+    the denominator is 0. Not `1.0 * a / b`: that divides in DOUBLE and misrounds ties such as 57/800 = 0.07125. -#}
+{% macro exact_rate(numerator, denominator) -%}
+    {{ return(adapter.dispatch('exact_rate', 'loyalty')(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro default__exact_rate(numerator, denominator) -%}
+    case when {{ denominator }} > 0 then
+        cast(
+            cast((20000 * ({{ numerator }}) + ({{ denominator }})) // (2 * ({{ denominator }})) as decimal(18, 0))
+            * 0.0001 as decimal(9, 4)
+        )
+    end
+{%- endmacro %}

@@ -104,11 +104,8 @@ final as (
         coalesce(daily_redemptions.redemptions_rolled_back, 0) as redemptions_rolled_back,
         cast(coalesce(daily_redemptions.discount_given, 0) as {{ type_money() }}) as discount_given,
         cast(coalesce(daily_revenue.revenue, 0) as {{ type_money() }}) as revenue,
-        cast(
-            case when daily_publications.publications > 0
-                then 1.0 * daily_publications.converted_publications / daily_publications.publications
-            end as decimal(9, 4)
-        ) as conversion_rate
+        {{ exact_rate('daily_publications.converted_publications', 'daily_publications.publications') }}
+            as conversion_rate
     from campaign_days as keys
     left join daily_publications
         on keys.campaign_name = daily_publications.campaign_name and keys.day = daily_publications.day
