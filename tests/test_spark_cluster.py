@@ -10,7 +10,6 @@ Each builds the models portable today from the Parquet raw layer and must equal 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_spark_engine import PORTABLE_NOW, assert_same_rows, prepared_world, rows, spark_rows
+from test_spark_engine import PORTABLE_NOW, SPARK_STATE, assert_same_rows, prepared_world, rows, spark_rows
 
 from loyalty.engines import spark
 
@@ -133,7 +132,7 @@ def test_standalone_cluster_of_two_workers_runs_the_build_in_executor_processes(
         )  # fmt: skip
     time.sleep(5)  # workers register with the master
 
-    config = spark.SparkConfig(master=url, driver_memory="1g", state=tmp_path / "state")
+    config = spark.SparkConfig(master=url, driver_memory="1g", state=SPARK_STATE)  # this process's one metastore
     models = [m for names in PORTABLE_NOW.values() for m in names]
     result = spark.build(warehouse, config, select=" ".join(models))
     print(f"standalone build (master + 2 workers): {result.seconds:.1f} s")
@@ -153,5 +152,4 @@ def test_standalone_cluster_of_two_workers_runs_the_build_in_executor_processes(
                 _, expected = rows(con, f"{schema}.{model}")
                 _, from_cluster = spark_rows(f"{schema}.{model}", tmp_path)
                 assert_same_rows(from_cluster, expected, model)
-    SparkSession.builder.getOrCreate().stop()  # let the next test start a local session of its own
-    shutil.rmtree(tmp_path / "state", ignore_errors=True)
+    SparkSession.builder.getOrCreate().stop()  # before its cluster goes: the next build starts a local session

@@ -5,11 +5,13 @@ today, and the models that are portable already, built on Spark from the Parquet
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,10 +53,15 @@ PORTABLE_NOW = {
 }
 
 
+# One Spark state (metastore, tables) for every in-process Spark of the test run: Hive's metastore client stays
+# bound to the first metastore of the JVM, and one session serves every build (the JVM starts once).
+SPARK_STATE = Path(tempfile.mkdtemp(prefix="loyalty-spark-state-"))
+atexit.register(shutil.rmtree, SPARK_STATE, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def spark_config(tmp_path_factory) -> spark.SparkConfig:
-    """One Spark state (metastore, tables) for the module, so every build reuses one session."""
-    return spark.SparkConfig(master="local[2]", state=tmp_path_factory.mktemp("spark") / "state")
+def spark_config() -> spark.SparkConfig:
+    return spark.SparkConfig(master="local[2]", state=SPARK_STATE)
 
 
 def spark_table_to_parquet(relation: str, path: Path) -> Path:

@@ -354,8 +354,9 @@ def _on_this_machine(master: str) -> bool:
 
 @contextmanager
 def _spark_session_for(state: Path, config: SparkConfig):
-    """dbt-spark's session method takes the process's SparkSession as it finds it: one started for another
-    warehouse (another metastore) or master is stopped first, so this build starts its own."""
+    """dbt-spark's session method takes the process's SparkSession as it finds it. One started for another master
+    is stopped first, so this build starts its own; one started for another warehouse cannot be replaced: Hive's
+    metastore client stays bound to the first metastore for the life of the JVM."""
     if config.method != "session":
         yield
         return
@@ -365,8 +366,12 @@ def _spark_session_for(state: Path, config: SparkConfig):
     active = SparkSession.getActiveSession() or SparkSession._instantiatedSession
     if active is not None:
         conf = active.sparkContext.getConf()
-        if (conf.get("spark.sql.warehouse.dir", "").removeprefix("file:") != str(state / "spark-warehouse")
-                or conf.get("spark.master") != config.master):  # fmt: skip
+        other = conf.get("spark.sql.warehouse.dir", "").removeprefix("file:")
+        if other != str(state / "spark-warehouse"):
+            raise LoyaltyError(
+                f"this process already runs Spark for {Path(other).parent}; one warehouse's Spark state per process"
+            )
+        if conf.get("spark.master") != config.master:
             active.stop()
     yield
 
