@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench docs chromium clean
+.PHONY: demo test test-fast lint bench docs chromium java clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,26 @@ chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The Spark engine (`--engine spark`, tests/test_spark_*.py): its Python packages as the `spark` extra (pyspark
+# ships Spark's own jars) and Java 17+, Debian's headless JRE when `java` is missing.
+SPARK_STAMP := $(VENV)/.spark-installed
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing Debian's openjdk-17-jre-headless for the Spark engine"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) chromium lint
+test: $(STAMP) $(SPARK_STAMP) java chromium lint
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(SPARK_STAMP) java
 	$(BIN)/python -m pytest -m "not browser and not slow"
 
 # The issues' sizes: a 10M-event warehouse (~4M webhook deliveries), 50,000 small files, a 5 GB landing.

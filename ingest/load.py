@@ -27,6 +27,7 @@ from ingest import manifest
 from ingest.context import DEFAULT_MAX_RECORD_BYTES, BatchContext, Rejects
 from ingest.errors import IngestError
 from ingest.landing import SOURCES, LandingFile, SkippedFile, discover
+from ingest.parquet_layer import write_new_batches
 from ingest.raw_schema import DDL
 from ingest.sources import LOADERS, FastPathDeclined, FastPlan
 
@@ -92,8 +93,10 @@ def load_landing(
     *,
     progress: bool = True,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    raw_parquet: Path | None = None,
 ) -> IngestReport:
-    """Load new and changed files of `landing` into the raw schema of `warehouse` (created if missing)."""
+    """Load new and changed files of `landing` into the raw schema of `warehouse` (created if missing);
+    with `raw_parquet`, also write each committed batch there as Parquet (ingest/parquet_layer.py)."""
     landing = Path(landing)
     files, skipped = discover(landing)
     con, owned = _connect(warehouse)
@@ -123,6 +126,8 @@ def load_landing(
             )
         if owned:
             con.execute("checkpoint")  # now, with the ingest's compression, not at close with the defaults
+        if raw_parquet is not None:
+            write_new_batches(con, Path(raw_parquet))
     finally:
         snapshots.remove()
         restore()

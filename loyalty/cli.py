@@ -36,6 +36,12 @@ WarehouseOpt = Annotated[
     Path | None,
     typer.Option("--warehouse", help="DuckDB warehouse file (env LOYALTY_WAREHOUSE, default data/warehouse.duckdb)"),
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine", help="Build engine: duckdb (in the warehouse file) or spark (env LOYALTY_ENGINE, default duckdb)"
+    ),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="Settings file (env LOYALTY_CONFIG, default ./loyalty.toml)")
 ]
@@ -79,8 +85,12 @@ def ingest(
     """Load new and changed landing files into the raw schema (idempotent; bad records quarantined)."""
     settings = load_settings(config)
     from ingest import load_landing
+    from loyalty.engines.spark import raw_parquet_for_ingest
 
-    report = load_landing(settings.path("landing", landing), settings.path("warehouse", warehouse))
+    warehouse_path = settings.path("warehouse", warehouse)
+    report = load_landing(
+        settings.path("landing", landing), warehouse_path, raw_parquet=raw_parquet_for_ingest(settings, warehouse_path)
+    )
     if strict and report.rejected_total:
         raise LoyaltyError(f"{report.rejected_total} record(s) rejected (see raw.rejected_records)", EXIT_REJECTED)
 
@@ -92,10 +102,22 @@ def build(
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")
     ] = False,
     docs: Annotated[bool, typer.Option("--docs", help="Also generate dbt docs into target/")] = False,
+    engine: EngineOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Run one `dbt build` (models and tests) against the warehouse file in place."""
+    """Run one `dbt build` (models and tests) against the warehouse file in place, or on Spark from its raw layer."""
     settings = load_settings(config)
+    if _engine(settings, engine) == "spark":
+        from loyalty.engines import spark
+
+        if docs:
+            raise LoyaltyError(
+                "--docs is built from the DuckDB engine: run `loyalty build --docs` without --engine spark"
+            )
+        spark.build(
+            settings.path("warehouse", warehouse), spark.SparkConfig.from_settings(settings), full_refresh=full_refresh
+        )
+        return
     from loyalty.build import build as dbt_build
 
     dbt_build(settings.path("warehouse", warehouse), full_refresh=full_refresh, docs=docs)
@@ -113,23 +135,61 @@ def run(
         bool,
         typer.Option("--push", help="After a successful publish, `loyalty push voucherify` (never after a failure)"),
     ] = False,
+    engine: EngineOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Scheduled job: lock, ingest, build, then publish the new warehouse atomically for readers."""
     settings = load_settings(config)
     from loyalty.run import run as scheduled_run
 
+    spark_config = None
+    if _engine(settings, engine) == "spark":
+        from loyalty.engines.spark import SparkConfig, require_spark
+
+        spark_config = SparkConfig.from_settings(settings)
+        require_spark(spark_config)  # before the run takes its lock and copies the warehouse
     scheduled_run(
         settings.path("landing", landing),
         settings.path("warehouse", warehouse),
         full_refresh=full_refresh,
         as_json=as_json,
+        spark=spark_config,
     )
     if push:  # reached only when the run published: a failed run raised above
         try:
             _push_voucherify(settings, settings.path("warehouse", warehouse))
         except USER_ERRORS as exc:
             raise LoyaltyError(f"the run succeeded and was published; the push failed: {exc}", exc.exit_code) from exc
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write <mart>.parquet files into")],
+    warehouse: WarehouseOpt = None,
+    engine: EngineOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write every mart as OUT/<mart>.parquet (for BI tools), from the DuckDB warehouse or from its Spark build."""
+    settings = load_settings(config)
+    warehouse_path = settings.path("warehouse", warehouse)
+    if _engine(settings, engine) == "spark":
+        from loyalty.engines import spark
+
+        marts = spark.export_marts(warehouse_path, out, spark.SparkConfig.from_settings(settings))
+    else:
+        from loyalty.engines.duckdb import export_marts
+
+        marts = export_marts(warehouse_path, out)
+    typer.echo(f"exported {len(marts)} marts to {out}: {', '.join(marts)}")
+
+
+def _engine(settings, flag_value: str | None) -> str:
+    from loyalty.engines import ENGINES
+
+    engine = str(settings.get("engine", flag_value))
+    if engine not in ENGINES:
+        raise LoyaltyError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return engine
 
 
 @app.command()

@@ -30,6 +30,8 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 
+from loyalty.engines import spark as spark_engine
+from loyalty.engines.spark import SparkConfig
 from loyalty.errors import USER_ERRORS, LoyaltyError
 from loyalty.lock import run_lock
 from loyalty.publish import next_path_for, prepare_next, publish
@@ -107,8 +109,16 @@ def run_log_path_for(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + ".runs.ndjson")
 
 
-def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: bool = False) -> RunRecord:
+def run(
+    landing: Path,
+    warehouse: Path,
+    *,
+    full_refresh: bool = False,
+    as_json: bool = False,
+    spark: SparkConfig | None = None,
+) -> RunRecord:
     """Ingest `landing` and build into a copy of `warehouse`, then publish it atomically; return the run record.
+    With `spark`, the build runs on Spark from the Parquet raw layer and its marts are loaded into the copy.
 
     Raises RunLockedError (exit 4) when another run holds the lock, LoyaltyError when the run failed;
     in both cases the published warehouse is untouched.
@@ -120,7 +130,7 @@ def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: 
         _console.log(f"run {record.run_id}: {landing} → {warehouse}")
         try:
             with _stdout_to_stderr():
-                _ingest_build_publish(landing, warehouse, record)
+                _ingest_build_publish(landing, warehouse, record, spark)
         except BaseException as exc:
             reason = str(exc) if isinstance(exc, (*USER_ERRORS, Stopped)) else f"{type(exc).__name__}: {exc}"
             record.finish("failed", error=reason or type(exc).__name__)
@@ -137,24 +147,30 @@ def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: 
         return record
 
 
-def _ingest_build_publish(landing: Path, warehouse: Path, record: RunRecord) -> None:
+def _ingest_build_publish(landing: Path, warehouse: Path, record: RunRecord, spark: SparkConfig | None) -> None:
     from ingest import load_landing
-    from loyalty.build import build
+    from loyalty.build import PROJECT_DIR, build
 
     if not landing.is_dir():
         raise LoyaltyError(f"landing folder {landing} does not exist")
     with _stage(record, "copy"):
         next_path = prepare_next(warehouse)
         batches_before = _batch_ids(next_path)
+    spark = spark and spark_engine.for_published(spark, warehouse)
     with _stage(record, "ingest"):
-        load_landing(landing, next_path)
+        load_landing(landing, next_path, raw_parquet=spark and spark.raw_folder(warehouse))
         record.rows_loaded, record.rows_rejected = _loaded_by_source(next_path, batches_before)
     with _stage(record, "build"):
         build_started = time.time()
         try:
-            build(next_path, full_refresh=record.full_refresh)
+            if spark:
+                spark_engine.build(next_path, spark, full_refresh=record.full_refresh)
+                spark_engine.load_marts_into(next_path, next_path, spark)
+            else:
+                build(next_path, full_refresh=record.full_refresh)
         finally:
-            record.dbt_results = _dbt_results(build_started)
+            target = spark.state_folder(warehouse) / "target" if spark else PROJECT_DIR / "target"
+            record.dbt_results = _dbt_results(build_started, target)
     with _stage(record, "publish"):
         record.finish("succeeded")
         earlier = [
@@ -219,11 +235,9 @@ def _loaded_by_source(database: Path, batches_before: set[str]) -> tuple[dict[st
     return {source: loaded for source, loaded, _ in rows}, {source: rejected for source, _, rejected in rows}
 
 
-def _dbt_results(build_started: float) -> dict:
+def _dbt_results(build_started: float, target: Path) -> dict:
     """Summarise dbt's run_results.json of this build (absent when dbt failed before running anything)."""
-    from loyalty.build import PROJECT_DIR
-
-    path = PROJECT_DIR / "target" / "run_results.json"
+    path = target / "run_results.json"
     if not path.exists() or path.stat().st_mtime < build_started:
         return {"counts": {}, "problems": [], "slowest": [], "note": "dbt wrote no run results"}
     results = json.loads(path.read_text())

@@ -36,6 +36,18 @@ KNOWN = {
     "voucherify_loyalty_campaigns": ("LOYALTY_VOUCHERIFY_LOYALTY_CAMPAIGNS", None),
     # `loyalty push voucherify`: prepended to each trait's name to make its customer metadata key.
     "voucherify_metadata_prefix": ("LOYALTY_VOUCHERIFY_METADATA_PREFIX", ""),
+    # Build engine (duckdb | spark) and the Spark engine's settings (docs/scale.md): the Parquet raw layer's
+    # folder (default <warehouse>.raw; ingest writes it when set or when the engine is spark), Spark's state
+    # folder (default <warehouse>.spark), the method (session: in this process; thrift: a Spark Thrift server at
+    # spark_host:spark_port), the session's master (local[*] or spark://host:port) and its driver memory.
+    "engine": ("LOYALTY_ENGINE", "duckdb"),
+    "raw_parquet": ("LOYALTY_RAW_PARQUET", None),
+    "spark_state": ("LOYALTY_SPARK_STATE", None),
+    "spark_method": ("LOYALTY_SPARK_METHOD", "session"),
+    "spark_master": ("LOYALTY_SPARK_MASTER", "local[*]"),
+    "spark_host": ("LOYALTY_SPARK_HOST", "127.0.0.1"),
+    "spark_port": ("LOYALTY_SPARK_PORT", 10000),
+    "spark_driver_memory": ("LOYALTY_SPARK_DRIVER_MEMORY", "2g"),
 }
 
 

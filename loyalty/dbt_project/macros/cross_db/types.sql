@@ -1,0 +1,53 @@
+{#- Types and casts on Spark (macros/types.sql holds the marts' type contract and DuckDB's casts).
+
+    Spark has one TIMESTAMP: an instant, shown in the session time zone (UTC, set by loyalty/engines/spark.py),
+    written to Parquet as a UTC-adjusted timestamp that DuckDB reads back as TIMESTAMPTZ. JSON is text. -#}
+
+{% macro spark__type_timestamptz() -%}timestamp{%- endmacro %}
+
+{#- JSON documents as a column type: `cast(null as {{ type_json() }})`. -#}
+{% macro type_json() -%}
+    {{ return(adapter.dispatch('type_json', 'loyalty')()) }}
+{%- endmacro %}
+
+{% macro default__type_json() -%}json{%- endmacro %}
+
+{% macro spark__type_json() -%}string{%- endmacro %}
+
+{#- Text, for casts: `cast(_line as {{ type_text() }})`; with a length, DuckDB's varchar(n) (Spark: string). -#}
+{% macro type_text(length=none) -%}
+    {{ return(adapter.dispatch('type_text', 'loyalty')(length)) }}
+{%- endmacro %}
+
+{% macro default__type_text(length=none) -%}varchar{%- if length is not none -%}({{ length }}){%- endif -%}{%- endmacro %}
+
+{% macro spark__type_text(length=none) -%}string{%- endmacro %}
+
+{#- A cast that gives null on a bad value, as DuckDB's try_cast (macros/types.sql), value for value:
+    - whole-number types round text with decimals half away from zero ('2.5' → 3), and read '1e3';
+    - dates and timestamps need a whole date (Spark alone would read '1150' as the year 1150) and timestamps
+      also accept ISO text without seconds ('2024-01-02T03:04Z');
+    - json stays text (invalid JSON then reads as null through the json macros, as DuckDB's null does). -#}
+{% macro spark__safe_cast(field, type) -%}
+    {%- set spark_type = type | lower | trim -%}
+    {%- if spark_type in ('bigint', 'int', 'integer', 'smallint', 'tinyint') -%}
+    try_cast(round(try_cast({{ field }} as decimal(38, 9))) as {{ spark_type }})
+    {%- elif spark_type == 'timestamp' -%}
+    case when {{ field }} rlike '^\\s*\\d{4}-\\d{1,2}-\\d{1,2}' then coalesce(
+        try_cast({{ field }} as timestamp),
+        try_cast(regexp_replace({{ field }}, '^(\\s*\\d{4}-\\d{1,2}-\\d{1,2}[T ]\\d{1,2}:\\d{2})(\\s*(Z|[+-]\\d.*)?\\s*)$', '$1:00$2') as timestamp)
+    ) end
+    {%- elif spark_type == 'date' -%}
+    case when {{ field }} rlike '^\\s*\\d{4}-\\d{1,2}-\\d{1,2}' then try_cast({{ field }} as date) end
+    {%- elif spark_type == 'json' -%}
+    try_cast({{ field }} as string)
+    {%- else -%}
+    try_cast({{ field }} as {{ type }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- dbt-spark's dateadd goes through unix seconds and drops the fraction; timestampadd keeps microseconds,
+    as DuckDB's interval arithmetic does. -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    timestampadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }})
+{%- endmacro %}

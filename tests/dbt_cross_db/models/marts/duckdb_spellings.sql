@@ -1,0 +1,26 @@
+{{ config(enabled=target.type == 'duckdb') }}
+-- On DuckDB the new macros must write exactly what the models spell today (so their results stay byte for
+-- byte the same once the models use them): tests/test_spark_engine.py reads this model's compiled SQL.
+select 1 as compiled
+-- like_escaped|{{ like_escaped('transaction_id', 'vtx\\_%') }}
+-- as_not_materialized|deliveries {{ as_not_materialized() }} (
+-- json_type_of|{{ json_type_of('doc', 'metadata.location_id') }}
+-- json_text|{{ json_text('doc', 'metadata.location_id[0]') }}
+-- json_text_dotted|{{ json_text('record', '"metadata.location_id"') }}
+-- json_value_list|{{ json_value_list('data', 'vouchers') }}
+-- json_value_list_root|{{ json_value_list('items') }}
+-- json_value|{{ json_value('data', 'customer') }}
+-- list_of|{{ list_of(["coalesce(a, b)"]) }}
+-- unnest_list|{{ unnest_list('vouchers') }}
+-- type_text|cast(_line as {{ type_text() }})
+-- type_text_length|cast(code as {{ type_text(20) }})
+-- type_json|cast(null as {{ type_json() }})
+-- type_timestamptz|{{ type_timestamptz() }}
+-- type_money|{{ type_money() }}
+-- safe_cast|{{ dbt.safe_cast('x', 'bigint') }}
+-- nulls_last|order by {{ nulls_last('occurred_at, received_at desc, message_id') }}
+-- first_not_null|{{ first_not_null('email', 'seen_at desc, source_rank') }}
+-- value_at_min|{{ value_at_min('status', 'updated_at') }}
+-- value_at_max|{{ value_at_max('status', 'updated_at') }}
+-- string_agg_ordered|{{ string_agg_ordered('sku', ', ', 'sku') }}
+-- quote|{{ adapter.quote('timestamp') }}
