@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import duckdb
+import pandas as pd
 
+from dashboards import db, queries
+from ingest import load_landing
+from ingest.landing import EXPORTS_DIR, SOURCES
 from loyalty.errors import EXIT_FAILED, EXIT_OK, EXIT_STALE
 
 
@@ -72,3 +77,58 @@ def test_a_warehouse_without_any_data_is_stale(tmp_path):
     code, report = status_json(empty, 26)
     assert code == EXIT_STALE and report["stale"]
     assert all(s["rows"] == 0 for s in report["sources"]) and report["runs"] == []
+
+
+def _newest_export_record(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """Exports dated in Python: the latest of date, created_at and updated_at of any exported row."""
+    now = datetime.now(UTC)
+    newest = None
+    for (record,) in con.execute("select record from raw.voucherify_exports").fetchall():
+        for key in ("date", "created_at", "updated_at"):
+            text = json.loads(record).get(key)
+            if text:
+                dated = datetime.fromisoformat(text)
+                if dated <= now and (newest is None or dated > newest):
+                    newest = dated
+    return newest
+
+
+def test_an_export_is_dated_by_the_newest_time_its_rows_name(tmp_path):
+    """An order updated after it was created, a redemption with only `date`, an expiry in the future."""
+    landing = tmp_path / "landing"
+    exports = landing / EXPORTS_DIR
+    (exports / "order").mkdir(parents=True)
+    (exports / "order" / "o.csv").write_text(
+        "id,status,created_at,updated_at\nord_1,PAID,2024-05-01T08:00:00Z,2024-05-03T09:30:00Z\n"
+    )
+    (exports / "redemption").mkdir()
+    (exports / "redemption" / "r.csv").write_text("id,result,date\nr_1,SUCCESS,2024-05-02T10:00:00Z\n")
+    (exports / "points_expiration").mkdir()
+    (exports / "points_expiration" / "p.csv").write_text("id,points,expires_at\nlpe_1,10,2999-01-01T00:00:00Z\n")
+    warehouse = tmp_path / "warehouse.duckdb"
+    load_landing(landing, warehouse, progress=False)
+    _, report = status_json(warehouse, 1e9)
+    exports_status = next(s for s in report["sources"] if s["source"] == "voucherify_exports")
+    assert exports_status["rows"] == 3
+    assert datetime.fromisoformat(exports_status["newest_record_at"]) == datetime(2024, 5, 3, 9, 30, tzinfo=UTC)
+
+
+def test_status_and_the_data_health_page_date_every_source_the_same_way(built_world):
+    """One registry: status and the page agree per source, and each date is the vendor's server time."""
+    _, report = status_json(built_world.warehouse, 1e9)
+    by_status = {s["source"]: (s["rows"], s["newest_record_at"]) for s in report["sources"]}
+    page = db.query_uncached(queries.SOURCE_FRESHNESS, path=built_world.warehouse)
+    by_page = {
+        row.source: (row.rows, None if pd.isna(row.newest_record_at) else row.newest_record_at.isoformat())
+        for row in page.itertuples()
+    }
+    assert by_page == by_status and set(by_status) == set(SOURCES)
+    with built_world.connect() as con:
+        # Segment: received_at (set by Segment's servers), not the device's timestamp, which differs here.
+        newest_received, newest_timestamp = con.execute(
+            "select max(received_at), max(\"timestamp\") from raw.segment_events where origin = 'warehouse'"
+        ).fetchone()
+        newest_export = _newest_export_record(con)
+    assert newest_received != newest_timestamp
+    assert by_status["segment_warehouse"][1] == newest_received.isoformat()
+    assert datetime.fromisoformat(by_status["voucherify_exports"][1]) == newest_export

@@ -15,11 +15,11 @@ import duckdb
 import pyarrow as pa
 
 from ingest.context import BatchContext, Rejects, sql_str
-from ingest.landing import SEGMENT_ARCHIVE, LandingFile
+from ingest.landing import SEGMENT_ARCHIVE, SOURCES, LandingFile
 from ingest.lines import iter_parts
 from ingest.segment.naming import flatten, snake_case, table_for
 
-TABLE = "raw.segment_events"
+TABLE = SOURCES[SEGMENT_ARCHIVE].raw_table
 _TIME_FIELDS = ("timestamp", "receivedAt")
 _TRAIT_TYPES = {"identify", "group"}
 

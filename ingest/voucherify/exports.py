@@ -15,9 +15,9 @@ import duckdb
 
 from ingest.context import BatchContext, Rejects, sql_str
 from ingest.csvrows import iter_batches, normalise_header
-from ingest.landing import VOUCHERIFY_EXPORTS, LandingFile
+from ingest.landing import SOURCES, VOUCHERIFY_EXPORTS, LandingFile
 
-TABLE = "raw.voucherify_exports"
+TABLE = SOURCES[VOUCHERIFY_EXPORTS].raw_table
 
 # Cells that must parse when present (Voucherify writes cents and counts as integers, times as ISO-8601).
 NUMERIC_COLUMNS = frozenset(

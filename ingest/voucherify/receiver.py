@@ -32,10 +32,10 @@ from starlette.routing import Route
 
 from ingest.durable import fsync_path
 from ingest.errors import IngestError
+from ingest.landing import RECEIVED_DIR
 from ingest.voucherify.signature import SIGNATURE_HEADER, compact_json, signature_matches
 
 WEBHOOK_PATH = "/webhooks/voucherify"
-RECEIVED_DIR = Path("voucherify") / "webhooks" / "received"
 DEFAULT_ROTATE_BYTES = 64 * 1024 * 1024
 DEFAULT_ROTATE_SECONDS = 3600
 

@@ -9,7 +9,7 @@ Unknown event types and fields are kept as they are.
 from __future__ import annotations
 
 from ingest.jsonlines import JsonTarget
-from ingest.landing import VOUCHERIFY_WEBHOOKS
+from ingest.landing import SOURCES, VOUCHERIFY_WEBHOOKS
 
 # v[1..10]
 _PATHS = (
@@ -29,7 +29,7 @@ _CREATED = "coalesce(v[7], v[8])"
 
 TARGET = JsonTarget(
     source=VOUCHERIFY_WEBHOOKS,
-    table="raw.voucherify_webhooks",
+    table=SOURCES[VOUCHERIFY_WEBHOOKS].raw_table,
     paths=_PATHS,
     columns={
         "event_id": f"case when {_LEGACY} then v[2] else v[1] end",
