@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 
+from loyalty.build import BuildFailed, BuildResult, build
 from loyalty.errors import USER_ERRORS, LoyaltyError
 from loyalty.lock import run_lock
 from loyalty.publish import next_path_for, prepare_next, publish
@@ -105,8 +106,16 @@ def run_log_path_for(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + ".runs.ndjson")
 
 
-def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: bool = False) -> RunRecord:
-    """Ingest `landing` and build into a copy of `warehouse`, then publish it atomically; return the run record.
+def run(
+    landing: Path,
+    warehouse: Path,
+    *,
+    dbt_project: Path | None = None,
+    full_refresh: bool = False,
+    as_json: bool = False,
+) -> RunRecord:
+    """Ingest `landing` and build `dbt_project` (default: the shipped one) into a copy of `warehouse`, then
+    publish it atomically; return the run record.
 
     Raises RunLockedError (exit 4) when another run holds the lock, LoyaltyError when the run failed;
     in both cases the published warehouse is untouched.
@@ -118,7 +127,7 @@ def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: 
         _console.log(f"run {record.run_id}: {landing} → {warehouse}")
         try:
             with _stdout_to_stderr():
-                _ingest_build_publish(landing, warehouse, record)
+                _ingest_build_publish(landing, warehouse, dbt_project, record)
         except BaseException as exc:
             reason = str(exc) if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {exc}"
             record.finish("failed", error=reason or type(exc).__name__)
@@ -135,24 +144,25 @@ def run(landing: Path, warehouse: Path, *, full_refresh: bool = False, as_json: 
         return record
 
 
-def _ingest_build_publish(landing: Path, warehouse: Path, record: RunRecord) -> None:
+def _ingest_build_publish(landing: Path, warehouse: Path, dbt_project: Path | None, record: RunRecord) -> None:
     from ingest import load_landing
-    from loyalty.build import build
 
     if not landing.is_dir():
         raise LoyaltyError(f"landing folder {landing} does not exist")
     with _stage(record, "copy"):
         next_path = prepare_next(warehouse)
-        batches_before = _batch_ids(next_path)
     with _stage(record, "ingest"):
-        load_landing(landing, next_path)
-        record.rows_loaded, record.rows_rejected = _loaded_by_source(next_path, batches_before)
+        report = load_landing(landing, next_path)
+        loaded = {source: stats for source, stats in report.per_source.items() if stats.files}
+        record.rows_loaded = {source: stats.rows for source, stats in loaded.items()}
+        record.rows_rejected = {source: stats.rejected for source, stats in loaded.items()}
     with _stage(record, "build"):
-        build_started = time.time()
         try:
-            build(next_path, full_refresh=record.full_refresh)
-        finally:
-            record.dbt_results = _dbt_results(build_started)
+            result = build(next_path, project_dir=dbt_project, full_refresh=record.full_refresh)
+        except LoyaltyError as failure:
+            record.dbt_results = _dbt_results(failure.result if isinstance(failure, BuildFailed) else None)
+            raise
+        record.dbt_results = _dbt_results(result)
     with _stage(record, "publish"):
         record.finish("succeeded")
         earlier = [
@@ -190,57 +200,19 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _batch_ids(database: Path) -> set[str]:
-    if not database.exists():
-        return set()
-    with duckdb.connect(str(database), read_only=True) as con:
-        if not _table_exists(con, "raw", "ingest_batches"):
-            return set()
-        return {row[0] for row in con.execute("select batch_id from raw.ingest_batches").fetchall()}
-
-
-def _loaded_by_source(database: Path, batches_before: set[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """Rows loaded and rejected per source by the ingest batches this run added (from the manifest)."""
-    with duckdb.connect(str(database), read_only=True) as con:
-        if not _table_exists(con, "raw", "ingest_files"):
-            return {}, {}
-        rows = con.execute(
-            """
-            select source, sum(rows_loaded)::bigint, sum(rows_rejected)::bigint
-            from raw.ingest_files
-            where not list_contains($before, batch_id)
-            group by source order by source
-            """,
-            {"before": sorted(batches_before)},
-        ).fetchall()
-    return {source: loaded for source, loaded, _ in rows}, {source: rejected for source, _, rejected in rows}
-
-
-def _dbt_results(build_started: float) -> dict:
-    """Summarise dbt's run_results.json of this build (absent when dbt failed before running anything)."""
-    from loyalty.build import PROJECT_DIR
-
-    path = PROJECT_DIR / "target" / "run_results.json"
-    if not path.exists() or path.stat().st_mtime < build_started:
-        return {"counts": {}, "problems": [], "slowest": [], "note": "dbt wrote no run results"}
-    results = json.loads(path.read_text())
-    nodes = [
-        {"node": r["unique_id"], "status": r["status"], "seconds": round(r.get("execution_time") or 0.0, 3)}
-        for r in results.get("results", [])
-    ]
+def _dbt_results(result: BuildResult | None) -> dict:
+    """What the run record keeps of a build: status counts, the nodes that failed and the slowest nodes."""
+    if result is None or not result.nodes:
+        return {"counts": {}, "problems": [], "slowest": [], "note": "dbt ran no nodes"}
     counts: dict[str, int] = {}
-    for node in nodes:
-        counts[node["status"]] = counts.get(node["status"], 0) + 1
-    problems = [
-        {"node": r["unique_id"], "status": r["status"], "message": (r.get("message") or "")[:500]}
-        for r in results.get("results", [])
-        if r["status"] in {"error", "fail", "runtime error"}
-    ]
+    for node in result.nodes:
+        counts[node.status] = counts.get(node.status, 0) + 1
+    slowest = sorted(result.nodes, key=lambda n: n.seconds, reverse=True)[:SLOWEST_NODES]
     return {
-        "elapsed_seconds": round(results.get("elapsed_time") or 0.0, 3),
+        "elapsed_seconds": round(result.seconds, 3),
         "counts": counts,
-        "problems": problems,
-        "slowest": sorted(nodes, key=lambda n: n["seconds"], reverse=True)[:SLOWEST_NODES],
+        "problems": [{"node": n.unique_id, "status": n.status, "message": n.message[:500]} for n in result.failed],
+        "slowest": [{"node": n.unique_id, "status": n.status, "seconds": n.seconds} for n in slowest],
     }
 
 

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from ingest.landing import SOURCES, WEBHOOKS_DIR
+from loyalty.build import state_dir_for
 from loyalty.errors import EXIT_FAILED, EXIT_LOCKED
 from loyalty.lock import lock_path_for
 from loyalty.publish import next_path_for
@@ -198,6 +199,9 @@ def test_a_failed_build_leaves_the_published_warehouse_byte_identical_and_readab
     with duckdb.connect(str(warehouse), read_only=True) as con:
         outcomes = con.execute("select outcome from ops.runs order by started_at").fetchall()
     assert [o for (o,) in outcomes] == ["succeeded", "failed", "succeeded"]  # the failure is in the history too
+    # dbt's state is kept beside the warehouse from run to run: the second build of this folder parsed nothing.
+    last_build_log = (state_dir_for(warehouse) / "logs" / "dbt.log").read_text().split("Running with dbt=")[-1]
+    assert "Partial parsing enabled, no changes found, skipping parsing" in last_build_log
 
 
 def test_a_missing_landing_folder_fails_without_touching_the_published_warehouse(built_world, tmp_path):
