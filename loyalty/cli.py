@@ -31,6 +31,13 @@ WarehouseOpt = Annotated[
     Path | None,
     typer.Option("--warehouse", help="DuckDB warehouse file (env LOYALTY_WAREHOUSE, default data/warehouse.duckdb)"),
 ]
+DbtProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dbt-project",
+        help="Your own dbt project, made by `loyalty init` (env LOYALTY_DBT_PROJECT, default: the shipped one)",
+    ),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="Settings file (env LOYALTY_CONFIG, default ./loyalty.toml)")
 ]
@@ -86,14 +93,22 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")
     ] = False,
-    docs: Annotated[bool, typer.Option("--docs", help="Also generate dbt docs into target/")] = False,
+    docs: Annotated[
+        bool, typer.Option("--docs", help="Also generate dbt docs (into dbt/target/ beside the warehouse)")
+    ] = False,
+    dbt_project: DbtProjectOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run one `dbt build` (models and tests) against the warehouse file in place."""
     settings = load_settings(config)
     from loyalty.build import build as dbt_build
 
-    dbt_build(settings.path("warehouse", warehouse), full_refresh=full_refresh, docs=docs)
+    dbt_build(
+        settings.path("warehouse", warehouse),
+        project_dir=settings.path("dbt_project", dbt_project),
+        full_refresh=full_refresh,
+        docs=docs,
+    )
 
 
 @app.command()
@@ -104,6 +119,7 @@ def run(
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run record as one JSON line on stdout")] = False,
+    dbt_project: DbtProjectOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Scheduled job: lock, ingest, build, then publish the new warehouse atomically for readers."""
@@ -113,6 +129,7 @@ def run(
     scheduled_run(
         settings.path("landing", landing),
         settings.path("warehouse", warehouse),
+        dbt_project=settings.path("dbt_project", dbt_project),
         full_refresh=full_refresh,
         as_json=as_json,
     )
@@ -140,7 +157,32 @@ def demo(
     settings = load_settings(config)
     from loyalty.serve import demo as run_demo
 
-    run_demo(settings.path("landing"), settings.path("warehouse"), int(settings.get("port", port)))
+    run_demo(
+        settings.path("landing"),
+        settings.path("warehouse"),
+        int(settings.get("port", port)),
+        dbt_project=settings.path("dbt_project"),
+    )
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the project (created if missing)")],
+) -> None:
+    """Create a dbt project of your own that uses the shipped models as a package: your traits, vars and
+    models live there and survive upgrades."""
+    from loyalty.init import init as scaffold
+
+    written = scaffold(directory)
+    typer.echo(f"Created a loyalty dbt project in {directory}:")
+    for path in written:
+        typer.echo(f"  {path.relative_to(directory)}")
+    typer.echo(
+        f"Next: cd {directory}, add traits or vars to dbt_project.yml and models to models/, then\n"
+        "  loyalty generate --out data/landing   # sample data, or land your own files there\n"
+        "  loyalty run                           # ingest and build this project, then publish\n"
+        "  loyalty serve                         # the dashboards"
+    )
 
 
 @app.command()
