@@ -26,9 +26,6 @@ pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("loyalty", "ingest", "dashboards")
-# What a checkout holds besides the source: venvs, caches, build output, dbt state, data.
-NOT_SOURCE = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "*.pyc")
-NOT_SOURCE += ("target", "logs", "dbt_packages", "data", "test-artifacts", "*.duckdb*")
 TRAIT = "bought_twice"
 MIN_ORDERS = 2
 
@@ -53,11 +50,26 @@ class Installed:
         return result
 
 
+def source_files() -> list[str]:
+    """What a clone holds once the work is committed: tracked files, and new ones git does not ignore."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, f"the wheel is built from the files git knows: {listed.stderr}"
+    return [name for name in listed.stdout.split("\0") if name and (REPO_ROOT / name).is_file()]
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Installed:
     root = tmp_path_factory.mktemp("wheel")
     source = root / "source"  # built from a copy, so the checkout gets no build/ folder
-    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    for name in source_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
     subprocess.run([*pip, "wheel", "--no-deps", "-w", str(root / "dist"), str(source)], check=True, timeout=600)
     (wheel,) = (root / "dist").glob("*.whl")
@@ -78,14 +90,7 @@ def test_the_wheel_ships_every_file_of_the_packages(installed):
     """Python modules, the dbt project, the dashboards' pages and the `loyalty init` templates alike."""
     with zipfile.ZipFile(installed.wheel) as wheel:
         shipped = set(wheel.namelist())
-    source = {
-        path.relative_to(REPO_ROOT).as_posix()
-        for package in PACKAGES
-        for path in (REPO_ROOT / package).rglob("*")
-        if path.is_file()
-        and not any(part in {"__pycache__", "target", "logs", "dbt_packages"} for part in path.parts)
-        and path.suffix != ".pyc"
-    }
+    source = {name for name in source_files() if name.split("/", 1)[0] in PACKAGES}
     assert source - shipped == set()
     for needed in ("loyalty/dbt_project/dbt_project.yml", "dashboards/views/data_health.py", "loyalty/init.py"):
         assert needed in shipped
