@@ -1,4 +1,4 @@
-"""Segment raw archive objects (S3 destination) → raw.segment_events (formats.md §5).
+"""Segment raw archive objects (S3 destination) → raw.segment_events (docs/formats.md §5).
 
 Objects are gzip NDJSON when their first bytes are 1f 8b, whatever their name (some clients
 decompress transparently). Each message gets the warehouse's shape: table_name from type/event,

@@ -1,4 +1,4 @@
-"""Voucherify Exports API CSVs → raw.voucherify_exports (formats.md §2), any exported_object.
+"""Voucherify Exports API CSVs → raw.voucherify_exports (docs/formats.md §2), any exported_object.
 
 The exported_object is the folder name (voucherify/exports/<exported_object>/…). Headers are
 normalised (trimmed, lower case, runs of spaces/hyphens → `_`; dots kept), so `Customer Source Id`

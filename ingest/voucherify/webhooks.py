@@ -1,4 +1,4 @@
-"""Voucherify webhook deliveries → raw.voucherify_webhooks (formats.md §1).
+"""Voucherify webhook deliveries → raw.voucherify_webhooks (docs/formats.md §1).
 
 Both envelopes in one pass: v2024 (`id` whs_…, `source`, `event{id, type, created_at}`) and the
 legacy v2018 (`object: "event"`, `webhook_id`, `id` = event id). The event kind is `event.type`
