@@ -40,14 +40,10 @@ class Source:
     landing_dir: Path  # relative to the landing folder
     raw_table: str
     raw_filter: str  # SQL predicate selecting this source's rows of raw_table ("true" when it owns the table)
-    # SQL expression over raw_table dating each record for freshness: a time the vendor's servers set when the
-    # record was made or received, never a client's clock (Segment's `timestamp` comes from devices that queue
-    # events offline and may be set wrong).
+    # The column of raw_table dating each record for freshness: for events, a time the vendor's servers set when
+    # the record was made or received, never a client's clock (Segment's `timestamp` comes from devices that
+    # queue events offline and may be set wrong); for snapshots, when they were loaded.
     freshness_column: str
-
-
-def _export_time(column: str) -> str:
-    return f"try_cast(record->>'{column}' as timestamptz)"
 
 
 SOURCES: dict[str, Source] = {
@@ -55,16 +51,10 @@ SOURCES: dict[str, Source] = {
     for s in (
         # event.created_at (v2024), else created_at (v2018): when Voucherify created the event.
         Source(VOUCHERIFY_WEBHOOKS, WEBHOOKS_DIR, "raw.voucherify_webhooks", "true", "created_at"),
-        # The newest time an exported row names: redemptions and publications carry `date`, transactions
-        # `created_at`, orders, customers and vouchers also `updated_at`; points expirations none (expires_at is
-        # in the future).
-        Source(
-            VOUCHERIFY_EXPORTS,
-            EXPORTS_DIR,
-            "raw.voucherify_exports",
-            "true",
-            f"greatest({_export_time('date')}, {_export_time('created_at')}, {_export_time('updated_at')})",
-        ),
+        # Exports are snapshots of Voucherify's state, so they are dated by when they arrived: a customer export
+        # made today is current although no customer changed for a month, and the rows name no export time.
+        # (Parsing every exported row's dates would also cost seconds per million rows on each page view.)
+        Source(VOUCHERIFY_EXPORTS, EXPORTS_DIR, "raw.voucherify_exports", "true", "_ingested_at"),
         # created_at, else date, of the pulled object.
         Source(VOUCHERIFY_API, API_DIR, "raw.voucherify_api_objects", "true", "created_at"),
         # received_at: when Segment's servers received the message.

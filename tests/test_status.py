@@ -79,38 +79,33 @@ def test_a_warehouse_without_any_data_is_stale(tmp_path):
     assert all(s["rows"] == 0 for s in report["sources"]) and report["runs"] == []
 
 
-def _newest_export_record(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """Exports dated in Python: the latest of date, created_at and updated_at of any exported row."""
-    now = datetime.now(UTC)
-    newest = None
-    for (record,) in con.execute("select record from raw.voucherify_exports").fetchall():
-        for key in ("date", "created_at", "updated_at"):
-            text = json.loads(record).get(key)
-            if text:
-                dated = datetime.fromisoformat(text)
-                if dated <= now and (newest is None or dated > newest):
-                    newest = dated
-    return newest
+def _newest_export_batch(con: duckdb.DuckDBPyConnection) -> datetime:
+    """When the newest export rows arrived, from the ingest bookkeeping rather than the rows."""
+    return con.execute(
+        """select max(b.started_at) from raw.ingest_batches as b
+           where b.batch_id in (select batch_id from raw.ingest_files where source = 'voucherify_exports')"""
+    ).fetchone()[0]
 
 
-def test_an_export_is_dated_by_the_newest_time_its_rows_name(tmp_path):
-    """An order updated after it was created, a redemption with only `date`, an expiry in the future."""
+def test_an_export_is_dated_by_when_it_arrived_not_by_the_dates_in_its_rows(tmp_path):
+    """A snapshot made today is current even if every row in it is old (and one names a future expiry)."""
     landing = tmp_path / "landing"
     exports = landing / EXPORTS_DIR
-    (exports / "order").mkdir(parents=True)
-    (exports / "order" / "o.csv").write_text(
-        "id,status,created_at,updated_at\nord_1,PAID,2024-05-01T08:00:00Z,2024-05-03T09:30:00Z\n"
+    (exports / "customer").mkdir(parents=True)
+    (exports / "customer" / "c.csv").write_text(
+        "id,source_id,created_at,updated_at\ncust_1,c-1,2024-05-01T08:00:00Z,2024-05-03T09:30:00Z\n"
     )
-    (exports / "redemption").mkdir()
-    (exports / "redemption" / "r.csv").write_text("id,result,date\nr_1,SUCCESS,2024-05-02T10:00:00Z\n")
     (exports / "points_expiration").mkdir()
     (exports / "points_expiration" / "p.csv").write_text("id,points,expires_at\nlpe_1,10,2999-01-01T00:00:00Z\n")
     warehouse = tmp_path / "warehouse.duckdb"
+    before = datetime.now(UTC)
     load_landing(landing, warehouse, progress=False)
-    _, report = status_json(warehouse, 1e9)
+    _, report = status_json(warehouse, 26)
     exports_status = next(s for s in report["sources"] if s["source"] == "voucherify_exports")
-    assert exports_status["rows"] == 3
-    assert datetime.fromisoformat(exports_status["newest_record_at"]) == datetime(2024, 5, 3, 9, 30, tzinfo=UTC)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        arrived = _newest_export_batch(con)
+    assert exports_status["rows"] == 2 and not exports_status["stale"]
+    assert datetime.fromisoformat(exports_status["newest_record_at"]) == arrived >= before
 
 
 def test_status_and_the_data_health_page_date_every_source_the_same_way(built_world):
@@ -128,7 +123,7 @@ def test_status_and_the_data_health_page_date_every_source_the_same_way(built_wo
         newest_received, newest_timestamp = con.execute(
             "select max(received_at), max(\"timestamp\") from raw.segment_events where origin = 'warehouse'"
         ).fetchone()
-        newest_export = _newest_export_record(con)
+        newest_export = _newest_export_batch(con)
     assert newest_received != newest_timestamp
     assert by_status["segment_warehouse"][1] == newest_received.isoformat()
     assert datetime.fromisoformat(by_status["voucherify_exports"][1]) == newest_export
