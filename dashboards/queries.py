@@ -17,6 +17,7 @@ Tier movements honour the date only; points due to expire count from the period'
 
 from __future__ import annotations
 
+from ingest.landing import freshness_sql
 from loyalty.push.log import PUSH_LOG_SELECT, PUSH_RUNS_SELECT
 
 
@@ -491,24 +492,14 @@ limit 2000
 """
 
 # ── Data health ─────────────────────────────────────────────────────────────────────────────────────
-# Ages are measured against now(), so the page runs this one uncached.
-SOURCE_FRESHNESS = """
-with sources as (
-    select 'voucherify_webhooks' as source, count(*) as rows, max(created_at) as latest_event_at,
-           max(_ingested_at) as last_loaded_at
-    from raw.voucherify_webhooks
-    union all
-    select 'voucherify_exports', count(*), null, max(_ingested_at) from raw.voucherify_exports
-    union all
-    select 'voucherify_api', count(*), max(created_at), max(_ingested_at) from raw.voucherify_api_objects
-    union all
-    select 'segment_' || coalesce(origin, 'unknown'), count(*), max("timestamp"), max(_ingested_at)
-    from raw.segment_events group by origin
-)
-select source, rows, latest_event_at, last_loaded_at,
-       round(epoch(now() - latest_event_at) / 3600, 1) as hours_since_latest_event,
+# Ages are measured against now(), so the page runs this one uncached. Which column dates each source's
+# records is the source registry's (ingest/landing.py), shared with `loyalty status`.
+SOURCE_FRESHNESS = f"""
+with freshness as ({freshness_sql()})
+select source, rows, newest_record_at, last_loaded_at,
+       round(epoch(now() - newest_record_at) / 3600, 1) as hours_since_newest_record,
        round(epoch(now() - last_loaded_at) / 3600, 1) as hours_since_last_load
-from sources
+from freshness
 order by source
 """
 

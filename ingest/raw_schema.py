@@ -12,7 +12,7 @@ create schema if not exists raw;
 -- One row per file ever loaded, with the content hash that makes re-runs idempotent.
 create table if not exists raw.ingest_files (
     file_path      varchar not null,   -- path relative to the landing folder
-    source         varchar not null,   -- voucherify_webhooks | voucherify_exports | segment_warehouse | segment_archive
+    source         varchar not null,   -- a source name of the registry in ingest/landing.py
     size_bytes     bigint not null,
     content_hash   varchar not null,
     batch_id       varchar not null,

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingest import jsonlines
-from ingest.landing import SEGMENT_ARCHIVE, SEGMENT_WAREHOUSE, VOUCHERIFY_API, VOUCHERIFY_EXPORTS, VOUCHERIFY_WEBHOOKS
+from ingest.landing import (
+    SEGMENT_ARCHIVE,
+    SEGMENT_WAREHOUSE,
+    SOURCES,
+    VOUCHERIFY_API,
+    VOUCHERIFY_EXPORTS,
+    VOUCHERIFY_WEBHOOKS,
+)
 from ingest.segment import archive, warehouse
 from ingest.voucherify import api_objects, exports, webhooks
 
@@ -82,9 +89,9 @@ def _compression(todo) -> str:
 
 
 LOADERS = {
-    VOUCHERIFY_WEBHOOKS: Loader("raw.voucherify_webhooks", json_target=webhooks.TARGET),
-    VOUCHERIFY_API: Loader("raw.voucherify_api_objects", json_target=api_objects.TARGET),
-    VOUCHERIFY_EXPORTS: Loader(exports.TABLE, exports.load),
-    SEGMENT_WAREHOUSE: Loader(warehouse.TABLE, warehouse.load),
-    SEGMENT_ARCHIVE: Loader(archive.TABLE, archive.load),
+    VOUCHERIFY_WEBHOOKS: Loader(SOURCES[VOUCHERIFY_WEBHOOKS].raw_table, json_target=webhooks.TARGET),
+    VOUCHERIFY_API: Loader(SOURCES[VOUCHERIFY_API].raw_table, json_target=api_objects.TARGET),
+    VOUCHERIFY_EXPORTS: Loader(SOURCES[VOUCHERIFY_EXPORTS].raw_table, exports.load),
+    SEGMENT_WAREHOUSE: Loader(SOURCES[SEGMENT_WAREHOUSE].raw_table, warehouse.load),
+    SEGMENT_ARCHIVE: Loader(SOURCES[SEGMENT_ARCHIVE].raw_table, archive.load),
 }

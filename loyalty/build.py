@@ -1,8 +1,12 @@
 """One in-process `dbt build` against a warehouse file.
 
 dbt costs seconds per invocation, so a build is exactly one `dbtRunner` call (plus `docs generate`
-when asked), `target/` is kept for partial parsing, and the DuckDB file is closed afterwards so that
-another process (publish, dashboards) can open it straight away.
+when asked), and the DuckDB file is closed afterwards so that another process (publish, dashboards) can
+open it straight away.
+
+The project is the one shipped inside the package, or a user's own (`loyalty init`) that uses it as a
+local dbt package. dbt's target/ and logs/ go beside the warehouse (`state_dir_for`), never into the
+project: an installed package is read-only, and partial parsing carries over from one build to the next.
 """
 
 from __future__ import annotations
@@ -20,20 +24,31 @@ from loyalty.errors import LoyaltyError
 
 # The dbt project ships inside the package, so an installed wheel can build too.
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt_project"
-DBT_LOG = PROJECT_DIR / "logs" / "dbt.log"
+PACKAGE_NAME = "loyalty"  # its `name:` in dbt_project.yml, and the folder under a user project's dbt_packages/
 WAREHOUSE_ENV = "LOYALTY_WAREHOUSE"
+PACKAGE_ENV = "LOYALTY_DBT_PACKAGE"  # a user project's packages.yml reads the shipped project's path from it
+# Node statuses that fail a build (dbt's RunStatus / TestStatus values).
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 # dbtRunner and the DuckDB adapter keep process-wide state: one build at a time per process.
 _BUILD_LOCK = threading.Lock()
 _console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def state_dir_for(warehouse: Path) -> Path:
+    """dbt's target/ and logs/ for builds of `warehouse`: one folder per warehouse folder, so a scheduled run
+    (which builds `<warehouse>.next` beside it) reuses the previous run's partial parse."""
+    return Path(warehouse).resolve().parent / "dbt"
+
+
 @dataclass(frozen=True)
 class NodeResult:
     name: str  # <resource type>.<node name>, e.g. model.fct_orders / test.not_null_fct_orders_order_id
+    unique_id: str  # dbt's id, with the package: model.loyalty.fct_orders
     resource_type: str  # model | test | seed | snapshot | unit_test
     status: str  # success | error | fail | warn | skipped | pass
     seconds: float
     rows: int | None  # rows written when the adapter reports it
+    message: str  # dbt's message: the error, or how many rows a test found
 
 
 @dataclass(frozen=True)
@@ -44,15 +59,36 @@ class BuildResult:
 
     @property
     def failed(self) -> list[NodeResult]:
-        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+        return [n for n in self.nodes if n.status in FAILED_STATUSES]
 
 
-def build(warehouse: Path, *, full_refresh: bool = False, docs: bool = False, select: str | None = None) -> BuildResult:
-    """Run `dbt build` (models, unit tests and data tests) on `warehouse`; raise LoyaltyError on any failure."""
+class BuildFailed(LoyaltyError):
+    """The build ran but did not succeed; `result` holds every node dbt reported (none if it stopped early)."""
+
+    def __init__(self, message: str, result: BuildResult):
+        super().__init__(message)
+        self.result = result
+
+
+def build(
+    warehouse: Path,
+    *,
+    project_dir: Path | None = None,
+    full_refresh: bool = False,
+    docs: bool = False,
+    select: str | None = None,
+) -> BuildResult:
+    """Run `dbt build` (models, unit tests and data tests) of `project_dir` (default: the shipped project) on
+    `warehouse`; raise BuildFailed (a LoyaltyError) on any failure."""
     warehouse = Path(warehouse).resolve()
     if not warehouse.parent.is_dir():
         raise LoyaltyError(f"warehouse folder does not exist: {warehouse.parent}")
-    args = ["build", *_common_args()]
+    project_dir = Path(project_dir).expanduser().resolve() if project_dir else PROJECT_DIR
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise LoyaltyError(f"no dbt_project.yml in {project_dir}: create a project with `loyalty init {project_dir}`")
+    state = state_dir_for(warehouse)
+    common = _common_args(project_dir, state)
+    args = ["build", *common]
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -63,15 +99,20 @@ def build(warehouse: Path, *, full_refresh: bool = False, docs: bool = False, se
         args += ["--exclude-resource-type", "unit_test"]
 
     started = time.perf_counter()
-    with _BUILD_LOCK, _warehouse_env(warehouse):
+    nodes: list[NodeResult] = []
+    with _BUILD_LOCK, _environment({WAREHOUSE_ENV: str(warehouse), PACKAGE_ENV: str(PROJECT_DIR)}):
         try:
+            _install_package(project_dir, state)
             outcome = _invoke(args)
             nodes = _node_results(outcome)
-            _raise_on_failure(outcome, nodes)
+            _raise_on_failure(outcome, nodes, state)
             if docs:
-                docs_outcome = _invoke(["docs", "generate", *_common_args()])
+                docs_outcome = _invoke(["docs", "generate", *common])
                 if not docs_outcome.success:
                     raise LoyaltyError(f"dbt docs generate failed: {_first_line(docs_outcome.exception)}")
+        except LoyaltyError as exc:
+            result = BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
+            raise BuildFailed(str(exc), result) from exc
         finally:
             _close_connections()
     result = BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
@@ -81,9 +122,32 @@ def build(warehouse: Path, *, full_refresh: bool = False, docs: bool = False, se
     return result
 
 
-def _common_args() -> list[str]:
+def _common_args(project_dir: Path, state: Path) -> list[str]:
     # --quiet keeps dbt's own console output to errors; progress comes from _print_progress.
-    return ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--quiet"]
+    return [
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(state / "target"),
+        "--log-path",
+        str(state / "logs"),
+        "--quiet",
+    ]
+
+
+def _install_package(project_dir: Path, state: Path) -> None:
+    """A user project (`loyalty init`) uses the shipped project as a local dbt package: `dbt deps` links it
+    into dbt_packages/ when it is not linked yet, or was linked from another install (an upgrade, a new venv)."""
+    if project_dir == PROJECT_DIR or not (project_dir / "packages.yml").is_file():
+        return
+    linked = project_dir / "dbt_packages" / PACKAGE_NAME
+    if linked.is_symlink() and linked.resolve() == PROJECT_DIR:
+        return
+    outcome = _invoke(["deps", "--project-dir", str(project_dir), "--log-path", str(state / "logs"), "--quiet"])
+    if not outcome.success:
+        raise LoyaltyError(f"dbt deps failed in {project_dir}: {_first_line(outcome.exception)}")
 
 
 def _invoke(args: list[str]):
@@ -117,25 +181,28 @@ def _node_results(outcome) -> list[NodeResult]:
         nodes.append(
             NodeResult(
                 name=f"{resource_type}.{r.node.name}",
+                unique_id=r.node.unique_id,
                 resource_type=resource_type,
                 status=getattr(r.status, "value", str(r.status)),
                 seconds=round(float(r.execution_time or 0.0), 3),
                 rows=rows if isinstance(rows, int) and rows >= 0 else None,
+                message=str(r.message or ""),
             )
         )
     return nodes
 
 
-def _raise_on_failure(outcome, nodes: list[NodeResult]) -> None:
-    failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
+def _raise_on_failure(outcome, nodes: list[NodeResult], state: Path) -> None:
+    log = state / "logs" / "dbt.log"
+    failed = [n for n in nodes if n.status in FAILED_STATUSES]
     if failed:
         names = ", ".join(n.name.split(".", 1)[-1] for n in failed[:5])
         more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
-        raise LoyaltyError(f"dbt build failed: {len(failed)} node(s) failed: {names}{more} (details in {DBT_LOG})")
+        raise LoyaltyError(f"dbt build failed: {len(failed)} node(s) failed: {names}{more} (details in {log})")
     if isinstance(outcome.exception, (KeyboardInterrupt, SystemExit)):
         raise outcome.exception  # a stop requested during the build (loyalty.signals), not a build failure
     if not outcome.success:
-        raise LoyaltyError(f"dbt build failed: {_first_line(outcome.exception) or f'see {DBT_LOG}'}")
+        raise LoyaltyError(f"dbt build failed: {_first_line(outcome.exception) or f'see {log}'}")
 
 
 def _first_line(exc) -> str:
@@ -145,16 +212,18 @@ def _first_line(exc) -> str:
 
 
 @contextmanager
-def _warehouse_env(warehouse: Path):
-    previous = os.environ.get(WAREHOUSE_ENV)
-    os.environ[WAREHOUSE_ENV] = str(warehouse)
+def _environment(values: dict[str, str]):
+    """Environment variables dbt's profiles.yml and packages.yml read, restored afterwards."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(WAREHOUSE_ENV, None)
-        else:
-            os.environ[WAREHOUSE_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _close_connections() -> None:

@@ -42,6 +42,13 @@ EngineOpt = Annotated[
         "--engine", help="Build engine: duckdb (in the warehouse file) or spark (env LOYALTY_ENGINE, default duckdb)"
     ),
 ]
+DbtProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dbt-project",
+        help="Your own dbt project, made by `loyalty init` (env LOYALTY_DBT_PROJECT, default: the shipped one)",
+    ),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="Settings file (env LOYALTY_CONFIG, default ./loyalty.toml)")
 ]
@@ -101,8 +108,11 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")
     ] = False,
-    docs: Annotated[bool, typer.Option("--docs", help="Also generate dbt docs into target/")] = False,
+    docs: Annotated[
+        bool, typer.Option("--docs", help="Also generate dbt docs (into dbt/target/ beside the warehouse)")
+    ] = False,
     engine: EngineOpt = None,
+    dbt_project: DbtProjectOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run one `dbt build` (models and tests) against the warehouse file in place, or on Spark from its raw layer."""
@@ -120,7 +130,12 @@ def build(
         return
     from loyalty.build import build as dbt_build
 
-    dbt_build(settings.path("warehouse", warehouse), full_refresh=full_refresh, docs=docs)
+    dbt_build(
+        settings.path("warehouse", warehouse),
+        project_dir=settings.path("dbt_project", dbt_project),
+        full_refresh=full_refresh,
+        docs=docs,
+    )
 
 
 @app.command()
@@ -136,6 +151,7 @@ def run(
         typer.Option("--push", help="After a successful publish, `loyalty push voucherify` (never after a failure)"),
     ] = False,
     engine: EngineOpt = None,
+    dbt_project: DbtProjectOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Scheduled job: lock, ingest, build, then publish the new warehouse atomically for readers."""
@@ -151,6 +167,7 @@ def run(
     scheduled_run(
         settings.path("landing", landing),
         settings.path("warehouse", warehouse),
+        dbt_project=settings.path("dbt_project", dbt_project),
         full_refresh=full_refresh,
         as_json=as_json,
         spark=spark_config,
@@ -214,7 +231,32 @@ def demo(
     settings = load_settings(config)
     from loyalty.serve import demo as run_demo
 
-    run_demo(settings.path("landing"), settings.path("warehouse"), int(settings.get("port", port)))
+    run_demo(
+        settings.path("landing"),
+        settings.path("warehouse"),
+        int(settings.get("port", port)),
+        dbt_project=settings.path("dbt_project"),
+    )
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the project (created if missing)")],
+) -> None:
+    """Create a dbt project of your own that uses the shipped models as a package: your traits, vars and
+    models live there and survive upgrades."""
+    from loyalty.init import init as scaffold
+
+    written = scaffold(directory)
+    typer.echo(f"Created a loyalty dbt project in {directory}:")
+    for path in written:
+        typer.echo(f"  {path.relative_to(directory)}")
+    typer.echo(
+        f"Next: cd {directory}, add traits or vars to dbt_project.yml and models to models/, then\n"
+        "  loyalty generate --out data/landing   # sample data, or land your own files there\n"
+        "  loyalty run                           # ingest and build this project, then publish\n"
+        "  loyalty serve                         # the dashboards"
+    )
 
 
 @app.command()

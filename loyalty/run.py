@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 
+from loyalty.build import BuildFailed, BuildResult, build
 from loyalty.engines import spark as spark_engine
 from loyalty.engines.spark import SparkConfig
 from loyalty.errors import USER_ERRORS, LoyaltyError
@@ -113,12 +114,14 @@ def run(
     landing: Path,
     warehouse: Path,
     *,
+    dbt_project: Path | None = None,
     full_refresh: bool = False,
     as_json: bool = False,
     spark: SparkConfig | None = None,
 ) -> RunRecord:
-    """Ingest `landing` and build into a copy of `warehouse`, then publish it atomically; return the run record.
-    With `spark`, the build runs on Spark from the Parquet raw layer and its marts are loaded into the copy.
+    """Ingest `landing` and build `dbt_project` (default: the shipped one) into a copy of `warehouse`, then
+    publish it atomically; return the run record. With `spark`, the build runs on Spark from the Parquet raw
+    layer and its marts are loaded into the copy.
 
     Raises RunLockedError (exit 4) when another run holds the lock, LoyaltyError when the run failed;
     in both cases the published warehouse is untouched.
@@ -130,7 +133,7 @@ def run(
         _console.log(f"run {record.run_id}: {landing} → {warehouse}")
         try:
             with _stdout_to_stderr():
-                _ingest_build_publish(landing, warehouse, record, spark)
+                _ingest_build_publish(landing, warehouse, dbt_project, record, spark)
         except BaseException as exc:
             reason = str(exc) if isinstance(exc, (*USER_ERRORS, Stopped)) else f"{type(exc).__name__}: {exc}"
             record.finish("failed", error=reason or type(exc).__name__)
@@ -147,30 +150,32 @@ def run(
         return record
 
 
-def _ingest_build_publish(landing: Path, warehouse: Path, record: RunRecord, spark: SparkConfig | None) -> None:
+def _ingest_build_publish(
+    landing: Path, warehouse: Path, dbt_project: Path | None, record: RunRecord, spark: SparkConfig | None
+) -> None:
     from ingest import load_landing
-    from loyalty.build import PROJECT_DIR, build
 
     if not landing.is_dir():
         raise LoyaltyError(f"landing folder {landing} does not exist")
     with _stage(record, "copy"):
         next_path = prepare_next(warehouse)
-        batches_before = _batch_ids(next_path)
     spark = spark and spark_engine.for_published(spark, warehouse)
     with _stage(record, "ingest"):
-        load_landing(landing, next_path, raw_parquet=spark and spark.raw_folder(warehouse))
-        record.rows_loaded, record.rows_rejected = _loaded_by_source(next_path, batches_before)
+        report = load_landing(landing, next_path, raw_parquet=spark and spark.raw_folder(warehouse))
+        loaded = {source: stats for source, stats in report.per_source.items() if stats.files}
+        record.rows_loaded = {source: stats.rows for source, stats in loaded.items()}
+        record.rows_rejected = {source: stats.rejected for source, stats in loaded.items()}
     with _stage(record, "build"):
-        build_started = time.time()
         try:
             if spark:
-                spark_engine.build(next_path, spark, full_refresh=record.full_refresh)
+                result = spark_engine.build(next_path, spark, full_refresh=record.full_refresh)
                 spark_engine.load_marts_into(next_path, next_path, spark)
             else:
-                build(next_path, full_refresh=record.full_refresh)
-        finally:
-            target = spark.state_folder(warehouse) / "target" if spark else PROJECT_DIR / "target"
-            record.dbt_results = _dbt_results(build_started, target)
+                result = build(next_path, project_dir=dbt_project, full_refresh=record.full_refresh)
+        except LoyaltyError as failure:
+            record.dbt_results = _dbt_results(failure.result if isinstance(failure, BuildFailed) else None)
+            raise
+        record.dbt_results = _dbt_results(result)
     with _stage(record, "publish"):
         record.finish("succeeded")
         earlier = [
@@ -209,55 +214,19 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _batch_ids(database: Path) -> set[str]:
-    if not database.exists():
-        return set()
-    with duckdb.connect(str(database), read_only=True) as con:
-        if not _table_exists(con, "raw", "ingest_batches"):
-            return set()
-        return {row[0] for row in con.execute("select batch_id from raw.ingest_batches").fetchall()}
-
-
-def _loaded_by_source(database: Path, batches_before: set[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """Rows loaded and rejected per source by the ingest batches this run added (from the manifest)."""
-    with duckdb.connect(str(database), read_only=True) as con:
-        if not _table_exists(con, "raw", "ingest_files"):
-            return {}, {}
-        rows = con.execute(
-            """
-            select source, sum(rows_loaded)::bigint, sum(rows_rejected)::bigint
-            from raw.ingest_files
-            where not list_contains($before, batch_id)
-            group by source order by source
-            """,
-            {"before": sorted(batches_before)},
-        ).fetchall()
-    return {source: loaded for source, loaded, _ in rows}, {source: rejected for source, _, rejected in rows}
-
-
-def _dbt_results(build_started: float, target: Path) -> dict:
-    """Summarise dbt's run_results.json of this build (absent when dbt failed before running anything)."""
-    path = target / "run_results.json"
-    if not path.exists() or path.stat().st_mtime < build_started:
-        return {"counts": {}, "problems": [], "slowest": [], "note": "dbt wrote no run results"}
-    results = json.loads(path.read_text())
-    nodes = [
-        {"node": r["unique_id"], "status": r["status"], "seconds": round(r.get("execution_time") or 0.0, 3)}
-        for r in results.get("results", [])
-    ]
+def _dbt_results(result: BuildResult | None) -> dict:
+    """What the run record keeps of a build: status counts, the nodes that failed and the slowest nodes."""
+    if result is None or not result.nodes:
+        return {"counts": {}, "problems": [], "slowest": [], "note": "dbt ran no nodes"}
     counts: dict[str, int] = {}
-    for node in nodes:
-        counts[node["status"]] = counts.get(node["status"], 0) + 1
-    problems = [
-        {"node": r["unique_id"], "status": r["status"], "message": (r.get("message") or "")[:500]}
-        for r in results.get("results", [])
-        if r["status"] in {"error", "fail", "runtime error"}
-    ]
+    for node in result.nodes:
+        counts[node.status] = counts.get(node.status, 0) + 1
+    slowest = sorted(result.nodes, key=lambda n: n.seconds, reverse=True)[:SLOWEST_NODES]
     return {
-        "elapsed_seconds": round(results.get("elapsed_time") or 0.0, 3),
+        "elapsed_seconds": round(result.seconds, 3),
         "counts": counts,
-        "problems": problems,
-        "slowest": sorted(nodes, key=lambda n: n["seconds"], reverse=True)[:SLOWEST_NODES],
+        "problems": [{"node": n.unique_id, "status": n.status, "message": n.message[:500]} for n in result.failed],
+        "slowest": [{"node": n.unique_id, "status": n.status, "seconds": n.seconds} for n in slowest],
     }
 
 

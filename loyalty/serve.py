@@ -89,7 +89,7 @@ def _refuse_busy_port(port: int) -> None:
             raise LoyaltyError(f"port {port} on {HOST} is already in use: choose another with --port") from exc
 
 
-def demo(landing: Path, warehouse: Path, port: int) -> None:
+def demo(landing: Path, warehouse: Path, port: int, *, dbt_project: Path | None = None) -> None:
     """Generate a sample world when the landing folder has no data, run the pipeline, then serve."""
     from loyalty.run import run
 
@@ -98,7 +98,7 @@ def demo(landing: Path, warehouse: Path, port: int) -> None:
     if not _has_data(landing):
         _console.print(f"Generating a sample loyalty world into {landing}")
         _generate_sample(landing)
-    run(landing, warehouse, full_refresh=False, as_json=False)
+    run(landing, warehouse, dbt_project=dbt_project, full_refresh=False, as_json=False)
     print(f"Dashboards: http://{HOST}:{port}", flush=True)
     serve(warehouse, port)
 

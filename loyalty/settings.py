@@ -1,4 +1,9 @@
-"""Settings: command-line flag, then LOYALTY_* environment variable, then loyalty.toml, then default."""
+"""Settings: command-line flag, then LOYALTY_* environment variable, then loyalty.toml, then default.
+
+A relative path in loyalty.toml is relative to the file's folder, so a project made by `loyalty init` works
+from anywhere it is pointed at (--config, LOYALTY_CONFIG); flags and environment values are relative to the
+working directory.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ KNOWN = {
     "warehouse": ("LOYALTY_WAREHOUSE", "data/warehouse.duckdb"),
     "port": ("LOYALTY_PORT", 8501),
     "stale_after_hours": ("LOYALTY_STALE_AFTER_HOURS", 26),
+    # A dbt project of your own (`loyalty init`) that uses the shipped one as a package; unset: the shipped one.
+    "dbt_project": ("LOYALTY_DBT_PROJECT", None),
     "voucherify_base_url": ("LOYALTY_VOUCHERIFY_BASE_URL", "https://api.voucherify.io"),
     "voucherify_app_id": ("LOYALTY_VOUCHERIFY_APP_ID", None),
     "voucherify_app_token": ("LOYALTY_VOUCHERIFY_APP_TOKEN", None),
@@ -59,17 +66,28 @@ class Settings:
     file_values: dict[str, Any] = field(default_factory=dict)
 
     def get(self, key: str, flag_value: Any = None) -> Any:
+        return self._lookup(key, flag_value)[0]
+
+    def path(self, key: str, flag_value: Path | str | None = None) -> Path | None:
+        """The setting as a path (None when unset and without a default)."""
+        value, from_file = self._lookup(key, flag_value)
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        if from_file and self.config_path is not None and not path.is_absolute():
+            path = self.config_path.parent / path
+        return path
+
+    def _lookup(self, key: str, flag_value: Any) -> tuple[Any, bool]:
+        """(value, whether it came from the settings file)."""
         env_name, default = KNOWN[key]
         if flag_value is not None:
-            return flag_value
+            return flag_value, False
         if env_name in os.environ and os.environ[env_name] != "":
-            return _coerce(os.environ[env_name], default)
+            return _coerce(os.environ[env_name], default), False
         if key in self.file_values:
-            return self.file_values[key]
-        return default
-
-    def path(self, key: str, flag_value: Path | str | None = None) -> Path:
-        return Path(self.get(key, flag_value)).expanduser()
+            return self.file_values[key], True
+        return default, False
 
 
 def _coerce(raw: str, default: Any) -> Any:

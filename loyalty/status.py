@@ -1,7 +1,7 @@
 """`loyalty status`: freshness per source, recent runs, rejected records; exit 5 when data is stale.
 
-Freshness of a source is the age of its newest record (webhook/object creation time, Segment
-receive time) in the published warehouse. A source that never delivered anything is shown but not
+Freshness of a source is the age of its newest record in the published warehouse, dated by the column
+the source registry names (ingest/landing.py). A source that never delivered anything is shown but not
 judged; a warehouse with no data at all is stale. Runs come from the run log next to the warehouse
 (failed runs included) and from `ops.runs` inside it.
 """
@@ -16,22 +16,11 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from ingest.landing import SOURCES, freshness_sql
 from loyalty.errors import EXIT_OK, EXIT_STALE, LoyaltyError
 from loyalty.publish import open_published
 from loyalty.run import read_runs
 
-# source (as in raw.ingest_files) -> (raw table, filter, newest-record expression)
-SOURCES = {
-    "voucherify_webhooks": ("raw.voucherify_webhooks", "true", "max(created_at)"),
-    "voucherify_exports": (
-        "raw.voucherify_exports",
-        "true",
-        "max(try_cast(coalesce(record->>'created_at', record->>'date', record->>'updated_at') as timestamptz))",
-    ),
-    "voucherify_api": ("raw.voucherify_api_objects", "true", "max(created_at)"),
-    "segment_warehouse": ("raw.segment_events", "origin = 'warehouse'", "max(received_at)"),
-    "segment_archive": ("raw.segment_events", "origin = 'archive'", "max(received_at)"),
-}
 RECENT_RUNS = 10
 
 
@@ -72,25 +61,19 @@ def _freshness(con: duckdb.DuckDBPyConnection, now: datetime, stale_after_hours:
     tables = {
         f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
     }
-    last_loaded = {}
-    if "raw.ingest_files" in tables:
-        last_loaded = dict(
-            con.execute("select source, max(loaded_at) from raw.ingest_files group by source").fetchall()
-        )
+    if {"raw.ingest_files", *(s.raw_table for s in SOURCES.values())} <= tables:
+        rows = con.execute(freshness_sql()).fetchall()
+    else:  # nothing was ever ingested into this file
+        rows = [(source, 0, None, None) for source in SOURCES]
     result = []
-    for source, (table, where, newest_expr) in SOURCES.items():
-        rows, newest = 0, None
-        if table in tables:
-            rows, newest = con.execute(f"select count(*), {newest_expr} from {table} where {where}").fetchone()
-        # Clients can send future timestamps; they must not make a source look fresh for ever.
-        newest = min(newest, now) if newest is not None else None
+    for source, count, newest, last_loaded in rows:
         age_hours = (now - newest).total_seconds() / 3600 if newest is not None else None
         result.append(
             {
                 "source": source,
-                "rows": rows,
+                "rows": count,
                 "newest_record_at": newest.isoformat() if newest else None,
-                "last_loaded_at": last_loaded[source].isoformat() if last_loaded.get(source) else None,
+                "last_loaded_at": last_loaded.isoformat() if last_loaded else None,
                 "age_hours": round(age_hours, 2) if age_hours is not None else None,
                 "stale": age_hours is not None and age_hours > stale_after_hours,
             }

@@ -35,9 +35,22 @@ class BuiltWorld:
         return duckdb.connect(str(self.warehouse), read_only=True)
 
 
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
 @pytest.fixture(scope="session")
 def sample_webhooks() -> Path:
-    assert SAMPLE_WEBHOOKS.exists(), f"shared sample payloads missing at {SAMPLE_WEBHOOKS}"
+    """The vendor sample payloads kept beside the repository (../shared), not inside it.
+
+    A fresh clone has no ../shared: its tests are skipped with the reason shown in the summary (-ra).
+    Under CI=true the folder is part of the set-up, so its absence fails the test instead.
+    """
+    if not SAMPLE_WEBHOOKS.exists():
+        reason = f"vendor sample payloads not found at {SAMPLE_WEBHOOKS} (kept beside the repository, not in it)"
+        if running_in_ci():
+            pytest.fail(f"{reason}; CI=true requires them", pytrace=False)
+        pytest.skip(reason)
     return SAMPLE_WEBHOOKS
 
 

@@ -1,4 +1,4 @@
-"""A real HTTP server on loopback that behaves like the documented Voucherify REST API (formats.md §2).
+"""A real HTTP server on loopback that behaves like the documented Voucherify REST API (docs/formats.md §2).
 
 It implements what `loyalty pull voucherify` relies on: X-App-Id / X-App-Token auth with the API's
 {code, key, message, details} errors, GET /v1/redemptions (page ≤ max_page, limit ≤ 100, created_at

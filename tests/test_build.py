@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from ingest import load_landing
-from loyalty.build import PROJECT_DIR, build
+from loyalty.build import BuildFailed, build, state_dir_for
 from loyalty.errors import LoyaltyError
 
 
@@ -50,8 +50,10 @@ def test_build_reports_each_node_and_frees_the_file(sample_landing, tmp_path):
     )
     assert probe.returncode == 0, probe.stderr
     assert int(probe.stdout) == 4
+    # dbt's target/ and logs/ are beside the warehouse, never in the (possibly installed, read-only) project.
+    target = state_dir_for(warehouse) / "target"
+    assert target == tmp_path / "dbt" / "target" and (tmp_path / "dbt" / "logs" / "dbt.log").is_file()
     # docs=True wrote the dbt docs site: the marts' columns and the seven dashboards as exposures.
-    target = PROJECT_DIR / "target"
     catalog = json.loads((target / "catalog.json").read_text())
     assert "discount_amount" in catalog["nodes"]["model.loyalty.fct_redemptions"]["columns"]
     manifest = json.loads((target / "manifest.json").read_text())
@@ -76,13 +78,18 @@ def test_failed_data_test_is_one_line_naming_the_node(sample_landing, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     load_landing(sample_landing, warehouse, progress=False)
 
-    with pytest.raises(LoyaltyError) as failure:
+    with pytest.raises(BuildFailed) as failure:
         build(warehouse)
 
     message = str(failure.value)
     assert "\n" not in message
     assert message.startswith("dbt build failed")
     assert "not_null_fct_loyalty_points_movement" in message
+    assert str(state_dir_for(warehouse) / "logs" / "dbt.log") in message
+    # The failure carries every node's result, for the run record.
+    failed = failure.value.result.failed
+    assert any(n.unique_id.startswith("test.loyalty.not_null_fct_loyalty_points_movement.") for n in failed)
+    assert all(n.status == "fail" and n.message for n in failed)
     duckdb.connect(str(warehouse)).close()  # released even after a failure
 
 

@@ -25,6 +25,7 @@ COMMANDS = [
     ["pull"],
     ["pull", "voucherify"],
     ["receive"],
+    ["init"],
 ]
 
 

@@ -5,6 +5,7 @@ Real `loyalty` subprocesses on real DuckDB files and real dbt builds.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import shutil
@@ -16,18 +17,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingest.landing import SOURCES, WEBHOOKS_DIR
+from loyalty.build import state_dir_for
 from loyalty.errors import EXIT_FAILED, EXIT_LOCKED
 from loyalty.lock import lock_path_for
 from loyalty.publish import next_path_for
 from loyalty.run import run_log_path_for
-
-RAW_TABLE_OF_SOURCE = {
-    "voucherify_webhooks": ("raw.voucherify_webhooks", "true"),
-    "voucherify_exports": ("raw.voucherify_exports", "true"),
-    "voucherify_api": ("raw.voucherify_api_objects", "true"),
-    "segment_warehouse": ("raw.segment_events", "origin = 'warehouse'"),
-    "segment_archive": ("raw.segment_events", "origin = 'archive'"),
-}
 
 
 def loyalty(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -56,9 +51,9 @@ def test_first_run_records_rows_per_source_and_dbt_results_in_ops_runs(built_wor
         assert outcome == "succeeded" and ordered
         rows_loaded, dbt_results = json.loads(rows_loaded), json.loads(dbt_results)
         # Every row in the raw layer was loaded by this one run, and the record says so per source.
-        for source, (table, where) in RAW_TABLE_OF_SOURCE.items():
-            in_raw = con.execute(f"select count(*) from {table} where {where}").fetchone()[0]
-            assert rows_loaded.get(source, 0) == in_raw, source
+        for source in SOURCES.values():
+            in_raw = con.execute(f"select count(*) from {source.raw_table} where {source.raw_filter}").fetchone()[0]
+            assert rows_loaded.get(source.name, 0) == in_raw, source.name
         assert (
             rows_loaded["voucherify_webhooks"] > 0
             and rows_loaded["segment_warehouse"] + rows_loaded.get("segment_archive", 0) > 0
@@ -138,20 +133,27 @@ def test_second_run_exits_4_at_once_naming_the_holder_while_the_first_runs(built
         assert con.execute("select count(*) from ops.runs").fetchone()[0] == 2  # the refused run left no record
 
 
+def webhook_bodies(landing: Path):
+    """Every well-formed delivery of the landing's webhook files (the generator also writes one cut-off line)."""
+    for path in sorted((landing / WEBHOOKS_DIR).rglob("*.ndjson*")):
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as lines:
+            for raw in lines:
+                try:
+                    yield json.loads(raw)
+                except json.JSONDecodeError:
+                    continue
+
+
 def break_a_data_test(landing: Path) -> None:
     """Land one redemption whose `result` is neither SUCCESS nor FAILURE: the accepted_values test must fail."""
     line = next(
-        json.loads(raw)
-        for raw in (Path(__file__).resolve().parents[2] / "shared/samples/voucherify/webhooks.ndjson")
-        .read_text()
-        .splitlines()
-        if json.loads(raw).get("type") == "redemption.succeeded"
+        body for body in webhook_bodies(landing) if body.get("type") == "redemption.succeeded" and "event" in body
     )
     line["id"] = "whs_breaks_the_build"
     line["event"]["id"] = "evred_breaks_the_build"
     line["data"]["redemption"]["id"] = "r_breaks_the_build"
     line["data"]["redemption"]["result"] = "HALF_SUCCESS"
-    target = landing / "voucherify" / "webhooks" / "zz-broken.ndjson"
+    target = landing / WEBHOOKS_DIR / "zz-broken.ndjson"
     target.write_text(json.dumps(line) + "\n")
 
 
@@ -190,13 +192,16 @@ def test_a_failed_build_leaves_the_published_warehouse_byte_identical_and_readab
     # The monitor sees the failure; the next good run discards the failed attempt and publishes.
     status = loyalty("status", "--warehouse", str(warehouse), "--stale-after-hours", "1000000", "--json", timeout=120)
     assert json.loads(status.stdout)["runs"][0]["outcome"] == "failed"
-    (landing_copy / "voucherify" / "webhooks" / "zz-broken.ndjson").unlink()
+    (landing_copy / WEBHOOKS_DIR / "zz-broken.ndjson").unlink()
     fixed = loyalty("run", "--landing", str(landing_copy), "--warehouse", str(warehouse), "--full-refresh", timeout=600)
     assert fixed.returncode == 0, fixed.stderr
     assert not next_path_for(warehouse).exists()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         outcomes = con.execute("select outcome from ops.runs order by started_at").fetchall()
     assert [o for (o,) in outcomes] == ["succeeded", "failed", "succeeded"]  # the failure is in the history too
+    # dbt's state is kept beside the warehouse from run to run: the second build of this folder parsed nothing.
+    last_build_log = (state_dir_for(warehouse) / "logs" / "dbt.log").read_text().split("Running with dbt=")[-1]
+    assert "Partial parsing enabled, no changes found, skipping parsing" in last_build_log
 
 
 def test_a_missing_landing_folder_fails_without_touching_the_published_warehouse(built_world, tmp_path):

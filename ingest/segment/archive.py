@@ -1,4 +1,4 @@
-"""Segment raw archive objects (S3 destination) → raw.segment_events (formats.md §5).
+"""Segment raw archive objects (S3 destination) → raw.segment_events (docs/formats.md §5).
 
 Objects are gzip NDJSON when their first bytes are 1f 8b, whatever their name (some clients
 decompress transparently). Each message gets the warehouse's shape: table_name from type/event,
@@ -15,11 +15,11 @@ import duckdb
 import pyarrow as pa
 
 from ingest.context import BatchContext, Rejects, registered, sql_str
-from ingest.landing import SEGMENT_ARCHIVE, LandingFile
+from ingest.landing import SEGMENT_ARCHIVE, SOURCES, LandingFile
 from ingest.lines import iter_parts
 from ingest.segment.naming import flatten, snake_case, table_for
 
-TABLE = "raw.segment_events"
+TABLE = SOURCES[SEGMENT_ARCHIVE].raw_table
 _TIME_FIELDS = ("timestamp", "receivedAt")
 _TRAIT_TYPES = {"identify", "group"}
 

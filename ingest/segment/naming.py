@@ -1,4 +1,4 @@
-"""Segment's warehouse naming (formats.md §4), so archive messages look like warehouse rows."""
+"""Segment's warehouse naming (docs/formats.md §4), so archive messages look like warehouse rows."""
 
 from __future__ import annotations
 

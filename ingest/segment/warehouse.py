@@ -13,10 +13,10 @@ import duckdb
 
 from ingest.context import SNIPPET_CHARS, BatchContext, Rejects, registered, sql_str
 from ingest.csvrows import iter_batches
-from ingest.landing import SEGMENT_WAREHOUSE, LandingFile
+from ingest.landing import SEGMENT_WAREHOUSE, SOURCES, LandingFile
 from ingest.segment.naming import TABLE_TYPES
 
-TABLE = "raw.segment_events"
+TABLE = SOURCES[SEGMENT_WAREHOUSE].raw_table
 COMMON_COLUMNS = frozenset(
     {
         "id",

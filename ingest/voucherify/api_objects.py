@@ -8,14 +8,14 @@ files of several endpoints).
 from __future__ import annotations
 
 from ingest.jsonlines import JsonTarget
-from ingest.landing import VOUCHERIFY_API
+from ingest.landing import SOURCES, VOUCHERIFY_API
 
 _PATHS = ("$.id", "$.object", "$.created_at", "$.date")
 _CREATED = "coalesce(v[3], v[4])"
 
 TARGET = JsonTarget(
     source=VOUCHERIFY_API,
-    table="raw.voucherify_api_objects",
+    table=SOURCES[VOUCHERIFY_API].raw_table,
     paths=_PATHS,
     columns={
         "endpoint": "split_part(_file, '/', 3)",

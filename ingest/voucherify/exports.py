@@ -1,4 +1,4 @@
-"""Voucherify Exports API CSVs → raw.voucherify_exports (formats.md §2), any exported_object.
+"""Voucherify Exports API CSVs → raw.voucherify_exports (docs/formats.md §2), any exported_object.
 
 The exported_object is the folder name (voucherify/exports/<exported_object>/…). Headers are
 normalised (trimmed, lower case, runs of spaces/hyphens → `_`; dots kept), so `Customer Source Id`
@@ -18,9 +18,9 @@ import duckdb
 
 from ingest.context import BatchContext, Rejects, sql_str
 from ingest.csvrows import iter_batches, normalise_header
-from ingest.landing import VOUCHERIFY_EXPORTS, LandingFile
+from ingest.landing import SOURCES, VOUCHERIFY_EXPORTS, LandingFile
 
-TABLE = "raw.voucherify_exports"
+TABLE = SOURCES[VOUCHERIFY_EXPORTS].raw_table
 
 # Cells that must parse when present (Voucherify writes cents and counts as integers, times as ISO-8601).
 NUMERIC_COLUMNS = frozenset(

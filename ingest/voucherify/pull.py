@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ingest.errors import IngestError
+from ingest.landing import API_DIR, EXPORTS_DIR
 from ingest.voucherify.client import ApiClient, ApiError, MalformedResponse, RetryPolicy, secrets_redacted
 from ingest.voucherify.pull_state import PullState, atomic_file, pull_lock, write_atomically
 
@@ -368,7 +369,7 @@ class _Pull:
         window = f"{_stamp(_parse_time(pending['after'], 'state') if pending.get('after') else None)}-" + _stamp(
             _parse_time(pending["before"], "state")
         )
-        folder = self.landing / "voucherify" / "exports" / exported_object
+        folder = self.landing / EXPORTS_DIR / exported_object
         for number, url in enumerate(urls, start=1):
             self.progress.update(task, detail=f"downloading file {number}/{len(urls)}")
             suffix = f"_{number}" if len(urls) > 1 else ""
@@ -444,7 +445,7 @@ class _Pull:
         key = "redemptions"
         task = self.progress.add_task("redemptions", detail="")
         saved = self.state.get("lists", key)
-        writer = _PageWriter(self.landing / "voucherify" / "api" / "redemptions", saved.get("seq", 0))
+        writer = _PageWriter(self.landing / API_DIR / "redemptions", saved.get("seq", 0))
         cursor = _parse_time(saved["cursor_date"], "state") if saved.get("cursor_date") else None
         cursor_ids = set(saved.get("cursor_ids", []))
         window_start = cursor or self.since
@@ -515,9 +516,7 @@ class _Pull:
         key = f"loyalty_transactions/{campaign_id}"
         task = self.progress.add_task(f"loyalty transactions {campaign_id}", detail="")
         saved = self.state.get("lists", key)
-        writer = _PageWriter(
-            self.landing / "voucherify" / "api" / "loyalty_transactions" / campaign_id, saved.get("seq", 0)
-        )
+        writer = _PageWriter(self.landing / API_DIR / "loyalty_transactions" / campaign_id, saved.get("seq", 0))
         starting_after = saved.get("starting_after_id")
         cursors_seen = {starting_after}
         landed = fetched = 0

@@ -17,9 +17,9 @@ from typing import Any, BinaryIO
 
 from ingest.durable import fsync_path
 from ingest.errors import IngestError
+from ingest.landing import PULL_STATE_DIR as STATE_DIR
 from ingest.locks import LockHeld, exclusive_lock
 
-STATE_DIR = Path("voucherify") / "_state"
 STATE_FILE = STATE_DIR / "pull_state.json"
 LOCK_FILE = STATE_DIR / "pull.lock"
 

@@ -37,11 +37,11 @@ from starlette.routing import Route
 from ingest.context import DEFAULT_MAX_RECORD_BYTES
 from ingest.durable import fsync_path
 from ingest.errors import IngestError
+from ingest.landing import RECEIVED_DIR
 from ingest.voucherify.signature import SIGNATURE_HEADER, compact_json, signature_matches
 from ingest.voucherify.webhooks import DeliveryJudge
 
 WEBHOOK_PATH = "/webhooks/voucherify"
-RECEIVED_DIR = Path("voucherify") / "webhooks" / "received"
 DEFAULT_ROTATE_BYTES = 64 * 1024 * 1024
 DEFAULT_ROTATE_SECONDS = 3600
 # Slow or stalled clients (or a flood of unsigned bodies) must not hold connections and memory indefinitely.

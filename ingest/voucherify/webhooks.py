@@ -1,4 +1,4 @@
-"""Voucherify webhook deliveries → raw.voucherify_webhooks (formats.md §1).
+"""Voucherify webhook deliveries → raw.voucherify_webhooks (docs/formats.md §1).
 
 Both envelopes in one pass: v2024 (`id` whs_…, `source`, `event{id, type, created_at}`) and the
 legacy v2018 (`object: "event"`, `webhook_id`, `id` = event id). The event kind is `event.type`
@@ -14,7 +14,7 @@ import threading
 import duckdb
 
 from ingest.jsonlines import JsonTarget
-from ingest.landing import VOUCHERIFY_WEBHOOKS
+from ingest.landing import SOURCES, VOUCHERIFY_WEBHOOKS
 
 # v[1..10]
 _PATHS = (
@@ -34,7 +34,7 @@ _CREATED = "coalesce(v[7], v[8])"
 
 TARGET = JsonTarget(
     source=VOUCHERIFY_WEBHOOKS,
-    table="raw.voucherify_webhooks",
+    table=SOURCES[VOUCHERIFY_WEBHOOKS].raw_table,
     paths=_PATHS,
     columns={
         "event_id": f"case when {_LEGACY} then v[2] else v[1] end",

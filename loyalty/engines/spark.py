@@ -34,8 +34,8 @@ from ingest import parquet_layer
 from ingest.locks import LockHeld, exclusive_lock
 from loyalty.build import (
     _BUILD_LOCK,
-    DBT_LOG,
     PROJECT_DIR,
+    BuildFailed,
     BuildResult,
     _console,
     _first_line,
@@ -168,12 +168,12 @@ def build(
             raise LoyaltyError(f"declaring the Parquet raw layer on Spark failed: {reason}")
         outcome = run_dbt(args, state, config, raw_vars)
         nodes = _node_results(outcome)
+        result = BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
         try:
-            _raise_on_failure(outcome, nodes)
-        except LoyaltyError as exc:  # point at this build's own log
-            raise LoyaltyError(str(exc).replace(str(DBT_LOG), str(state / "logs" / "dbt.log"))) from exc
+            _raise_on_failure(outcome, nodes, state)
+        except LoyaltyError as exc:
+            raise BuildFailed(str(exc), result) from exc
         (state / "consumed.json").write_text(json.dumps(sorted(batches)))
-    result = BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
     tests = sum(1 for n in nodes if n.resource_type == "test")
     models = sum(1 for n in nodes if n.resource_type == "model")
     _console.print(
