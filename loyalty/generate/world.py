@@ -360,7 +360,9 @@ class World:
         rng = self.rng
         location = c.home if rng.random() < 0.55 else rng.choice(cat.LOCATIONS)
         items = []
-        for product in rng.sample(cat.PRODUCTS, rng.randint(1, 3)):
+        # members fill bigger baskets (the lift the economics marts measure)
+        most_products = 4 if c.joined_ms is not None and c.joined_ms <= t_ms else 3
+        for product in rng.sample(cat.PRODUCTS, rng.randint(1, most_products)):
             items.append((product, rng.randint(1, 3)))
         amount = sum(p[4] * q for p, q in items)
         if location in cat.STORES:
