@@ -50,7 +50,7 @@ def test_build_reports_each_node_and_frees_the_file(sample_landing, tmp_path):
     )
     assert probe.returncode == 0, probe.stderr
     assert int(probe.stdout) == 4
-    # docs=True wrote the dbt docs site: the marts' columns and the seven dashboards as exposures.
+    # docs=True wrote the dbt docs site: the marts' columns and the nine dashboards as exposures.
     target = PROJECT_DIR / "target"
     catalog = json.loads((target / "catalog.json").read_text())
     assert "discount_amount" in catalog["nodes"]["model.loyalty.fct_redemptions"]["columns"]
@@ -62,6 +62,8 @@ def test_build_reports_each_node_and_frees_the_file(sample_landing, tmp_path):
         "Locations",
         "Campaigns",
         "Members",
+        "Program economics",
+        "Retention",
         "Data health",
     }
 
