@@ -72,10 +72,12 @@ st.caption(
 )
 cohorts = db.query(queries.POINTS_COHORTS, params)
 if not w.empty(cohorts, "No points were credited in the months of this period."):
+    cohorts["earn_month"] = w.months(cohorts["earn_month"])
     rates = cohorts.melt(
         id_vars="earn_month", value_vars=["redemption_rate", "breakage_rate"], var_name="rate", value_name="share"
     ).dropna()
     fig = px.bar(rates, x="earn_month", y="share", color="rate", barmode="group")
+    fig.update_xaxes(type="category")
     fig.update_yaxes(tickformat=".0%")
     w.chart(fig, "Earn month (UTC)", "Share of the points earned")
     w.table(cohorts, "Point cohorts", percent_columns=["redemption_rate", "breakage_rate"])
@@ -88,10 +90,12 @@ st.caption(
 )
 lift = db.query(queries.MEMBER_LIFT_MONTHLY, params)
 if not w.empty(lift):
+    lift["month"] = w.months(lift["month"])
     values = lift.melt(
         id_vars="month", value_vars=["aov_member", "aov_nonmember"], var_name="group", value_name="aov"
     ).dropna()
     fig = px.bar(values, x="month", y="aov", color="group", barmode="group")
+    fig.update_xaxes(type="category")
     w.chart(fig, "Month (UTC)", f"Average order value ({w.MONEY_UNIT})")
     w.table(
         lift,

@@ -17,6 +17,7 @@ st.caption(
 cohorts = db.query(queries.COHORT_RETENTION, params)
 if w.empty(cohorts):
     st.stop()
+cohorts["join_month"] = w.months(cohorts["join_month"])
 row = st.columns(3)
 sizes = cohorts.drop_duplicates("join_month")
 w.kpi(row[0], "Members in these cohorts", sizes["cohort_size"].sum(), formatter=w.count)
@@ -30,10 +31,10 @@ w.kpi(
 w.kpi(row[2], "Revenue as members", cohorts["revenue"].sum())
 
 st.subheader("Cohort retention")
-heat = cohorts.assign(join_month=cohorts["join_month"].dt.strftime("%Y-%m")).pivot(
-    index="join_month", columns="months_since_joining", values="retention"
-)
+heat = cohorts.pivot(index="join_month", columns="months_since_joining", values="retention")
 fig = px.imshow(heat.astype(float), text_auto=".0%", aspect="auto", color_continuous_scale="Blues", zmin=0, zmax=1)
+fig.update_xaxes(type="category")
+fig.update_yaxes(type="category")
 w.chart(fig, "Months since joining", "Join month (UTC)")
 w.table(
     cohorts,
@@ -55,8 +56,10 @@ if not w.empty(buckets, "No member joined in this period."):
     w.chart(fig, "Days from joining to the first redemption", "Members (count)")
     w.table(buckets, "Members by days to first redemption")
 st.caption("Per join month, the share of the cohort whose first redemption came within 90 days of joining.")
+within = db.query(queries.REDEEMED_WITHIN_90_DAYS, params)
+within["join_month"] = w.months(within["join_month"])
 w.table(
-    db.query(queries.REDEEMED_WITHIN_90_DAYS, params),
+    within,
     "Redeemed within 90 days per join month",
     percent_columns=["redeemed_within_90_days_share"],
 )
