@@ -4,10 +4,15 @@
 -- worth `exchange_ratio` currency units.
 with
 
--- Not materialized: an incremental reader's `_ingested_at` filter must reach the raw table.
+-- Not materialized: an incremental reader's `_ingested_at` filter must reach the raw table. Only the events that can
+-- carry a reward are parsed (redemptions and their rollbacks, in either envelope; customer.rewarded; reward
+-- redemptions): the event type is a column, so this filter costs nothing.
 deliveries as not materialized (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
+    where event_type like 'redemption.%'
+       or event_type like 'customer.redemption.%'
+       or event_type like 'customer.reward%'
 
 ),
 
