@@ -107,7 +107,7 @@ def test_worlds_hold_every_case_the_marts_are_about(world, request):
         "no order before joining"
     )
     members = truth_frame(world, "members.csv")
-    assert (members["avg_basket_before_joining"] != "").any() and (members["avg_basket_after_joining"] != "").any()
+    assert (members["avg_basket_before_joining"] != "").any()
     assert (members["days_to_first_redemption"] != "").any()
     assert members["rfm_segment"].nunique() >= 4
     validations = truth_frame(world, "validations.csv")
@@ -118,7 +118,8 @@ def test_worlds_hold_every_case_the_marts_are_about(world, request):
     assert set(truth_frame(world, "program_daily.csv")["point_value_source"]) == {"pay_with_points_reward"}
     lift = truth_frame(world, "member_lift_monthly.csv")
     assert (lift["aov_lift"] != "").any() and (lift["location_id"] == "").any()
-    if request.node.callspec.params["world"] == "matured_world":
+    if request.node.callspec.params["world"] == "matured_world":  # the larger, older world has the rarer cases
+        assert (members["avg_basket_after_joining"] != "").any()
         cohorts = truth_frame(world, "points_cohorts.csv")
         matured = cohorts[cohorts["is_matured"] == "true"]
         assert len(matured) and (matured["breakage_rate"] != "").all() and (cohorts["is_matured"] == "false").any()

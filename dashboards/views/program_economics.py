@@ -122,9 +122,23 @@ st.caption(
     "locations, as of the latest build."
 )
 around = db.query(queries.BEFORE_AFTER_JOINING).iloc[0]
+
+
+def or_dash(formatter):
+    """No such member yet: a dash, not a zero."""
+    return lambda value: "—" if w.missing(value) else formatter(value)
+
+
 row = st.columns(5)
 w.kpi(row[0], "Members who ordered before joining", around["members"], formatter=w.count)
-w.kpi(row[1], "Average basket before", around["avg_basket_before"])
-w.kpi(row[2], "Average basket after", around["avg_basket_after"], help="Members with an order after joining")
-w.kpi(row[3], "Orders per 30 days before", around["orders_per_30_days_before"], formatter=lambda v: f"{float(v):.2f}")
-w.kpi(row[4], "Orders per 30 days after", around["orders_per_30_days_after"], formatter=lambda v: f"{float(v):.2f}")
+w.kpi(row[1], "Average basket before", around["avg_basket_before"], formatter=or_dash(w.money))
+w.kpi(
+    row[2],
+    "Average basket after",
+    around["avg_basket_after"],
+    formatter=or_dash(w.money),
+    help="Over the members with a paid order after joining",
+)
+per_30_days = or_dash(lambda value: f"{float(value):.2f}")
+w.kpi(row[3], "Orders per 30 days before", around["orders_per_30_days_before"], formatter=per_30_days)
+w.kpi(row[4], "Orders per 30 days after", around["orders_per_30_days_after"], formatter=per_30_days)

@@ -150,7 +150,7 @@ class World:
             if c.wants_card:
                 # Members join at some point of the window: before it they shop as non-members (so the marts can
                 # compare a member before and after joining); after it as loyal, lapsing or regular members.
-                join_ms = first_ms + rng.randint(0, max(1, (end - first_ms) * 2 // 3))
+                join_ms = first_ms + rng.randint(0, max(1, (end - first_ms) // 2))
                 self.at(join_ms, self.do_join, c)
                 persona = rng.choices(list(MEMBER_PERSONAS), list(MEMBER_PERSONAS.values()))[0]
                 self._plan_orders(c, first_ms, join_ms, PRE_JOIN_ORDERS_PER_DAY)
