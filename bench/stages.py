@@ -141,6 +141,10 @@ def dashboard_queries(warehouse: str, repeats: int) -> dict:
 
     os.environ["LOYALTY_WAREHOUSE"] = warehouse
     from dashboards import db, filters, queries
+    from loyalty.push.log import fold_push_log
+
+    # The Activation queries read the ops push tables that `loyalty run` folds into every build it publishes.
+    fold_push_log(Path(warehouse), Path(warehouse))
 
     params = filters.sample_params()
     pages = {}
