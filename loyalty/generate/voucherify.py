@@ -9,6 +9,7 @@ import json
 import random
 from pathlib import Path
 
+from ingest.voucherify.pull import EXPORT_FIELDS
 from loyalty.generate.catalog import LOYALTY_CAMPAIGN, PROJECT_ID, TARGET_URL, TIERS
 from loyalty.generate.state import Customer, Order, Redemption, Voucher
 from loyalty.generate.util import DAY_MS, Ids, day_str, dumps, iso3, iso6
@@ -464,55 +465,10 @@ class Webhooks:
 # ---------------------------------------------------------------------------------------------------------------
 # Exports API CSV files
 
+# The pulled exports carry the columns `loyalty pull` asks for; order metadata comes flattened (written below).
 EXPORT_COLUMNS = {
-    "redemption": [
-        "id",
-        "object",
-        "date",
-        "voucher_code",
-        "campaign",
-        "promotion_tier_id",
-        "customer_id",
-        "customer_source_id",
-        "customer_name",
-        "tracking_id",
-        "order_id",
-        "order_amount",
-        "gift_amount",
-        "loyalty_points",
-        "result",
-        "failure_code",
-        "failure_message",
-        "metadata",
-    ],
-    "voucher_transactions": [
-        "id",
-        "campaign_id",
-        "voucher_id",
-        "type",
-        "source_id",
-        "reason",
-        "source",
-        "balance",
-        "amount",
-        "related_transaction_id",
-        "created_at",
-        "details",
-    ],
-    "order": [
-        "id",
-        "source_id",
-        "created_at",
-        "updated_at",
-        "status",
-        "amount",
-        "discount_amount",
-        "items_discount_amount",
-        "total_discount_amount",
-        "total_amount",
-        "customer_id",
-        "referrer_id",
-    ],
+    **{name: EXPORT_FIELDS[name] for name in ("redemption", "voucher_transactions", "publication")},
+    "order": [field for field in EXPORT_FIELDS["order"] if field != "metadata"],
     "customer": [
         "id",
         "source_id",
@@ -525,17 +481,6 @@ EXPORT_COLUMNS = {
         "orders_total_amount",
         "orders_total_count",
         "loyalty_points",
-        "metadata",
-    ],
-    # The vendor's publication export has no id column.
-    "publication": [
-        "voucher_code",
-        "customer_id",
-        "customer_source_id",
-        "date",
-        "channel",
-        "campaign",
-        "is_winner",
         "metadata",
     ],
     "voucher": [
