@@ -125,7 +125,10 @@ def build(
                 "--docs is built from the DuckDB engine: run `loyalty build --docs` without --engine spark"
             )
         spark.build(
-            settings.path("warehouse", warehouse), spark.SparkConfig.from_settings(settings), full_refresh=full_refresh
+            settings.path("warehouse", warehouse),
+            spark.SparkConfig.from_settings(settings),
+            project_dir=settings.path("dbt_project", dbt_project),
+            full_refresh=full_refresh,
         )
         return
     from loyalty.build import build as dbt_build
@@ -184,6 +187,7 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="Folder to write <mart>.parquet files into")],
     warehouse: WarehouseOpt = None,
     engine: EngineOpt = None,
+    dbt_project: DbtProjectOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Write every mart as OUT/<mart>.parquet (for BI tools), from the DuckDB warehouse or from its Spark build."""
@@ -192,7 +196,12 @@ def export(
     if _engine(settings, engine) == "spark":
         from loyalty.engines import spark
 
-        marts = spark.export_marts(warehouse_path, out, spark.SparkConfig.from_settings(settings))
+        marts = spark.export_marts(
+            warehouse_path,
+            out,
+            spark.SparkConfig.from_settings(settings),
+            project_dir=settings.path("dbt_project", dbt_project),
+        )
     else:
         from loyalty.engines.duckdb import export_marts
 
