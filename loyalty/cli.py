@@ -132,7 +132,9 @@ def build(
         )
         return
     from loyalty.build import build as dbt_build
+    from loyalty.engines.duckdb import apply_build_limits
 
+    apply_build_limits(settings)
     dbt_build(
         settings.path("warehouse", warehouse),
         project_dir=settings.path("dbt_project", dbt_project),
@@ -159,8 +161,10 @@ def run(
 ) -> None:
     """Scheduled job: lock, ingest, build, then publish the new warehouse atomically for readers."""
     settings = load_settings(config)
+    from loyalty.engines.duckdb import apply_build_limits
     from loyalty.run import run as scheduled_run
 
+    apply_build_limits(settings)
     spark_config = None
     if _engine(settings, engine) == "spark":
         from loyalty.engines.spark import SparkConfig, require_spark
@@ -238,8 +242,10 @@ def demo(
 ) -> None:
     """Generate sample data if missing, run the pipeline, and serve the dashboards."""
     settings = load_settings(config)
+    from loyalty.engines.duckdb import apply_build_limits
     from loyalty.serve import demo as run_demo
 
+    apply_build_limits(settings)
     run_demo(
         settings.path("landing"),
         settings.path("warehouse"),
