@@ -17,6 +17,8 @@ PAGES = [
     st.Page(HERE / "views" / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page(HERE / "views" / "redemptions.py", title="Redemptions", icon=":material/redeem:"),
     st.Page(HERE / "views" / "loyalty_points.py", title="Loyalty points", icon=":material/loyalty:"),
+    st.Page(HERE / "views" / "program_economics.py", title="Program economics", icon=":material/savings:"),
+    st.Page(HERE / "views" / "retention.py", title="Retention", icon=":material/event_repeat:"),
     st.Page(HERE / "views" / "locations.py", title="Locations", icon=":material/store:"),
     st.Page(HERE / "views" / "campaigns.py", title="Campaigns", icon=":material/campaign:"),
     st.Page(HERE / "views" / "members.py", title="Members", icon=":material/group:"),

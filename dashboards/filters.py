@@ -131,6 +131,7 @@ def sample_params() -> dict[str, Any]:
         spot_location=spots.iloc[0]["location_id"] if len(spots) else "",
         min_failed=3,
         segment="multi_store",
+        rfm_segment="Champions",
         needle=customer[:4],
     )
     return params

@@ -182,16 +182,28 @@ order by coalesce(rolled_back_at, redeemed_at) desc, redemption_id
 limit 1000
 """
 
-# Many failed attempts by one customer at one location is a fraud signal (code guessing, abuse).
-# Two steps: find the spots with a plain count, then the costly distinct counts for those spots only.
-FAILED_HOT_SPOTS = f"""
-with failed as (
-    select customer_source_id, coalesce(location_id, '(no location)') as location_id, failure_code, voucher_code,
-           redeemed_at
+# Failed attempts: failed redemptions, and failed validations (a code checked and found invalid). Validations
+# carry no location and no channel: they are "(no location)" and drop out when a location or channel is chosen.
+_FAILED_ATTEMPTS = f"""
+    select 'redemption' as attempt, redemption_id as attempt_id, redeemed_at as attempted_at, customer_source_id,
+           coalesce(location_id, '(no location)') as location_id, failure_code, failure_message, voucher_code,
+           campaign_name, channel_type, order_id
     from marts.fct_redemptions
     where redeemed_at >= $start and redeemed_at < $end and status = 'FAILED'
     {_REDEMPTIONS_FILTER}
-),
+    union all
+    select 'validation', validation_id, validated_at, customer_source_id, '(no location)', null, null, voucher_code,
+           campaign_name, null, null
+    from marts.fct_validations
+    where validated_at >= $start and validated_at < $end and status = 'INVALID'
+      and $location is null and $channel is null
+      and ($campaign is null or campaign_name = $campaign)
+"""
+
+# Many failed attempts by one customer at one location is a fraud signal (code guessing, abuse).
+# Two steps: find the spots with a plain count, then the costly distinct counts for those spots only.
+FAILED_HOT_SPOTS = f"""
+with failed as ({_FAILED_ATTEMPTS}),
 spots as (
     select customer_source_id, location_id
     from failed
@@ -200,27 +212,39 @@ spots as (
 )
 select customer_source_id, location_id,
        count(*) as failed_attempts,
+       count(*) filter (where attempt = 'validation') as failed_validations,
        count(distinct failure_code) as distinct_failure_codes,
        count(distinct voucher_code) as distinct_vouchers,
-       min(redeemed_at) as first_attempt_at,
-       max(redeemed_at) as last_attempt_at
+       min(attempted_at) as first_attempt_at,
+       max(attempted_at) as last_attempt_at
 from failed semi join spots using (customer_source_id, location_id)
 group by customer_source_id, location_id
 order by failed_attempts desc, customer_source_id, location_id
 limit 200
 """
 
-FAILED_DRILL_DOWN = """
-select redemption_id, redeemed_at, failure_code, failure_message, voucher_code, campaign_name,
+FAILED_DRILL_DOWN = f"""
+with failed as ({_FAILED_ATTEMPTS})
+select attempt, attempt_id, attempted_at, failure_code, failure_message, voucher_code, campaign_name,
        channel_type, order_id, location_id
-from marts.fct_redemptions
-where redeemed_at >= $start and redeemed_at < $end and status = 'FAILED'
-  and customer_source_id = $customer
-  and coalesce(location_id, '(no location)') = $spot_location
-  and ($campaign is null or campaign_name = $campaign)
-  and ($channel is null or channel_type = $channel)
-order by redeemed_at desc, redemption_id
+from failed
+where customer_source_id = $customer and location_id = $spot_location
+order by attempted_at desc, attempt_id
 limit 1000
+"""
+
+# Validated → redeemed: validations in the period (campaign filter only: they have no location or channel) and how
+# many led to a redemption of the same code by the same customer (fct_validations.is_redeemed).
+VALIDATION_FUNNEL = """
+select count(*) as validations,
+       count(*) filter (where status = 'VALID') as valid,
+       count(*) filter (where status = 'VALID' and is_redeemed) as valid_then_redeemed,
+       count(*) filter (where status = 'INVALID') as invalid,
+       count(*) filter (where status = 'VALID' and is_redeemed) / nullif(count(*) filter (where status = 'VALID'), 0)
+           as validated_to_redeemed_rate
+from marts.fct_validations
+where validated_at >= $start and validated_at < $end
+  and ($campaign is null or campaign_name = $campaign)
 """
 
 # ── Loyalty points ──────────────────────────────────────────────────────────────────────────────────
@@ -271,6 +295,139 @@ from marts.fct_points_expiring
 where expires_on >= $end_day and expires_on <= $end_day + 90
 group by expires_on
 order by expires_on
+"""
+
+# ── Program economics ──────────────────────────────────────────────────────────────────────────────
+# Reads the small economics aggregates (a row per day, per month × location, per earn month) and dim_members'
+# one row per member for the before/after-joining summary: never the facts.
+PROGRAM_AT_PERIOD_END = """
+select day, members, active_members, active_member_rate, outstanding_points, point_value, point_value_source,
+       liability_amount
+from marts.agg_program_daily
+where day <= $end_day
+order by day desc
+limit 1
+"""
+
+PROGRAM_PERIOD_POINTS = """
+select coalesce(sum(points_earned), 0) as points_earned,
+       coalesce(sum(points_burned), 0) as points_burned,
+       coalesce(sum(points_expired), 0) as points_expired
+from marts.agg_program_daily
+where day between $start_day and $end_day
+"""
+
+PROGRAM_DAILY = """
+select day, members, active_members, active_member_rate, outstanding_points, liability_amount
+from marts.agg_program_daily
+where day between $start_day and $end_day
+order by day
+"""
+
+# Earn months overlapping the period.
+POINTS_COHORTS = """
+select earn_month, points_earned, points_burned, points_expired, points_removed, outstanding_points,
+       redemption_rate, breakage_rate, is_matured
+from marts.agg_points_cohorts
+where earn_month between date_trunc('month', $start_day) and $end_day
+order by earn_month
+"""
+
+# Months overlapping the period; the chosen location's rows, else the all-locations rows (location_id null).
+MEMBER_LIFT_MONTHLY = """
+select month, member_paid_orders, nonmember_paid_orders, member_revenue, nonmember_revenue, aov_member, aov_nonmember,
+       aov_lift, orders_per_customer_member, orders_per_customer_nonmember
+from marts.agg_member_lift_monthly
+where month between date_trunc('month', $start_day) and $end_day
+  and (location_id = $location or ($location is null and location_id is null))
+order by month
+"""
+
+# Per location over the months overlapping the period: the months' orders and revenue summed, averages recomputed.
+MEMBER_LIFT_BY_LOCATION = """
+with per_location as (
+    select location_id,
+           sum(member_paid_orders) as member_paid_orders, sum(member_revenue) as member_revenue,
+           sum(nonmember_paid_orders) as nonmember_paid_orders, sum(nonmember_revenue) as nonmember_revenue
+    from marts.agg_member_lift_monthly
+    where month between date_trunc('month', $start_day) and $end_day
+      and location_id is not null
+      and ($location is null or location_id = $location)
+    group by location_id
+)
+select location_id, member_paid_orders, nonmember_paid_orders, member_revenue, nonmember_revenue,
+       round(member_revenue / nullif(member_paid_orders, 0), 2) as aov_member,
+       round(nonmember_revenue / nullif(nonmember_paid_orders, 0), 2) as aov_nonmember,
+       round((member_revenue / nullif(member_paid_orders, 0))
+             / nullif(nonmember_revenue / nullif(nonmember_paid_orders, 0), 0) - 1, 4) as aov_lift
+from per_location
+order by member_revenue + nonmember_revenue desc, location_id
+"""
+
+# Members who ordered in the 180 days before joining: their average basket and paid orders per 30 days, before and
+# after (dim_members, as of the latest build; the period does not apply).
+BEFORE_AFTER_JOINING = """
+select count(*) as members,
+       avg(avg_basket_before_joining) as avg_basket_before,
+       avg(avg_basket_after_joining) as avg_basket_after,
+       count(avg_basket_after_joining) as members_ordering_after,
+       avg(orders_per_30_days_before_joining) as orders_per_30_days_before,
+       avg(orders_per_30_days_after_joining) as orders_per_30_days_after
+from marts.dim_members
+where avg_basket_before_joining is not null
+"""
+
+# ── Retention ───────────────────────────────────────────────────────────────────────────────────────
+# Join months overlapping the period (fct_member_cohorts: a row per join month × month since joining).
+COHORT_RETENTION = """
+select join_month, months_since_joining, cohort_size, active_members, retention, revenue, cumulative_revenue
+from marts.fct_member_cohorts
+where join_month between date_trunc('month', $start_day) and $end_day
+order by join_month, months_since_joining
+"""
+
+REDEEMED_WITHIN_90_DAYS = """
+select join_month, cohort_size, redeemed_within_90_days, redeemed_within_90_days_share
+from marts.fct_member_cohorts
+where months_since_joining = 0
+  and join_month between date_trunc('month', $start_day) and $end_day
+order by join_month
+"""
+
+# Members who joined in the period, by days from joining to their first redemption of points.
+FIRST_REDEMPTION_BUCKETS = """
+with joined as (
+    select days_to_first_redemption as days
+    from marts.dim_members
+    where joined_at >= $start and joined_at < $end
+)
+select bucket, members
+from (
+    select case
+               when days is null then 'not yet'
+               when days <= 7 then '0-7 days'
+               when days <= 30 then '8-30 days'
+               when days <= 60 then '31-60 days'
+               when days <= 90 then '61-90 days'
+               else 'over 90 days'
+           end as bucket,
+           case
+               when days is null then 6 when days <= 7 then 1 when days <= 30 then 2
+               when days <= 60 then 3 when days <= 90 then 4 else 5
+           end as position,
+           count(*) as members
+    from joined
+    group by all
+)
+order by position
+"""
+
+FIRST_REDEMPTION_SUMMARY = """
+select count(*) as members_joined,
+       count(days_to_first_redemption) as members_redeemed,
+       median(days_to_first_redemption) as median_days_to_first_redemption
+from marts.dim_members
+where joined_at >= $start and joined_at < $end
 """
 
 # ── Locations ───────────────────────────────────────────────────────────────────────────────────────
@@ -397,6 +554,26 @@ order by lifetime_order_amount desc nulls last, customer_source_id
 limit 1000
 """
 
+# RFM segments (dim_members.rfm_segment, mapping in docs/models.md): sizes, and each segment's members in full — the
+# list a marketer sends to Voucherify or a campaign tool.
+RFM_SEGMENT_ORDER = ["Champions", "Loyal", "New", "Promising", "At risk", "Hibernating", "No purchase"]
+RFM_SEGMENTS = f"""
+select rfm_segment, count(*) as members, avg(recency_days) as average_recency_days,
+       avg(frequency) as average_frequency, sum(monetary) as monetary
+from marts.dim_members
+group by rfm_segment
+order by {" ".join(["case rfm_segment"] + [f"when '{name}' then {i}" for i, name in enumerate(RFM_SEGMENT_ORDER)])}
+         else {len(RFM_SEGMENT_ORDER)} end, rfm_segment
+"""
+
+RFM_SEGMENT_MEMBERS = """
+select customer_source_id, email, first_name, last_name, phone, current_tier, recency_days, frequency, monetary,
+       r_score, f_score, m_score, points_balance
+from marts.dim_members
+where rfm_segment = $rfm_segment
+order by monetary desc, customer_source_id
+"""
+
 # Computed traits: the dim_members columns loyalty/dbt_project/macros/member_traits.sql adds after the member
 # metrics. Their names come from the catalog (never from user input) and are quoted as identifiers.
 MEMBER_METRIC_COLUMNS = (
@@ -419,6 +596,19 @@ MEMBER_METRIC_COLUMNS = (
     "last_order_at",
     "last_activity_at",
     "joined_at",
+    "first_redemption_at",
+    "days_to_first_redemption",
+    "avg_basket_before_joining",
+    "avg_basket_after_joining",
+    "orders_per_30_days_before_joining",
+    "orders_per_30_days_after_joining",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_segment",
 )
 TRAIT_COLUMNS = """
 select column_name, data_type
@@ -652,6 +842,7 @@ PAGE_QUERIES: dict[str, dict[str, str]] = {
         "rollbacks": ROLLBACKS,
         "hot_spots": FAILED_HOT_SPOTS,
         "drill_down": FAILED_DRILL_DOWN,
+        "validation_funnel": VALIDATION_FUNNEL,
     },
     "loyalty_points": {
         "daily": POINTS_DAILY,
@@ -661,6 +852,21 @@ PAGE_QUERIES: dict[str, dict[str, str]] = {
         "expiring_windows": POINTS_EXPIRING_WINDOWS,
         "expiring_daily": POINTS_EXPIRING_DAILY,
     },
+    "program_economics": {
+        "at_period_end": PROGRAM_AT_PERIOD_END,
+        "period_points": PROGRAM_PERIOD_POINTS,
+        "daily": PROGRAM_DAILY,
+        "points_cohorts": POINTS_COHORTS,
+        "lift_monthly": MEMBER_LIFT_MONTHLY,
+        "lift_by_location": MEMBER_LIFT_BY_LOCATION,
+        "before_after_joining": BEFORE_AFTER_JOINING,
+    },
+    "retention": {
+        "cohorts": COHORT_RETENTION,
+        "redeemed_within_90_days": REDEEMED_WITHIN_90_DAYS,
+        "first_redemption_buckets": FIRST_REDEMPTION_BUCKETS,
+        "first_redemption_summary": FIRST_REDEMPTION_SUMMARY,
+    },
     "locations": {"ranking": LOCATION_RANKING, "daily": LOCATION_DAILY},
     "campaigns": {"totals": CAMPAIGN_TOTALS, "daily": CAMPAIGN_DAILY},
     "members": {
@@ -669,6 +875,8 @@ PAGE_QUERIES: dict[str, dict[str, str]] = {
         "tier_movements": TIER_MOVEMENTS,
         "segment_sizes": SEGMENT_SIZES,
         "segment_members": SEGMENT_MEMBERS,
+        "rfm_segments": RFM_SEGMENTS,
+        "rfm_segment_members": RFM_SEGMENT_MEMBERS,
         "trait_columns": TRAIT_COLUMNS,
         "search": MEMBER_SEARCH,
         "profile": MEMBER_PROFILE,

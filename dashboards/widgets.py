@@ -108,6 +108,11 @@ def table(
     )
 
 
+def months(column: pd.Series) -> pd.Series:
+    """A column of first-of-month dates as "2026-11" (shown, charted and exported as the month it stands for)."""
+    return pd.to_datetime(column).dt.strftime("%Y-%m")
+
+
 _TITLES = {"location_id": "Location", "customer_source_id": "Customer", "campaign_name": "Campaign"}
 
 

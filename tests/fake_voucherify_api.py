@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from fake_http import ApiError, Fault, LoopbackApi
 
 
 def parse_time(value: str) -> datetime:
@@ -28,18 +29,7 @@ def parse_time(value: str) -> datetime:
 
 
 @dataclass
-class Fault:
-    method: str
-    path_prefix: str
-    status: int = 503
-    retry_after: str | None = None
-    body: bytes | None = None  # a 200 with this body when status is 200 (malformed pages)
-    delay: float = 0.0
-    skip: int = 0  # matching requests answered normally before this fault fires
-
-
-@dataclass
-class FakeVoucherify:
+class FakeVoucherify(LoopbackApi):
     app_id: str = "app-id-test"
     app_token: str = "app-token-SECRET-9b1f2c"
     redemptions: list[dict] = field(default_factory=list)
@@ -61,45 +51,11 @@ class FakeVoucherify:
     exports: dict[str, dict] = field(default_factory=dict)
     url: str = ""
 
-    def __enter__(self) -> FakeVoucherify:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self._thread.start()
-        self._lock = threading.Lock()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     # ---- scripting -----------------------------------------------------------------------------------
-    def fail(self, method: str, path_prefix: str, *statuses: int, retry_after: str | None = None) -> None:
-        self.faults += [Fault(method, path_prefix, status, retry_after) for status in statuses]
-
     def malformed(
         self, method: str, path_prefix: str, body: bytes = b'{"object":"list","data_ref":"red', skip: int = 0
     ) -> None:
         self.faults.append(Fault(method, path_prefix, 200, body=body, skip=skip))
-
-    def slow(self, method: str, path_prefix: str, seconds: float, times: int = 1) -> None:
-        self.faults += [Fault(method, path_prefix, 0, delay=seconds) for _ in range(times)]
 
     def calls(self, method: str, path_prefix: str) -> list[dict]:
         return [query for m, path, query in self.requests if m == method and path.startswith(path_prefix)]
@@ -113,42 +69,21 @@ class FakeVoucherify:
         with self._lock:
             self.requests.append((method, parts.path, query))
             self.app_tokens_seen.append((parts.path, handler.headers.get("X-App-Token")))
-            fault = next((f for f in self.faults if f.method == method and parts.path.startswith(f.path_prefix)), None)
-            if fault and fault.skip:
-                fault.skip -= 1
-                fault = None
-            elif fault:
-                self.faults.remove(fault)
+            fault = self._take_fault(method, parts.path)
         if fault and fault.delay:
             time.sleep(fault.delay)
         elif fault and fault.body is not None:
             return self._send(handler, 200, fault.body)
         elif fault:
-            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            error = {"code": fault.status, "key": "scripted", "message": f"scripted {fault.status}", "details": "fault"}
-            return self._send(handler, fault.status, json.dumps(error).encode(), headers)
+            return self._scripted_error(handler, fault)
         anonymous_download = not self.download_requires_auth and parts.path.endswith("/download")
-        if not anonymous_download and (
-            handler.headers.get("X-App-Id") != self.app_id or handler.headers.get("X-App-Token") != self.app_token
-        ):
-            return self._error(handler, 401, "unauthorized", "Unauthorized", "Cannot authenticate the request")
+        if not anonymous_download and not self._authorized(handler):
+            return self._unauthorized(handler)
         try:
             status, body, content_type = self._route(method, parts.path, query, raw_body)
         except ApiError as exc:
             return self._error(handler, exc.status, exc.key, exc.message, exc.details)
         self._send(handler, status, body, {"Content-Type": content_type})
-
-    def _send(self, handler, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        handler.send_response(status)
-        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    def _error(self, handler, status: int, key: str, message: str, details: str) -> None:
-        body = {"code": status, "key": key, "message": message, "details": details, "request_id": "v-0123"}
-        self._send(handler, status, json.dumps(body).encode())
 
     def _route(self, method: str, path: str, query: dict, raw_body: bytes) -> tuple[int, bytes, str]:
         segments = path.strip("/").split("/")
@@ -312,14 +247,3 @@ class FakeVoucherify:
         writer.writeheader()
         writer.writerows(rows)
         return out.getvalue().encode("utf-8")
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:
-        pass  # a client that hung up mid-answer (a pull stopped on purpose) is not news
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, key: str, message: str, details: str):
-        super().__init__(message)
-        self.status, self.key, self.message, self.details = status, key, message, details

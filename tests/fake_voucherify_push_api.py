@@ -17,29 +17,21 @@ before the answer goes out (to kill the client right between the call and its re
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from fake_http import ApiError, Fault, LoopbackApi
 
 MAX_BODY = 10_485_760
 
 
 @dataclass
-class Fault:
-    method: str
-    path_prefix: str
-    status: int = 503
-    retry_after: str | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class FakeVoucherifyPush:
+class FakeVoucherifyPush(LoopbackApi):
     app_id: str = "push-app-id"
     app_token: str = "push-app-token-SECRET-51c3"
     campaigns: dict[str, str] = field(
@@ -62,41 +54,7 @@ class FakeVoucherifyPush:
     requests: list[tuple[str, str, dict, Any]] = field(default_factory=list)  # (method, path, query, body)
     url: str = ""
 
-    def __enter__(self) -> FakeVoucherifyPush:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self._thread.start()
-        self._lock = threading.Lock()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     # ---- scripting and inspection --------------------------------------------------------------------
-    def fail(self, method: str, path_prefix: str, *statuses: int, retry_after: str | None = None) -> None:
-        self.faults += [Fault(method, path_prefix, status, retry_after) for status in statuses]
-
-    def slow(self, method: str, path_prefix: str, seconds: float, times: int = 1) -> None:
-        self.faults += [Fault(method, path_prefix, 0, delay=seconds) for _ in range(times)]
-
     def calls(self, method: str, path_prefix: str) -> list[tuple[dict, Any]]:
         return [(query, body) for m, path, query, body in self.requests if m == method and path.startswith(path_prefix)]
 
@@ -120,25 +78,19 @@ class FakeVoucherifyPush:
             body = raw
         with self._lock:
             self.requests.append((method, parts.path, query, body))
-            fault = next((f for f in self.faults if f.method == method and parts.path.startswith(f.path_prefix)), None)
-            if fault:
-                self.faults.remove(fault)
+            fault = self._take_fault(method, parts.path)
         try:
             if fault and not fault.delay:
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return self._error(handler, fault.status, "scripted", f"scripted {fault.status}", "fault", headers)
-            if handler.headers.get("X-App-Id") != self.app_id or handler.headers.get("X-App-Token") != self.app_token:
-                return self._error(handler, 401, "unauthorized", "Unauthorized", "Cannot authenticate the request")
+                return self._scripted_error(handler, fault)
+            if not self._authorized(handler):
+                return self._unauthorized(handler)
             if length > MAX_BODY:
-                return self._send(
-                    handler,
-                    413,
-                    {
-                        "statusCode": 413,
-                        "error": "Request Entity Too Large",
-                        "message": f"Payload content length greater than maximum allowed: {MAX_BODY}",
-                    },
-                )
+                too_large = {
+                    "statusCode": 413,
+                    "error": "Request Entity Too Large",
+                    "message": f"Payload content length greater than maximum allowed: {MAX_BODY}",
+                }
+                return self._send(handler, 413, json.dumps(too_large).encode())
             try:
                 status, answer, after = self._route(method, parts.path, query, body)
             except ApiError as exc:
@@ -147,22 +99,9 @@ class FakeVoucherifyPush:
                 after()
             if fault:
                 time.sleep(fault.delay)  # a slow answer: the request was carried out, the reply comes late
-            self._send(handler, status, answer)
+            self._send(handler, status, json.dumps(answer).encode())
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client was killed while we answered
-
-    def _send(self, handler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        handler.send_response(status)
-        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
-
-    def _error(self, handler, status: int, key: str, message: str, details: str, headers=None) -> None:
-        body = {"code": status, "key": key, "message": message, "details": details, "request_id": "v-0f00"}
-        self._send(handler, status, body, headers)
 
     def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any, Callable | None]:
         segments = path.strip("/").split("/")
@@ -319,9 +258,3 @@ class FakeVoucherifyPush:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, key: str, message: str, details: str):
-        super().__init__(message)
-        self.status, self.key, self.message, self.details = status, key, message, details

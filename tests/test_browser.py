@@ -35,6 +35,8 @@ PAGES = {
     "": "Overview",
     "redemptions": "Redemptions",
     "loyalty_points": "Loyalty points",
+    "program_economics": "Program economics",
+    "retention": "Retention",
     "locations": "Locations",
     "campaigns": "Campaigns",
     "members": "Members",
@@ -135,7 +137,7 @@ def test_every_page_opens_in_chromium_without_an_error(server, chromium):
                 assert not exceptions and not errors, f"{title}: {exceptions + errors}"
                 # The shared filters are in the sidebar on every page, including the first one opened.
                 assert page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').count() == 3, title
-                if path in {"", "redemptions", "locations", "campaigns"}:
+                if path in {"", "redemptions", "locations", "campaigns", "program_economics", "retention"}:
                     assert page.locator(".js-plotly-plot").count() >= 1, f"{title}: no chart drawn"
         finally:
             browser.close()
@@ -179,3 +181,29 @@ def test_the_activation_section_shows_a_push_and_offers_each_rules_members_as_cs
             browser.close()
     assert rows[0].startswith("customer_source_id,email,current_tier")
     assert len(rows) - 1 == published > 0 and all(",published," in row for row in rows[1:])
+
+
+def test_an_rfm_segments_members_download_as_csv(server, chromium, built_world):
+    """The Members page offers each RFM segment's members as a CSV: the list a marketer sends on."""
+    import csv
+
+    from playwright.sync_api import sync_playwright
+
+    with (built_world.truth_dir / "members.csv").open(newline="") as fh:
+        champions = sorted(m["customer_source_id"] for m in csv.DictReader(fh) if m["rfm_segment"] == "Champions")
+    assert champions, "the world has no Champions"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 4000})
+            page.goto(f"{server}/members")
+            wait_until_rendered(page, "Members")
+            button = page.get_by_role("button", name="Download RFM segment Champions (CSV)")
+            with page.expect_download() as download:
+                button.click()
+            rows = list(csv.DictReader(download.value.path().read_text().splitlines()))
+            assert not page.locator('[data-testid="stException"]').all_inner_texts()
+        finally:
+            browser.close()
+    assert sorted(r["customer_source_id"] for r in rows) == champions
+    assert {"email", "recency_days", "frequency", "monetary", "r_score"} <= set(rows[0])

@@ -53,7 +53,7 @@ def test_build_reports_each_node_and_frees_the_file(sample_landing, tmp_path):
     # dbt's target/ and logs/ are beside the warehouse, never in the (possibly installed, read-only) project.
     target = state_dir_for(warehouse) / "target"
     assert target == tmp_path / "dbt" / "target" and (tmp_path / "dbt" / "logs" / "dbt.log").is_file()
-    # docs=True wrote the dbt docs site: the marts' columns and the seven dashboards as exposures.
+    # docs=True wrote the dbt docs site: the marts' columns and the nine dashboards as exposures.
     catalog = json.loads((target / "catalog.json").read_text())
     assert "discount_amount" in catalog["nodes"]["model.loyalty.fct_redemptions"]["columns"]
     manifest = json.loads((target / "manifest.json").read_text())
@@ -64,6 +64,8 @@ def test_build_reports_each_node_and_frees_the_file(sample_landing, tmp_path):
         "Locations",
         "Campaigns",
         "Members",
+        "Program economics",
+        "Retention",
         "Data health",
     }
 

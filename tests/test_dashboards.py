@@ -23,8 +23,18 @@ from dashboards import db, filters, queries, widgets
 pytestmark = pytest.mark.slow  # most tests use the built world (one full `loyalty run`)
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
-PAGES = ["overview", "redemptions", "loyalty_points", "locations", "campaigns", "members", "data_health"]
-PERIOD_PAGES = ["overview", "redemptions", "loyalty_points", "locations", "campaigns"]
+PAGES = [
+    "overview",
+    "redemptions",
+    "loyalty_points",
+    "program_economics",
+    "retention",
+    "locations",
+    "campaigns",
+    "members",
+    "data_health",
+]
+PERIOD_PAGES = ["overview", "redemptions", "loyalty_points", "program_economics", "retention", "locations", "campaigns"]
 
 
 # ── ground truth, read independently of the warehouse ────────────────────────────────────────────
@@ -82,6 +92,16 @@ class Truth:
         frame = self.csv("reconciliation")
         frame["difference"] = frame["difference"].astype(float)
         return frame
+
+    @property
+    def validations(self) -> pd.DataFrame:
+        return self.csv("validations", "validated_at")
+
+    @property
+    def program_daily(self) -> pd.DataFrame:
+        daily = self.csv("program_daily")
+        daily["day"] = pd.to_datetime(daily["day"]).dt.date
+        return daily
 
     def full_period(self) -> tuple[dt.date, dt.date]:
         days = pd.concat([self.orders["ordered_at"], self.redemptions["redeemed_at"]])
@@ -281,22 +301,50 @@ def test_failure_codes_rollbacks_and_hot_spots_match_the_ground_truth(served, tr
     ]
     assert set(table(at, "Rolled-back redemptions")["redemption_id"]) == set(rolled_back["redemption_id"])
 
-    # Hot spots with at least one failure: every (customer, location) pair with its failed attempts.
+    # Hot spots with at least one failure: every (customer, location) pair with its failed attempts — failed
+    # redemptions and invalid validations (which have no location).
     at.number_input(key="min_failed").set_value(1).run()
     spots = table(at, "Failed-attempt hot spots")
-    by_spot = failed.assign(location_id=failed["location_id"].fillna("(no location)"))
+    validations = truth.validations
+    invalid = validations[(validations["status"] == "INVALID") & in_period(validations["validated_at"], start, end)]
+    assert len(invalid), "the world has no failed validation: the test would not show they join the hot spots"
+    by_spot = pd.concat(
+        [
+            failed.assign(
+                location_id=failed["location_id"].fillna("(no location)"), attempt_id=failed["redemption_id"]
+            ),
+            invalid.assign(location_id="(no location)", attempt_id=invalid["validation_id"]),
+        ]
+    )
     expected_spots = by_spot.groupby(["customer_source_id", "location_id"]).size()
     assert (
         dict(zip(zip(spots["customer_source_id"], spots["location_id"]), spots["failed_attempts"]))
         == expected_spots.to_dict()
     )
+    expected_validations = invalid.groupby("customer_source_id").size()
+    shown_validations = spots[spots["failed_validations"] > 0].set_index("customer_source_id")["failed_validations"]
+    assert shown_validations.to_dict() == expected_validations.to_dict()
     # Drill down into the first spot: its failed attempts are listed one by one.
     customer, location = spots.iloc[0]["customer_source_id"], spots.iloc[0]["location_id"]
     attempts = table(at, "Failed attempts of the selected hot spot")
     expected_ids = by_spot[(by_spot["customer_source_id"] == customer) & (by_spot["location_id"] == location)][
-        "redemption_id"
+        "attempt_id"
     ]
-    assert sorted(attempts["redemption_id"]) == sorted(expected_ids)
+    assert sorted(attempts["attempt_id"]) == sorted(expected_ids)
+
+
+def test_validated_to_redeemed_funnel_matches_the_ground_truth(served, truth):
+    start, end = truth.full_period()
+    at = open_page("redemptions", period=(start, end))
+    validations = truth.validations
+    chosen = validations[in_period(validations["validated_at"], start, end)]
+    valid = chosen[chosen["status"] == "VALID"]
+    redeemed = valid["redemption_id"].notna().sum()
+    shown = metrics(at)
+    assert shown["Valid validations"] == whole(len(valid))
+    assert shown["Then redeemed"] == whole(redeemed)
+    assert shown["Validated → redeemed"] == f"{redeemed / len(valid) * 100:.1f}%"
+    assert shown["Invalid validations"] == whole((chosen["status"] == "INVALID").sum())
 
 
 # ── Loyalty points ────────────────────────────────────────────────────────────────────────────────
@@ -377,6 +425,85 @@ def test_points_expiring_on_the_periods_last_day_are_due_and_none_after_says_so(
     assert f"No points are due to expire in the 90 days after {after:%Y-%m-%d}." in [i.value for i in at.info]
 
 
+# ── Program economics ─────────────────────────────────────────────────────────────────────────────
+def test_program_economics_matches_the_ground_truth(served, truth):
+    start, end = truth.full_period()
+    at = open_page("program_economics", period=(start, end))
+    shown = metrics(at)
+    daily = truth.program_daily
+    last = daily[daily["day"] <= end].iloc[-1]
+    assert shown["Liability"] == cents(float(last["liability_amount"]))
+    assert shown["Outstanding points"] == whole(int(last["outstanding_points"]))
+    assert shown["Members"] == whole(int(last["members"]))
+    assert shown["Active member rate"] == f"{float(last['active_member_rate']) * 100:.1f}%"
+    period = daily[(daily["day"] >= start) & (daily["day"] <= end)]
+    for movement in ("earned", "burned", "expired"):
+        assert shown[f"Points {movement} in the period"] == whole(period[f"points_{movement}"].astype(int).sum())
+    # the point's value comes from the pay-with-points reward, and the page says so
+    assert last["point_value_source"] == "pay_with_points_reward"
+    assert any("pay-with-points reward" in c.value for c in at.caption)
+
+    # lift per month: the all-locations rows; per location: months' orders and revenue summed
+    orders = truth.orders
+    paid = orders[orders["is_paid"]]
+    months = paid["ordered_at"].dt.strftime("%Y-%m")
+    lift = table(at, "Member lift per month")
+    shown_orders = dict(zip(lift["month"], lift["member_paid_orders"]))
+    members_at_order = paid["is_member_at_order"].str.lower() == "true"
+    assert shown_orders == paid[members_at_order].groupby(months[members_at_order]).size().to_dict()
+    by_location = table(at, "Member lift per location").set_index("location_id")
+    revenue = paid[members_at_order].groupby("location_id")["total_amount"].sum()
+    assert {k: round(v, 2) for k, v in by_location["member_revenue"].items() if v} == {
+        k: round(v, 2) for k, v in revenue.items()
+    }
+
+    # before and after joining: averages over the members who ordered in the 180 days before joining
+    members = truth.members
+    eligible = members[members["avg_basket_before_joining"].notna()]
+    assert len(eligible)
+    assert shown["Members who ordered before joining"] == whole(len(eligible))
+    assert shown["Average basket before"] == cents(eligible["avg_basket_before_joining"].astype(float).mean())
+    after = eligible["avg_basket_after_joining"].dropna().astype(float)
+    assert shown["Average basket after"] == (cents(after.mean()) if len(after) else "—")
+
+
+def test_program_economics_says_when_the_point_value_is_the_variable(built_world, tmp_path, monkeypatch):
+    published = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_world.warehouse, published)
+    with duckdb.connect(str(published)) as con:
+        con.execute("update marts.agg_program_daily set point_value_source = 'point_value_var'")
+    monkeypatch.setenv("LOYALTY_WAREHOUSE", str(published))
+    at = open_page("program_economics")
+    assert any("`point_value` variable" in c.value for c in at.caption)
+
+
+# ── Retention ─────────────────────────────────────────────────────────────────────────────────────
+def test_retention_cohorts_and_first_redemptions_match_the_ground_truth(served, truth):
+    start, end = truth.full_period()
+    at = open_page("retention", period=(start, end))
+    cohorts = truth.csv("member_cohorts")
+    shown = table(at, "Cohort retention")
+    assert len(shown) == len(cohorts)
+    assert shown["retention"].astype(float).round(4).tolist() == cohorts["retention"].astype(float).tolist()
+    assert shown["active_members"].tolist() == cohorts["active_members"].astype(int).tolist()
+    assert len(at.get("plotly_chart")) >= 2  # the heat map and the time to first redemption
+
+    members = truth.members
+    joined = pd.to_datetime(members["joined_at"], utc=True, format="ISO8601")
+    in_range = members[in_period(joined, start, end)]
+    days = in_range["days_to_first_redemption"].dropna().astype(int)
+    shown = metrics(at)
+    assert shown["Members who joined in the period"] == whole(len(in_range))
+    assert shown["Of them, redeemed points"] == whole(len(days))
+    buckets = table(at, "Members by days to first redemption").set_index("bucket")["members"].to_dict()
+    assert buckets.get("not yet", 0) == len(in_range) - len(days)
+    assert buckets.get("0-7 days", 0) == (days <= 7).sum()
+    assert sum(buckets.values()) == len(in_range)
+    within = table(at, "Redeemed within 90 days per join month")
+    first_months = cohorts[cohorts["months_since_joining"] == "0"]
+    assert within["redeemed_within_90_days"].tolist() == first_months["redeemed_within_90_days"].astype(int).tolist()
+
+
 # ── Locations ─────────────────────────────────────────────────────────────────────────────────────
 def test_locations_are_ranked_by_revenue_with_orders_and_member_share(served, truth):
     start, end = truth.full_period()
@@ -410,6 +537,7 @@ def test_campaign_funnel_discount_and_revenue_match_the_ground_truth(served, tru
     succeeded = redemptions[redemptions["status"] == "SUCCEEDED"]
     paid_totals = orders[orders["is_paid"]].set_index("order_id")["total_amount"]
     redeemed_codes = set(redemptions.loc[redemptions["status"].isin({"SUCCEEDED", "ROLLED_BACK"}), "voucher_code"])
+    publications = publications[publications["status"] == "SUCCEEDED"]  # a failed one handed out nothing
     for campaign, row in shown.iterrows():
         published = publications[publications["campaign_name"] == campaign]
         assert row["publications"] == len(published), campaign
@@ -435,6 +563,20 @@ def test_tier_distribution_and_segments_match_the_ground_truth(served, truth):
         (members["distinct_locations_visited"].astype(int) >= 3).sum()
     )
     assert shown[queries.SEGMENTS["frequent"][0]] == whole((members["orders_count"].astype(int) >= 5).sum())
+
+
+def test_rfm_segments_and_each_segments_members_match_the_ground_truth(served, truth):
+    at = open_page("members")
+    members = truth.members
+    sizes = table(at, "RFM segments").set_index("rfm_segment")["members"].to_dict()
+    assert sizes == members["rfm_segment"].value_counts().to_dict()
+    assert len(sizes) >= 4
+    for segment in ("Champions", "No purchase"):
+        at.selectbox(key="rfm_segment").set_value(segment).run()
+        listed = table(at, f"RFM segment {segment}")
+        assert sorted(listed["customer_source_id"]) == sorted(
+            members.loc[members["rfm_segment"] == segment, "customer_source_id"]
+        )
 
 
 def test_tier_movements_in_the_period_match_the_ground_truth(served, truth):

@@ -5,11 +5,14 @@ The project building end to end from an installed wheel is tests/test_wheel.py.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from loyalty.build import PROJECT_DIR
@@ -71,3 +74,30 @@ def test_relative_paths_in_loyalty_toml_are_relative_to_the_file(tmp_path, monke
 def test_without_a_project_setting_the_shipped_project_builds(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_settings().path("dbt_project") is None
+
+
+def test_a_user_project_gets_the_packages_overrides_of_dbt_macros(tmp_path):
+    """dbt looks for overrides of its own macros only where `dispatch` says: a user's project must still get the
+    package's try_cast, so a malformed timestamp (the vendor's own samples have one) becomes a null instead of
+    failing every query of the model."""
+    from ingest import load_landing
+    from loyalty.build import build
+
+    project = tmp_path / "shop"
+    init(project)
+    delivery = {
+        "id": "whs_1",
+        "type": "customer.order.paid",
+        "source": {"id": "distr_1", "object": "distribution"},
+        "event": {"id": "ev_1", "type": "customer.order.paid", "created_at": "2024-05-01T10:00:00Z"},
+        "data": {"order": {"id": "ord_1", "status": "PAID", "amount": 1150, "created_at": "12: 25: 59.620Z"}},
+    }
+    webhooks = tmp_path / "landing/voucherify/webhooks/deliveries.ndjson"
+    webhooks.parent.mkdir(parents=True)
+    webhooks.write_text(json.dumps(delivery) + "\n")
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert load_landing(tmp_path / "landing", warehouse).rejected_total == 0
+    build(warehouse, project_dir=project, select="stg_voucherify__webhook_deliveries stg_voucherify__webhook_orders")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("select order_id, amount, created_at from staging.stg_voucherify__webhook_orders").fetchall()
+    assert rows == [("ord_1", Decimal("11.50"), None)]

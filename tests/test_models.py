@@ -25,6 +25,11 @@ MARTS = {
     "marts.agg_location_daily": ["day", "location_id"],
     "marts.fct_campaign_performance": ["campaign_name", "day"],
     "marts.reconciliation": ["customer_source_id", "metric"],
+    "marts.fct_validations": ["validation_id"],
+    "marts.agg_member_lift_monthly": ["month", "location_id"],
+    "marts.agg_program_daily": ["day"],
+    "marts.agg_points_cohorts": ["earn_month"],
+    "marts.fct_member_cohorts": ["join_month", "months_since_joining"],
 }
 
 

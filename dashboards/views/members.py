@@ -1,4 +1,5 @@
-"""Members: tier distribution and movements, computed-trait segments and a member lookup with the member's timeline."""
+"""Members: tier distribution and movements, segments, RFM segments (each downloadable), computed traits and a member
+lookup with the member's timeline."""
 
 import plotly.express as px
 import streamlit as st
@@ -44,6 +45,25 @@ w.table(
     "Segment members",
     money_columns=["lifetime_order_amount"],
 )
+
+st.subheader("RFM segments")
+st.caption(
+    "Recency (days since the last paid order), frequency (paid orders) and monetary (lifetime paid amount) scored "
+    "1-4 by quartile among members with a paid order (4 best), as of the latest build; each segment follows from the "
+    "scores as docs/models.md maps them. Download a segment's members to target them in Voucherify or a campaign "
+    "tool."
+)
+rfm = db.query(queries.RFM_SEGMENTS)
+if not w.empty(rfm, "No members yet."):
+    fig = px.bar(rfm, x="rfm_segment", y="members")
+    w.chart(fig, "RFM segment", "Members (count)")
+    w.table(rfm, "RFM segments", money_columns=["monetary"])
+    picked = st.selectbox("Members of the segment", rfm["rfm_segment"].tolist(), key="rfm_segment")
+    w.table(
+        db.query(queries.RFM_SEGMENT_MEMBERS, {"rfm_segment": picked}),
+        f"RFM segment {picked}",
+        money_columns=["monetary"],
+    )
 
 st.subheader("Computed traits")
 st.caption(

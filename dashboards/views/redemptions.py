@@ -1,4 +1,5 @@
-"""Redemptions: successes and failures over time, failure codes, rollbacks, and failed-attempt hot spots."""
+"""Redemptions: successes and failures over time, failure codes, rollbacks, validated → redeemed, and failed-attempt
+hot spots (failed redemptions and invalid validations)."""
 
 import plotly.express as px
 import streamlit as st
@@ -36,8 +37,24 @@ w.table(codes, "Failure codes")
 st.subheader("Rollbacks")
 w.table(db.query(queries.ROLLBACKS, params), "Rolled-back redemptions", money_columns=["discount_amount"])
 
+st.subheader("Validated → redeemed")
+st.caption(
+    "Codes customers checked (Voucherify validations) and whether the same customer then redeemed the same code; "
+    "validations carry no location or channel, so only the period and campaign filters apply."
+)
+funnel = db.query(queries.VALIDATION_FUNNEL, params).iloc[0]
+row = st.columns(4)
+w.kpi(row[0], "Valid validations", funnel["valid"], formatter=w.count)
+w.kpi(row[1], "Then redeemed", funnel["valid_then_redeemed"], formatter=w.count)
+w.kpi(row[2], "Validated → redeemed", funnel["validated_to_redeemed_rate"], formatter=w.percent)
+w.kpi(row[3], "Invalid validations", funnel["invalid"], formatter=w.count, bad_when_up=True)
+
 st.subheader("Hot spots of failed attempts")
-st.caption("Customers with many failed attempts at one location: a fraud signal (code guessing, abuse of rules).")
+st.caption(
+    "Customers with many failed attempts at one location: a fraud signal (code guessing, abuse of rules). Failed "
+    'attempts are failed redemptions and invalid validations; validations have no location ("(no location)") and '
+    "are left out when a location or channel is chosen."
+)
 min_failed = st.number_input("At least this many failed attempts", min_value=1, value=3, step=1, key="min_failed")
 spots = db.query(queries.FAILED_HOT_SPOTS, {**params, "min_failed": int(min_failed)})
 w.table(

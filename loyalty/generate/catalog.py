@@ -85,9 +85,24 @@ TIERS = [
 ]
 
 REWARDS = [
-    {"id": "rew_FiveOffReward000000000001", "name": "5 off next order", "points": 150},
-    {"id": "rew_FreeMugReward0000000002", "name": "Free Adventure Mug", "points": 400},
+    {"id": "rew_FiveOffReward000000000001", "name": "5 off next order", "points": 150, "type": "CAMPAIGN"},
+    {"id": "rew_FreeMugReward0000000002", "name": "Free Adventure Mug", "points": 400, "type": "MATERIAL"},
 ]
+# Pay with points: a COIN reward redeemed at checkout, `points_ratio` points worth `exchange_ratio` currency units
+# (the vendor's own example: "100 Points = $20" is exchange_ratio 20, points_ratio 100).
+PAY_WITH_POINTS = {
+    "id": "rew_PayWithPoints00000000003",
+    "name": "Pay with points (20 points = 1.00)",
+    "type": "COIN",
+    "parameters": {"coin": {"exchange_ratio": 1, "points_ratio": 20}},
+}
+PAY_WITH_POINTS_MIN_BALANCE = 100
+
+# Why a publication fails (the vendor's error keys).
+PUBLICATION_FAILURES = {
+    "no_voucher_suitable_for_publication": "Lack of vouchers suitable for publication",
+    "customer_rules_violated": "Customer did not match the segment",
+}
 
 POINTS_EXPIRY_DAYS = 21  # at most; short worlds use a third of their days so expiries still happen
 PENDING_POINTS_DAYS = 3

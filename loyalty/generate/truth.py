@@ -7,7 +7,7 @@ from pathlib import Path
 
 from loyalty.generate import catalog as cat
 from loyalty.generate.state import Customer, Order, Redemption
-from loyalty.generate.util import iso3, money, write_csv
+from loyalty.generate.util import iso3, money, month_start, write_csv
 
 MOVEMENTS = {
     "POINTS_ACCRUAL": "earned",
@@ -26,6 +26,7 @@ MOVEMENTS = {
     "POINTS_TRANSFER_IN": "transferred",
 }
 PAID = ("PAID", "FULFILLED")
+COHORT_FLOWS = ("earned", "burned", "expired", "removed")  # what happens to the points of a month's buckets
 
 REDEMPTION_COLUMNS = [
     "redemption_id",
@@ -55,6 +56,7 @@ ORDER_COLUMNS = [
     "discount_amount",
     "total_amount",
     "is_member",
+    "is_member_at_order",
     "points_earned",
 ]
 LEDGER_COLUMNS = [
@@ -69,6 +71,10 @@ LEDGER_COLUMNS = [
     "balance_after",
     "order_id",
     "location_id",
+    "earning_rule_id",
+    "earning_rule_name",
+    "reward_id",
+    "reward_name",
 ]
 MEMBER_COLUMNS = [
     "customer_source_id",
@@ -94,6 +100,8 @@ PUBLICATION_COLUMNS = [
     "voucher_code",
     "voucher_type",
     "channel",
+    "status",
+    "failure_code",
 ]
 LOCATION_DAILY_COLUMNS = [
     "day",
@@ -130,6 +138,8 @@ class Truth:
         self.publications: list[list] = []
         self.tiers: dict[int, str | None] = {}
         self.tier_changes: list[list] = []
+        self.validations: list[tuple] = []
+        self.cohorts: dict[str, dict[str, int]] = {}  # earn month → points earned, burned, expired, removed
         self.counters: dict[str, int] = {}
         self.rejections: dict[str, int] = {
             "voucherify_webhooks": 0,
@@ -183,14 +193,51 @@ class Truth:
             self._order_paid[o.id] = total
 
     def ledger_row(
-        self, tx_id: str, t_ms: int, c: Customer, tx_type: str, points: int, balance: int, order: Order | None
+        self,
+        tx_id: str,
+        t_ms: int,
+        c: Customer,
+        tx_type: str,
+        points: int,
+        balance: int,
+        order: Order | None,
+        rule: dict | None = None,
+        reward: dict | None = None,
     ) -> None:
-        self.ledger.append((t_ms, tx_id, c.idx, tx_type, points, balance, order))
+        """One loyalty transaction; `rule` is the earning rule that awarded it, `reward` what its points paid for."""
+        self.ledger.append((t_ms, tx_id, c.idx, tx_type, points, balance, order, rule, reward))
 
     def publication(
-        self, pub_id: str, t_ms: int, c: Customer, campaign_name: str, code: str, voucher_type: str, channel: str
+        self,
+        pub_id: str,
+        t_ms: int,
+        c: Customer,
+        campaign_name: str,
+        code: str | None,
+        voucher_type: str | None,
+        channel: str,
+        failure_code: str | None = None,
     ) -> None:
-        self.publications.append([pub_id, t_ms, c.source_id, campaign_name, code, voucher_type, channel])
+        """A publication; a failed one (failure_code set) handed out no voucher."""
+        self.publications.append(
+            [pub_id, t_ms, c.source_id, campaign_name, code or "", voucher_type or "", channel, failure_code]
+        )
+        if failure_code:
+            self.count("publications_failed")
+
+    def validation(
+        self, validation_id: str, t_ms: int, c: Customer, code: str, valid: bool, campaign_name: str | None
+    ) -> None:
+        self.validations.append((validation_id, t_ms, c, code, valid, campaign_name))
+        self.count("validations_valid" if valid else "validations_invalid")
+
+    def bucket_opened(self, credited_ms: int, points: int) -> None:
+        """A credit opens a point bucket (Voucherify's FIFO buckets), counted in its month's cohort."""
+        self.cohorts.setdefault(month_start(credited_ms), dict.fromkeys(COHORT_FLOWS, 0))["earned"] += points
+
+    def bucket_spent(self, credited_ms: int, points: int, spent_as: str) -> None:
+        """Points left a bucket credited at credited_ms: burned, expired or removed."""
+        self.cohorts[month_start(credited_ms)][spent_as] += points
 
     def tier_event(self, c: Customer, kind: str, tier_from: str | None, tier_to: str | None, t_ms: int) -> None:
         """One tier change; `left` has only a tier_from, `joined` only a tier_to, `prolonged` the same tier twice."""
@@ -225,6 +272,7 @@ class Truth:
                     money(o.discount),
                     money(total),
                     "true" if o.customer.card is not None else "false",
+                    "true" if o.customer.joined_ms is not None and o.customer.joined_ms <= o.created_ms else "false",
                     o.points_earned,
                 ]
             )
@@ -268,7 +316,9 @@ class Truth:
         ledger_rows = []
         per_member: dict[int, dict] = {}
         movement_totals: dict[str, int] = {}
-        for t_ms, tx_id, idx, tx_type, points, balance, order in sorted(self.ledger, key=lambda x: (x[0], x[1])):
+        for t_ms, tx_id, idx, tx_type, points, balance, order, rule, reward in sorted(
+            self.ledger, key=lambda x: (x[0], x[1])
+        ):
             c = customers[idx]
             movement = MOVEMENTS[tx_type]
             ledger_rows.append(
@@ -284,6 +334,10 @@ class Truth:
                     balance,
                     order.id if order else "",
                     order.location if order else "",
+                    rule["id"] if rule else "",
+                    rule["banner"] if rule else "",
+                    reward["id"] if reward else "",
+                    reward["name"] if reward else "",
                 ]
             )
             m = per_member.setdefault(idx, {"balance": 0, "earned": 0, "burned": 0, "expired": 0, "last": 0})
@@ -297,6 +351,12 @@ class Truth:
             m["last"] = max(m["last"], t_ms)
             movement_totals[movement] = movement_totals.get(movement, 0) + points
         write_csv(self.out / "loyalty_points.csv", LEDGER_COLUMNS, ledger_rows)
+
+        # imported here: economics builds on this module's constants (MOVEMENTS, PAID, COHORT_FLOWS)
+        from loyalty.generate.economics import MEMBER_COLUMNS as ECONOMICS_MEMBER_COLUMNS
+        from loyalty.generate.economics import Economics
+
+        economics = Economics(world, self)
 
         # dim_members
         by_customer_orders: dict[int, list[Order]] = {}
@@ -333,12 +393,16 @@ class Truth:
                     iso3(max(o.created_ms for o in paid)) if paid else "",
                     iso3(last_activity) if last_activity else "",
                     iso3(c.joined_ms),
+                    *economics.member_columns(c),
                 ]
             )
-        write_csv(self.out / "members.csv", MEMBER_COLUMNS, member_rows)
+        write_csv(self.out / "members.csv", MEMBER_COLUMNS + ECONOMICS_MEMBER_COLUMNS, member_rows)
 
         # publications
-        pub_rows = [[p[0], iso3(p[1]), p[2], p[3], p[4], p[5], p[6]] for p in self.publications]
+        pub_rows = [
+            [p[0], iso3(p[1]), p[2], p[3], p[4], p[5], p[6], "FAILED" if p[7] else "SUCCEEDED", p[7] or ""]
+            for p in self.publications
+        ]
         write_csv(self.out / "publications.csv", PUBLICATION_COLUMNS, pub_rows)
         self._write_location_daily(orders, redemptions, customers)
         write_csv(
@@ -346,6 +410,7 @@ class Truth:
         )
         self._write_points_expiring(world)
         self._write_campaign_performance(orders, redemptions)
+        economics_summary = economics.write(self.out)
 
         # reconciliation: warehouse (marts) against Voucherify's own aggregates in the latest customer export
         recon_rows = []
@@ -402,6 +467,7 @@ class Truth:
             },
             "tiers": {k[5:]: v for k, v in sorted(self.counters.items()) if k.startswith("tier_")},
             "publications": {"rows": len(pub_rows)},
+            "economics": economics_summary,
             "reconciliation": {
                 "rows": len(recon_rows),
                 "differing_rows": differing,
@@ -457,7 +523,7 @@ class Truth:
                 cell(r.date_ms, r.order.location if r.order else r.location)[
                     "succeeded" if r.status == "SUCCEEDED" else "failed"
                 ] += 1
-        for t_ms, _tx, _idx, tx_type, points, _bal, order in self.ledger:
+        for t_ms, _tx, _idx, tx_type, points, _bal, order, _rule, _reward in self.ledger:
             movement = MOVEMENTS[tx_type]
             if movement in ("earned", "burned"):
                 cell(t_ms, order.location if order else None)[movement] += points if movement == "earned" else -points
@@ -513,7 +579,9 @@ class Truth:
             for r in redemptions.values()
             if not r.is_parent and r.voucher is not None and r.status in ("SUCCEEDED", "ROLLED_BACK")
         }
-        for _pub_id, t_ms, _sid, campaign, code, _vtype, _channel in self.publications:
+        for _pub_id, t_ms, _sid, campaign, code, _vtype, _channel, failure_code in self.publications:
+            if failure_code:
+                continue  # a failed publication handed out nothing
             c = cell(campaign, t_ms)
             c["pubs"] += 1
             c["converted"] += (campaign, code) in converted_codes

@@ -50,6 +50,11 @@ def day_str(ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
 
 
+def month_start(ms: int) -> str:
+    """The first day of the UTC month of `ms`: "2026-11-01"."""
+    return time.strftime("%Y-%m-01", time.gmtime(ms // 1000))
+
+
 def money(cents: int | None) -> str:
     """Cents → decimal string with two places ("-3.05")."""
     if cents is None:

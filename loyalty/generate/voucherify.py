@@ -199,7 +199,9 @@ def redemption_obj(
         obj["failure_code"] = r.failure_code
         obj["failure_message"] = r.failure_message
     if r.reward:
-        obj["reward"] = {"id": r.reward["id"], "name": r.reward["name"], "object": "reward"}
+        obj["reward"] = {"id": r.reward["id"], "name": r.reward["name"], "object": "reward", "type": r.reward["type"]}
+        if "parameters" in r.reward:
+            obj["reward"]["parameters"] = r.reward["parameters"]  # a COIN reward's exchange_ratio / points_ratio
         obj["amount"] = r.points
     if rollbacks is not None:
         obj["related_redemptions"] = {
@@ -276,6 +278,9 @@ DISTRIBUTION_EVENTS = [
     "customer.redemption.succeeded",
     "customer.redemption.rollback.succeeded",
     "customer.publication.succeeded",
+    "customer.publication.failed",
+    "customer.validation.succeeded",
+    "customer.validation.failed",
     "customer.rewarded.loyalty_points",
     "customer.voucher.loyalty_card.points_added",
     "customer.voucher.loyalty_card.points_expired",

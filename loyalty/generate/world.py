@@ -34,6 +34,10 @@ from loyalty.generate.voucherify import (
 
 SEGMENT_LOAD_DAYS = 5
 ORDERS_PER_CUSTOMER_DAY = {True: 0.016, False: 0.006}  # member, non-member
+PRE_JOIN_ORDERS_PER_DAY = 0.01  # a future member shops as an engaged non-member before joining
+# What kind of member a card holder becomes: loyal ones order 2.5 times as often, lapsing ones stop ordering.
+MEMBER_PERSONAS = {"loyal": 0.2, "lapsing": 0.2, "regular": 0.6}
+LOYAL_ORDER_FACTOR = 2.5
 
 
 class World:
@@ -60,6 +64,7 @@ class World:
         self.expiry_heap: list = []
         self.stacks = 0
         self.typo_sent = False
+        self.force_pay_with_points = False
         self.expiry_ms = max(3, min(cat.POINTS_EXPIRY_DAYS, days // 3)) * DAY_MS
         self.vouchers: list[Voucher] = []
 
@@ -143,11 +148,17 @@ class World:
             if c.created_ms >= start:
                 self.at(c.created_ms, self.do_customer_created, c)
             if c.wants_card:
-                self.at(first_ms + rng.randint(0, max(1, (end - first_ms) // 3)), self.do_join, c)
-            rate = ORDERS_PER_CUSTOMER_DAY[bool(c.wants_card)]
-            n_orders = sum(1 for _ in range(self.days) if rng.random() < rate)
-            for _ in range(n_orders):
-                self.at(self.rand_time(first_ms, end), self.do_order, c)
+                # Members join at some point of the window: before it they shop as non-members (so the marts can
+                # compare a member before and after joining); after it as loyal, lapsing or regular members.
+                join_ms = first_ms + rng.randint(0, max(1, (end - first_ms) // 2))
+                self.at(join_ms, self.do_join, c)
+                persona = rng.choices(list(MEMBER_PERSONAS), list(MEMBER_PERSONAS.values()))[0]
+                self._plan_orders(c, first_ms, join_ms, PRE_JOIN_ORDERS_PER_DAY)
+                rate = ORDERS_PER_CUSTOMER_DAY[True] * (LOYAL_ORDER_FACTOR if persona == "loyal" else 1)
+                last_ms = end if persona != "lapsing" else join_ms + int((end - join_ms) * rng.uniform(0.1, 0.5))
+                self._plan_orders(c, join_ms, last_ms, rate)
+            else:
+                self._plan_orders(c, first_ms, end, ORDERS_PER_CUSTOMER_DAY[False])
             if rng.random() < (0.3 if c.wants_card else 0.1):
                 self.at(self.rand_time(first_ms, end - DAY_MS), self.do_publish, c, rng.choice(cat.DISCOUNT_CAMPAIGNS))
             if rng.random() < 0.05:
@@ -167,6 +178,13 @@ class World:
         self.at(start + 6 * HOUR_MS, self.do_program_ops)
         # The promotion's name reaches the warehouse only through objects that name its campaign.
         self.at(start + HOUR_MS, self.do_campaign_updated, cat.PROMOTION_CAMPAIGN)
+
+    def _plan_orders(self, c: Customer, lo_ms: int, hi_ms: int, per_day: float) -> None:
+        """Orders of `c` between lo_ms and hi_ms: each day of that span has a chance `per_day` of one."""
+        rng = self.rng
+        n_orders = sum(1 for _ in range(-(-(hi_ms - lo_ms) // DAY_MS)) if rng.random() < per_day)
+        for _ in range(n_orders):
+            self.at(self.rand_time(lo_ms, hi_ms), self.do_order, c)
 
     # ------------------------------------------------------------------------------------------------------
     # customers and publications
@@ -253,10 +271,87 @@ class World:
         self._tier_event(t_ms + 1000, c, "joined", None, 0)
 
     def do_publish(self, t_ms: int, c: Customer, camp: dict) -> None:
+        if self.rng.random() < 0.04:
+            self.do_failed_publication(t_ms, c, camp)
+            return
         code = camp["prefix"] + "".join(self.rng.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(6))
         v = Voucher(self.ids.alnum("v_", 32), code, camp, c, "DISCOUNT_VOUCHER", t_ms)
         self._publish(t_ms, v, "voucherify-web-ui" if self.rng.random() < 0.3 else "API")
         c.open_vouchers.append(v)
+
+    def do_failed_publication(self, t_ms: int, c: Customer, camp: dict) -> None:
+        """A publication that handed out no voucher (`result` FAILURE with the vendor's failure code): Voucherify
+        reports it as `customer.publication.failed`, a distribution webhook and an Event Cloud event."""
+        code = self.rng.choice(list(cat.PUBLICATION_FAILURES))
+        pub_id = self.ids.alnum("pub_")
+        pub = {
+            "id": pub_id,
+            "object": "publication",
+            "created_at": iso6(t_ms),
+            "customer_id": c.cust_id,
+            "tracking_id": c.source_id,
+            "metadata": {},
+            "channel": "API",
+            "source_id": None,
+            "result": "FAILURE",
+            "failure_code": code,
+            "failure_message": cat.PUBLICATION_FAILURES[code],
+            "customer": customer_obj(c),
+        }
+        webhook = self.rng.random() < 0.5
+        if webhook:
+            self.webhooks.distribution_event(
+                "customer.publication.failed",
+                t_ms,
+                {"customer": customer_obj(c), "campaign": campaign_obj(camp), "publication": pub},
+                entity_id=c.cust_id,
+            )
+        if not webhook or self.rng.random() < 0.5:
+            self.cloud(
+                ("Customer Publication Failed", "Publication failed"),
+                "customer.publication.failed",
+                t_ms,
+                c,
+                {
+                    "publication": {k: val for k, val in pub.items() if k != "customer"},
+                    "campaign": {"id": camp["id"], "name": camp["name"]},
+                },
+            )
+        self.truth.publication(pub_id, t_ms, c, camp["name"], None, None, "API", failure_code=code)
+
+    def validation(self, t_ms: int, c: Customer, code: str, valid: bool, campaign: dict | None) -> None:
+        """A customer checks a code before (or instead of) redeeming it: `customer.validation.succeeded|failed`
+        with the vendor's validation object; a code that does not apply is listed in inapplicable_redeemables."""
+        validation = {
+            "id": self.ids.alnum("valid_"),
+            "session_id": None,
+            "status": "VALID" if valid else "INVALID",
+            "created_at": iso6(t_ms),
+            "customer_id": c.cust_id,
+            "redeemables" if valid else "inapplicable_redeemables": [{"id": code, "type": "voucher"}],
+        }
+        outcome = "succeeded" if valid else "failed"
+        if self.rng.random() < 0.4:
+            self.webhooks.distribution_event(
+                f"customer.validation.{outcome}",
+                t_ms,
+                {"customer": customer_obj(c), "validation": validation},
+                entity_id=c.cust_id,
+            )
+        self.cloud(
+            (f"Customer Validation {outcome.capitalize()}", f"Validation {outcome}"),
+            f"customer.validation.{outcome}",
+            t_ms,
+            c,
+            {"validation": validation},
+        )
+        self.truth.validation(validation["id"], t_ms, c, code, valid, campaign["name"] if campaign else None)
+
+    def guessed_code(self) -> str:
+        """A code a customer types that no campaign issued."""
+        return self.rng.choice(cat.DISCOUNT_CAMPAIGNS)["prefix"] + "".join(
+            self.rng.choice("0123456789") for _ in range(7)
+        )
 
     # ------------------------------------------------------------------------------------------------------
     # orders
@@ -265,7 +360,9 @@ class World:
         rng = self.rng
         location = c.home if rng.random() < 0.55 else rng.choice(cat.LOCATIONS)
         items = []
-        for product in rng.sample(cat.PRODUCTS, rng.randint(1, 3)):
+        # members fill bigger baskets (the lift the economics marts measure)
+        most_products = 4 if c.joined_ms is not None and c.joined_ms <= t_ms else 3
+        for product in rng.sample(cat.PRODUCTS, rng.randint(1, most_products)):
             items.append((product, rng.randint(1, 3)))
         amount = sum(p[4] * q for p, q in items)
         if location in cat.STORES:
@@ -291,8 +388,10 @@ class World:
         self.orders[o.id] = o
         # Checkout: maybe redeem a published voucher, a promotion, or both stacked; maybe a failed try first.
         will_pay = not (location == "Web" and rng.random() < 0.12)
-        if will_pay:
+        if will_pay and not self.pay_with_points(t_ms, o):
             self.checkout_redemptions(t_ms + 500, o)
+        if rng.random() < 0.03:
+            self.validation(t_ms + 300, c, self.guessed_code(), False, None)  # a code that does not exist
         if rng.random() < 0.05:
             # A code tried at the till that failed, on the order just created; it went through without it.
             self.failed_redemption(t_ms + 200, c, None, order=o)
@@ -416,9 +515,47 @@ class World:
         self.redemptions[r.id] = r
         return r
 
+    def pay_with_points(self, t_ms: int, o: Order) -> bool:
+        """A member pays part of the order with points (the COIN reward): a redemption of the card with the order,
+        the discount = whole `points_ratio` units of points × `exchange_ratio`, and a POINTS_REDEMPTION. Decided
+        and applied at the moment the order is created, so the order's every copy shows the discount."""
+        c, reward = o.customer, cat.PAY_WITH_POINTS
+        if c.card is None or c.joined_ms >= t_ms or c.balance < cat.PAY_WITH_POINTS_MIN_BALANCE:
+            return False
+        if not self.force_pay_with_points and self.rng.random() >= 0.3:
+            return False
+        coin = reward["parameters"]["coin"]
+        unit_cents = coin["exchange_ratio"] * 100
+        units = min(c.balance // coin["points_ratio"], (o.amount - 100) // unit_cents)
+        if units < 1:
+            return False
+        self.force_pay_with_points = False
+        points = units * coin["points_ratio"]
+        o.discount = units * unit_cents
+        r = self.new_redemption(
+            t_ms,
+            c,
+            campaign=cat.LOYALTY_CAMPAIGN,
+            voucher=c.card,
+            order=o,
+            reward=reward,
+            points=points,
+            discount=o.discount,
+            channel_type="USER" if o.location in cat.STORES else "API",
+        )
+        o.redemption_ids.append(r.id)
+        self.emit_redemption(t_ms, r)
+        self.ledger(t_ms, c, "POINTS_REDEMPTION", -points, order=o, redemption=r, reward=reward, source="API")
+        return True
+
     def checkout_redemptions(self, t_ms: int, o: Order) -> None:
         rng, c = self.rng, o.customer
         voucher = c.open_vouchers[0] if c.open_vouchers and rng.random() < 0.75 else None
+        if voucher is not None and rng.random() < 0.6:
+            self.validation(t_ms - 200, c, voucher.code, True, voucher.campaign)  # checked, then redeemed
+        elif voucher is None and c.open_vouchers and rng.random() < 0.3:
+            # checked at the till but not used this time (it may be redeemed on a later order)
+            self.validation(t_ms - 200, c, c.open_vouchers[0].code, True, c.open_vouchers[0].campaign)
         promo = cat.PROMOTION_CAMPAIGN["tier"]
         # The first checkout with a voucher always stacks the promotion too, so every world has a stack.
         first_stack = voucher is not None and not self.stacks
@@ -593,6 +730,8 @@ class World:
         self.emit_redemption(t_ms, r)
 
     def do_failed_attempt(self, t_ms: int, c: Customer, code: str | None) -> None:
+        if code is None and self.rng.random() < 0.5:
+            self.validation(t_ms, c, self.guessed_code(), False, None)  # tried the code at validation first
         self.failed_redemption(t_ms, c, code)
 
     def rollback(self, t_ms: int, r: Redemption, reason: str) -> None:
@@ -714,10 +853,11 @@ class World:
             c.total += points
             # Every credit is a bucket that expires on its own (refunds and transfers included).
             c.buckets.append([self.ids.alnum("lopb_"), points, points, t_ms])
+            self.truth.bucket_opened(t_ms, points)
             heapq.heappush(self.expiry_heap, (t_ms + self.expiry_ms, self.seq, c.idx))
             self.seq += 1
         elif tx_type != "POINTS_EXPIRATION":
-            self._consume(c, -points)
+            self._consume(c, -points, "burned" if MOVEMENTS[tx_type] == "burned" else "removed")
         details = {
             "balance": {
                 "type": "loyalty_card",
@@ -860,20 +1000,21 @@ class World:
                     },
                 )
         self.exports.add("voucher_transactions", t_ms, tx)
-        self.truth.ledger_row(tx_id, t_ms, c, tx_type, points, c.balance, order)
+        self.truth.ledger_row(tx_id, t_ms, c, tx_type, points, c.balance, order, rule, reward)
         if order is not None and MOVEMENTS[tx_type] in ("earned", "adjusted"):
             order.points_earned += points  # net of what a return took back
         self.at(t_ms + 900, self.do_update_tier, c)  # the tier follows the balance as it stands then
         return tx
 
-    def _consume(self, c: Customer, points: int) -> None:
-        """Spend points from the oldest buckets first."""
+    def _consume(self, c: Customer, points: int, spent_as: str) -> None:
+        """Spend points from the oldest buckets first (`spent_as`: burned, or removed by a removal or transfer)."""
         for bucket in c.buckets:
             if points <= 0:
                 break
             take = min(bucket[1], points)
             bucket[1] -= take
             points -= take
+            self.truth.bucket_spent(bucket[3], take, spent_as)
         c.buckets = [b for b in c.buckets if b[1] > 0]
 
     def do_earn_points(self, t_ms: int, o: Order, new_store: bool) -> None:
@@ -1012,6 +1153,7 @@ class World:
             if bucket[3] + self.expiry_ms <= job_ms:
                 if bucket[1] > 0:
                     expired += bucket[1]
+                    self.truth.bucket_spent(bucket[3], bucket[1], "expired")
                     buckets.append(
                         {
                             "id": bucket[0],
@@ -1063,6 +1205,7 @@ class World:
         self.at(t_ms + 5 * HOUR_MS, self.do_showcase_refund)
         self.at(t_ms + 8 * HOUR_MS, self.do_showcase_failed_rollback)
         self.at(t_ms + 10 * HOUR_MS, self.do_showcase_pending)
+        self.at(t_ms + 11 * HOUR_MS, self.do_showcase_economics)
 
     def _ledger_has(self, tx_type: str) -> bool:
         return any(row[3] == tx_type for row in self.truth.ledger)
@@ -1113,6 +1256,26 @@ class World:
             waiting = [o for o in self.orders.values() if o.pending is not None and o.status in ("PAID", "FULFILLED")]
             if waiting:
                 self.do_activate_pending(t_ms, waiting[0])  # activated early
+
+    def do_showcase_economics(self, t_ms: int) -> None:
+        """A failed publication, a valid and an invalid validation and a payment with points, at least once."""
+        counters = self.truth.counters
+        if not counters.get("publications_failed"):
+            self.do_failed_publication(t_ms, self.customers[0], cat.DISCOUNT_CAMPAIGNS[0])
+        if not counters.get("validations_invalid"):
+            self.validation(t_ms, self.customers[-1], self.guessed_code(), False, None)
+        if not counters.get("validations_valid"):
+            held = [v for v in self.vouchers if v.kind == "DISCOUNT_VOUCHER"]
+            if held:
+                self.validation(t_ms, held[0].holder, held[0].code, True, held[0].campaign)
+        if not self._ledger_has_reward(cat.PAY_WITH_POINTS["id"]):
+            rich = [m for m in self.members if m.balance >= cat.PAY_WITH_POINTS_MIN_BALANCE]
+            if rich:
+                self.force_pay_with_points = True
+                self.at(t_ms + MINUTE_MS, self.do_order, rich[0])
+
+    def _ledger_has_reward(self, reward_id: str) -> bool:
+        return any(row[8] is not None and row[8]["id"] == reward_id for row in self.truth.ledger)
 
     def do_adjust(self, t_ms: int, c: Customer, sign: int) -> None:
         if c.card is None:

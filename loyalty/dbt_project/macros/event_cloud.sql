@@ -38,6 +38,16 @@
     end
 {%- endmacro %}
 
+{#- A field of the first object of an array Segment stringified into one column ('[{"id": "CODE", …}]'), e.g. the
+    code of a validation's first redeemable; null when the text is not such an array. -#}
+{% macro first_element_field(expr, field) -%}
+    {{ return(adapter.dispatch('first_element_field', 'loyalty')(expr, field)) }}
+{%- endmacro %}
+
+{% macro default__first_element_field(expr, field) -%}
+    case when ltrim({{ expr }}) like '[%' then json_extract_string(try_cast({{ expr }} as json), '$[0].{{ field }}') end
+{%- endmacro %}
+
 {#- The discount a redemption applied, from the order object Event Cloud flattened (top-level `order_…` or the
     redemption's own `redemption_order_…`), by the rule of macros/voucherify_objects.sql applied_discount. -#}
 {% macro event_cloud_applied_discount() -%}

@@ -105,6 +105,9 @@
         -- the order it belongs to; a manual removal (the POS's return) names it only in its reason
         coalesce({{ json_text(doc, 'details.order.id') }}, {{ order_id_in_text(json_text(doc, 'reason')) }}) as order_id,
         {{ json_text(doc, 'details.earning_rule.id') }} as earning_rule_id,
+        {{ json_text(doc, 'details.earning_rule.source.banner') }} as earning_rule_name,
+        {{ json_text(doc, 'details.reward.id') }} as reward_id,
+        {{ json_text(doc, 'details.reward.name') }} as reward_name,
         {{ json_text(doc, 'source') }} as transaction_source,
         {{ json_text(doc, 'reason') }} as reason,
         {{ json_text(doc, 'related_transaction_id') }} as related_transaction_id,

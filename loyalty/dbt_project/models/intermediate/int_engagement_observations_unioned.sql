@@ -14,7 +14,8 @@ webhooks as (
             when event_type = 'customer.validation.succeeded' then 'validation_succeeded'
             else 'validation_failed'
         end as event_kind,
-        event_created_at as occurred_at,
+        -- a validation's own time (the Event Cloud copy is sent later), else the event's
+        coalesce(validated_at, event_created_at) as occurred_at,
         customer_source_id, customer_id, campaign_name, voucher_id, voucher_code, order_id, points, earning_rule_id,
         trigger_event_id, reward_id, reward_name, reward_redemption_id,
         case when event_type like 'customer.reward_redemptions.%' then coalesce(reward_redemption_state,
@@ -41,12 +42,16 @@ event_cloud as (
             when event_slug in {{ sql_list(slugs) }} then '{{ kind }}'
         {%- endfor %}
         end as event_kind,
-        coalesce({{ to_utc_timestamp(json_text('properties', 'voucherify_event_created_at')) }}, occurred_at) as occurred_at,
+        coalesce({{ to_utc_timestamp(event_cloud_text('validation_created_at')) }},
+            {{ to_utc_timestamp(json_text('properties', 'voucherify_event_created_at')) }}, occurred_at) as occurred_at,
         coalesce({{ event_cloud_first(['customer_source_id', 'holder_source_id']) }}, customer_source_id) as customer_source_id,
         {{ event_cloud_first(['customer_id', 'holder_id']) }} as customer_id,
         {{ event_cloud_first(['campaign_name', 'voucher_campaign']) }} as campaign_name,
         {{ event_cloud_text('voucher_id') }} as voucher_id,
-        {{ event_cloud_first(['voucher_code', 'validation_code']) }} as voucher_code,
+        coalesce({{ event_cloud_first(['voucher_code', 'validation_code']) }},
+            {{ first_element_field(event_cloud_text('validation_redeemables'), 'id') }},
+            {{ first_element_field(event_cloud_text('validation_inapplicable_redeemables'), 'id') }},
+            {{ first_element_field(event_cloud_text('validation_skipped_redeemables'), 'id') }}) as voucher_code,
         {{ event_cloud_first(['order_id', 'redemption_order_id']) }} as order_id,
         {{ dbt.safe_cast(event_cloud_text('balance_points'), dbt.type_bigint()) }} as points,
         {{ event_cloud_text('earning_rule_id') }} as earning_rule_id,

@@ -7,7 +7,7 @@ webhooks as (
 
     select
         transaction_id, transaction_type, voucher_id, campaign_id, customer_id, customer_source_id,
-        points, balance_after, order_id, occurred_at,
+        points, balance_after, order_id, earning_rule_id, earning_rule_name, reward_id, reward_name, occurred_at,
         'webhook' as observed_via,
         1 as observed_via_rank,
         'webhook:' || transaction_id || ':' || event_id || ':' || coalesce(webhook_source_id, '') as observation_key,
@@ -21,7 +21,7 @@ api as (
 
     select
         transaction_id, transaction_type, voucher_id, campaign_id, customer_id, customer_source_id,
-        points, balance_after, order_id, occurred_at,
+        points, balance_after, order_id, earning_rule_id, earning_rule_name, reward_id, reward_name, occurred_at,
         'api' as observed_via,
         2 as observed_via_rank,
         'api:' || transaction_id || ':' || _file || ':' || cast(_line as {{ type_text() }}) as observation_key,
@@ -35,7 +35,7 @@ exports as (
 
     select
         transaction_id, transaction_type, voucher_id, campaign_id, null as customer_id, null as customer_source_id,
-        points, balance_after, order_id, occurred_at,
+        points, balance_after, order_id, earning_rule_id, earning_rule_name, reward_id, reward_name, occurred_at,
         'export' as observed_via,
         3 as observed_via_rank,
         'export:' || transaction_id || ':' || _file || ':' || cast(_line as {{ type_text() }}) as observation_key,

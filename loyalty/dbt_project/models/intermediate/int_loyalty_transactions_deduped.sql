@@ -32,6 +32,10 @@ merged as (
         {{ first_not_null('points', first_seen) }} as points,
         {{ first_not_null('balance_after', first_seen) }} as balance_after,
         {{ first_not_null('order_id', first_seen) }} as order_id,
+        {{ first_not_null('earning_rule_id', first_seen) }} as earning_rule_id,
+        {{ first_not_null('earning_rule_name', first_seen) }} as earning_rule_name,
+        {{ first_not_null('reward_id', first_seen) }} as reward_id,
+        {{ first_not_null('reward_name', first_seen) }} as reward_name,
         max(_ingested_at) as last_ingested_at
     from observations
     group by transaction_id
@@ -53,6 +57,10 @@ final as (
         points,
         balance_after,
         order_id,
+        earning_rule_id,
+        earning_rule_name,
+        reward_id,
+        reward_name,
         last_ingested_at
     from merged
     where not {{ like_escaped("coalesce(transaction_type, '')", 'CREDITS\\_%') }}

@@ -1,26 +1,25 @@
 {{ config(materialized='incremental', unique_key='observation_key', on_schema_change='append_new_columns') }}
--- Every sighting of a publication: webhooks, publication exports (which carry no publication id: null here,
--- matched by voucher, customer and date in int_publications_deduped) and Voucherify's Segment Event Cloud
--- (both generations, macros/event_cloud.sql).
+-- Every sighting of a publication, succeeded or failed (`result`): webhooks, publication exports (which carry no
+-- publication id: null here, matched by voucher, customer and date in int_publications_deduped) and Voucherify's
+-- Segment Event Cloud (both generations, macros/event_cloud.sql).
 {%- set cloud = var('segment_event_cloud_events') %}
 with
 
 webhook_publications as (
 
-    select publication_id, voucher_id, null as voucher_code, null as campaign_name, published_at, customer_id,
-        customer_source_id, publication_channel, 1 as source_rank,
+    select publication_id, voucher_id, null as voucher_code, campaign_name, published_at, customer_id,
+        customer_source_id, publication_channel, result, failure_code, failure_message, 1 as source_rank,
         'webhook:' || publication_id || ':' || coalesce(voucher_id, '') || ':' || event_id || ':' || coalesce(webhook_source_id, '') as observation_key,
         _ingested_at
     from {{ ref('stg_voucherify__webhook_publications') }}
-    where coalesce(result, 'SUCCESS') = 'SUCCESS'
-      and {{ ingested_since_watermark() }}
+    where {{ ingested_since_watermark() }}
 
 ),
 
 export_publications as (
 
     select null, null, voucher_code, campaign_name, published_at, customer_id, customer_source_id,
-        publication_channel, 2,
+        publication_channel, null, null, null, 2,
         'export:' || _file || ':' || cast(_line as {{ type_text() }}),
         _ingested_at
     from {{ ref('stg_voucherify__export_publications') }}
@@ -42,12 +41,14 @@ event_cloud_publications as (
         coalesce({{ event_cloud_first(['publication_customer_source_id', 'customer_source_id'], 'publication') }},
             customer_source_id),
         {{ event_cloud_text('publication_channel', 'publication') }},
+        upper({{ event_cloud_text('publication_result', 'publication') }}),
+        {{ event_cloud_text('publication_failure_code', 'publication') }},
+        {{ event_cloud_text('publication_failure_message', 'publication') }},
         3,
         'segment:' || message_id,
         _ingested_at
     from {{ ref('int_segment_events_identified') }}
-    where event_slug in {{ sql_list(cloud.publication_succeeded) }}
-      and upper(coalesce({{ event_cloud_text('publication_result', 'publication') }}, 'SUCCESS')) = 'SUCCESS'
+    where event_slug in {{ sql_list(cloud.publication_succeeded + cloud.publication_failed) }}
       and {{ ingested_since_watermark() }}
 
 ),

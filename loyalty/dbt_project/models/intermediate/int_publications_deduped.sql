@@ -1,5 +1,5 @@
--- One row per publication (a voucher handed to a customer) across webhooks, publication exports and
--- Voucherify's Segment Event Cloud, with the voucher's code, type and campaign.
+-- One row per publication (a voucher handed to a customer, or a failed attempt to) across webhooks, publication
+-- exports and Voucherify's Segment Event Cloud, with the voucher's code, type and campaign and the status.
 -- Webhooks and Event Cloud name the publication (pub_…); the vendor's publication export does not: an export
 -- row is the same publication when it hands the same voucher code to the same customer in the same second, and
 -- fills what the other channels left out. An export row no other channel names is a publication of its own,
@@ -45,6 +45,9 @@ named as (
         {{ first_not_null('customer_id', first_seen) }} as customer_id,
         {{ first_not_null('customer_source_id', first_seen) }} as customer_source_id,
         {{ first_not_null('publication_channel', first_seen) }} as publication_channel,
+        {{ first_not_null('result', first_seen) }} as result,
+        {{ first_not_null('failure_code', first_seen) }} as failure_code,
+        {{ first_not_null('failure_message', first_seen) }} as failure_message,
         max(_ingested_at) as last_ingested_at
     from unioned
     where publication_id is not null
@@ -63,6 +66,9 @@ named_resolved as (
         named.customer_id,
         coalesce(named.customer_source_id, customers.customer_source_id) as customer_source_id,
         named.publication_channel,
+        named.result,
+        named.failure_code,
+        named.failure_message,
         named.last_ingested_at
     from named
     left join vouchers
@@ -145,6 +151,9 @@ publications as (
         named_resolved.customer_id,
         named_resolved.customer_source_id,
         coalesce(named_resolved.publication_channel, export_fills.publication_channel) as publication_channel,
+        named_resolved.result,
+        named_resolved.failure_code,
+        named_resolved.failure_message,
         greatest(named_resolved.last_ingested_at, export_fills.last_ingested_at) as last_ingested_at
     from named_resolved
     left join export_fills
@@ -161,6 +170,9 @@ publications as (
         export_only.customer_id,
         export_only.customer_source_id,
         export_only.publication_channel,
+        null as result,
+        null as failure_code,
+        null as failure_message,
         export_only.last_ingested_at
     from export_only
     left join vouchers_by_code
@@ -180,6 +192,10 @@ final as (
         publications.customer_id,
         publications.customer_source_id,
         publications.publication_channel,
+        -- an export lists what was handed out; a failed publication is reported as such by its events
+        case when publications.result = 'FAILURE' then 'FAILED' else 'SUCCEEDED' end as status,
+        publications.failure_code,
+        publications.failure_message,
         publications.last_ingested_at
     from publications
     left join vouchers

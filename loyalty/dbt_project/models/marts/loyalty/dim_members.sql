@@ -1,5 +1,6 @@
 -- One row per member (customer_source_id of a loyalty-card holder): profile (Voucherify's customer and the
--- traits the apps send with Segment identify), points, paid-order history and the computed traits of
+-- traits the apps send with Segment identify), points, paid-order history, first redemption, orders before and
+-- after joining, RFM scores and segment (macros/economics.sql), and the computed traits of
 -- macros/member_traits.sql. A product trait counts an order line whether it names the product by SKU, product
 -- id or product name: an id or name seen on any order line together with the SKU stands for that product.
 {%- set traits = member_traits() %}
@@ -83,6 +84,89 @@ redemptions as (
 
 ),
 
+data_days as (
+
+    select * from {{ ref('int_data_days') }}
+
+),
+
+first_burns as (
+
+    select customer_source_id, min(occurred_at) as first_redemption_at
+    from {{ ref('fct_loyalty_points') }}
+    where movement = 'burned'
+    group by customer_source_id
+
+),
+
+-- before and after joining: paid orders in the 180 days before the sign-up day (from the data's first day at the
+-- earliest) and after it up to the data's last day; the sign-up day's own orders are in neither
+joining as (
+
+    select
+        members.customer_source_id,
+        {{ utc_day('members.joined_at') }} as joined_day,
+        case
+            when cast({{ dbt.dateadd('day', -180, utc_day('members.joined_at')) }} as date) > data_days.first_day
+                then cast({{ dbt.dateadd('day', -180, utc_day('members.joined_at')) }} as date)
+            else data_days.first_day
+        end as before_from_day,
+        data_days.last_day
+    from members
+    cross join data_days
+    where members.joined_at is not null
+
+),
+
+around_joining as (
+
+    select
+        joining.customer_source_id,
+        {{ dbt.datediff('joining.before_from_day', 'joining.joined_day', 'day') }} as days_before,
+        {{ dbt.datediff('joining.joined_day', 'joining.last_day', 'day') }} as days_after,
+        sum(case when {{ utc_day('orders.ordered_at') }} < joining.joined_day then 1 else 0 end) as orders_before,
+        sum(case when {{ utc_day('orders.ordered_at') }} < joining.joined_day then orders.total_amount else 0 end)
+            as amount_before,
+        sum(case when {{ utc_day('orders.ordered_at') }} > joining.joined_day then 1 else 0 end) as orders_after,
+        sum(case when {{ utc_day('orders.ordered_at') }} > joining.joined_day then orders.total_amount else 0 end)
+            as amount_after
+    from joining
+    inner join orders
+        on joining.customer_source_id = orders.customer_source_id
+       and orders.is_paid
+       and {{ utc_day('orders.ordered_at') }} >= joining.before_from_day
+    group by joining.customer_source_id, joining.before_from_day, joining.joined_day, joining.last_day
+    having sum(case when {{ utc_day('orders.ordered_at') }} < joining.joined_day then 1 else 0 end) > 0
+
+),
+
+-- RFM over the members with a paid order; recency counts days to the data's last day
+rfm_base as (
+
+    select
+        paid_orders.customer_source_id,
+        {{ dbt.datediff(utc_day('paid_orders.last_order_at'), 'data_days.last_day', 'day') }} as recency_days,
+        paid_orders.orders_count as frequency,
+        cast(paid_orders.lifetime_order_amount as {{ type_money() }}) as monetary
+    from paid_orders
+    inner join members
+        on paid_orders.customer_source_id = members.customer_source_id
+    cross join data_days
+
+),
+
+rfm as (
+
+    select
+        customer_source_id,
+        recency_days,
+        {{ quartile_score('rank() over (order by recency_days desc nulls last)', 'count(*) over ()') }} as r_score,
+        {{ quartile_score('rank() over (order by frequency asc nulls first)', 'count(*) over ()') }} as f_score,
+        {{ quartile_score('rank() over (order by monetary asc nulls first)', 'count(*) over ()') }} as m_score
+    from rfm_base
+
+),
+
 paid_lines as (
 
     select orders.customer_source_id, orders.order_id, items.product_id, items.product_source_id, items.product_name
@@ -132,7 +216,25 @@ member_metrics as (
         paid_orders.first_order_at,
         paid_orders.last_order_at,
         greatest(ledger.last_ledger_at, redemptions.last_redemption_at, any_orders.last_any_order_at) as last_activity_at,
-        members.joined_at
+        members.joined_at,
+        first_burns.first_redemption_at,
+        {{ dbt.datediff(utc_day('members.joined_at'), utc_day('first_burns.first_redemption_at'), 'day') }}
+            as days_to_first_redemption,
+        cast({{ exact_ratio(amount_in_cents('around_joining.amount_before'), '100 * around_joining.orders_before', 2) }}
+            as {{ type_money() }}) as avg_basket_before_joining,
+        cast({{ exact_ratio(amount_in_cents('around_joining.amount_after'), '100 * around_joining.orders_after', 2) }}
+            as {{ type_money() }}) as avg_basket_after_joining,
+        {{ exact_rate('30 * around_joining.orders_before', 'around_joining.days_before') }}
+            as orders_per_30_days_before_joining,
+        {{ exact_rate('30 * around_joining.orders_after', 'around_joining.days_after') }}
+            as orders_per_30_days_after_joining,
+        rfm.recency_days,
+        coalesce(paid_orders.orders_count, 0) as frequency,
+        cast(coalesce(paid_orders.lifetime_order_amount, 0) as {{ type_money() }}) as monetary,
+        rfm.r_score,
+        rfm.f_score,
+        rfm.m_score,
+        {{ rfm_segment('rfm.r_score', 'rfm.f_score', 'rfm.m_score') }} as rfm_segment
     from members
     left join emails on members.customer_source_id = emails.customer_source_id
     left join tiers on members.customer_source_id = tiers.customer_source_id
@@ -141,6 +243,9 @@ member_metrics as (
     left join paid_orders on members.customer_source_id = paid_orders.customer_source_id
     left join any_orders on members.customer_source_id = any_orders.customer_source_id
     left join redemptions on members.customer_source_id = redemptions.customer_source_id
+    left join first_burns on members.customer_source_id = first_burns.customer_source_id
+    left join around_joining on members.customer_source_id = around_joining.customer_source_id
+    left join rfm on members.customer_source_id = rfm.customer_source_id
 
 ),
 

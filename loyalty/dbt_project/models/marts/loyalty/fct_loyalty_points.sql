@@ -56,6 +56,10 @@ final as (
         transactions.balance_after,
         transactions.order_id,
         orders.location_id,
+        transactions.earning_rule_id,
+        transactions.earning_rule_name,
+        transactions.reward_id,
+        transactions.reward_name,
         greatest(transactions.last_ingested_at, orders.last_ingested_at) as _source_loaded_at
     from transactions
     left join customers

@@ -1,6 +1,6 @@
 -- Per campaign and UTC day: publications, redemptions by status, discount given, revenue of the paid
 -- orders behind succeeded redemptions, and the publication → redemption conversion of that day's
--- publications. Redemptions whose campaign Voucherify could not resolve (some failures) have no campaign,
+-- publications (succeeded ones: a failed publication handed out nothing). Redemptions whose campaign Voucherify could not resolve (some failures) have no campaign,
 -- and publications without a readable date have no day: those are counted in fct_redemptions /
 -- fct_publications only.
 with
@@ -10,6 +10,7 @@ publications as (
     select * from {{ ref('fct_publications') }}
     where campaign_name is not null
       and published_at is not null
+      and status = 'SUCCEEDED'  -- a failed publication handed out nothing
 
 ),
 

@@ -1,4 +1,5 @@
--- One row per publication: a voucher (discount code or loyalty card) handed to a customer.
+-- One row per publication: a voucher (discount code or loyalty card) handed to a customer, or an attempt to that
+-- failed (status FAILED: no voucher, the vendor's failure_code and failure_message).
 with
 
 publications as (
@@ -16,7 +17,10 @@ final as (
         campaign_name,
         voucher_code,
         voucher_type,
-        publication_channel as channel
+        publication_channel as channel,
+        status,
+        failure_code,
+        failure_message
     from publications
 
 )

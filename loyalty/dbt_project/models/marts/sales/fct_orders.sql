@@ -2,7 +2,7 @@
           incremental_strategy=recompute_strategy(), partition_by=key_bucket_partition()) }}
 -- One row per order id with its latest status, whether that makes it paid (is_paid: THE definition of a paid
 -- order every mart, dashboard and test uses), location, the order it replaces after a POS return,
--- membership and the points it earned net of what was taken back for it.
+-- membership (ever, and at the time of the order) and the points it earned net of what was taken back for it.
 -- Incremental: orders that changed since the last build are rebuilt, and so are orders whose points
 -- changed or whose customer became a member.
 with
@@ -49,7 +49,7 @@ customers as (
 
 members as (
 
-    select customer_source_id, last_ingested_at from {{ ref('int_members_identified') }}
+    select customer_source_id, joined_at, last_ingested_at from {{ ref('int_members_identified') }}
 
 ),
 
@@ -92,6 +92,7 @@ final as (
         resolved.discount_amount,
         resolved.total_amount,
         members.customer_source_id is not null as is_member,
+        coalesce(members.joined_at <= resolved.created_at, false) as is_member_at_order,
         coalesce(points_earned.points_earned, 0) as points_earned,
         greatest(resolved.last_ingested_at, members.last_ingested_at, points_earned.last_ingested_at) as _source_loaded_at
     from resolved

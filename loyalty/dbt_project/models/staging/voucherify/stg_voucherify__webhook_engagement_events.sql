@@ -25,7 +25,11 @@ renamed as (
         coalesce({{ json_text('data', 'customer.id') }}, {{ json_text('data', 'holder.id') }}) as customer_id,
         coalesce({{ json_text('data', 'campaign.name') }}, {{ json_text('data', 'voucher.campaign') }}) as campaign_name,
         {{ json_text('data', 'voucher.id') }} as voucher_id,
-        coalesce({{ json_text('data', 'voucher.code') }}, {{ json_text('data', 'validation.code') }}) as voucher_code,
+        -- a validation names its code as a redeemable: `redeemables` (valid), `inapplicable_redeemables` (invalid)
+        coalesce({{ json_text('data', 'voucher.code') }}, {{ json_text('data', 'validation.code') }},
+            {{ json_text('data', 'validation.redeemables[0].id') }},
+            {{ json_text('data', 'validation.inapplicable_redeemables[0].id') }},
+            {{ json_text('data', 'validation.skipped_redeemables[0].id') }}) as voucher_code,
         coalesce({{ json_text('data', 'order.id') }}, {{ json_text('data', 'redemption.order.id') }}) as order_id,
         {{ dbt.safe_cast(json_text('data', 'balance.points'), 'bigint') }} as points,
         {{ json_text('data', 'earning_rule.id') }} as earning_rule_id,
@@ -36,6 +40,7 @@ renamed as (
         upper({{ json_text('data', 'reward_redemption.state') }}) as reward_redemption_state,
         {{ json_text('data', 'redemption.id') }} as redemption_id,
         {{ json_text('data', 'validation.id') }} as validation_id,
+        {{ to_utc_timestamp(json_text('data', 'validation.created_at')) }} as validated_at,
         _batch_id,
         _ingested_at
 

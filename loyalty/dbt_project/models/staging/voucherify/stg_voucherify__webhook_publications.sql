@@ -1,5 +1,6 @@
 -- Publications (a voucher handed to a customer) carried by webhooks: publication.succeeded,
--- voucher.published, customer.publication.succeeded, distributions and reward completions.
+-- voucher.published, customer.publication.succeeded|failed, distributions and reward completions. A failed one
+-- (`result` FAILURE, with failure_code and failure_message) handed out no voucher.
 -- One row per publication × published voucher per delivery.
 with
 
@@ -49,6 +50,9 @@ renamed as (
         voucher_id,
         {{ to_utc_timestamp(json_text('doc', 'created_at')) }} as published_at,
         upper({{ json_text('doc', 'result') }}) as result,
+        {{ json_text('doc', 'failure_code') }} as failure_code,
+        {{ json_text('doc', 'failure_message') }} as failure_message,
+        coalesce({{ json_text('context', 'campaign.name') }}, {{ json_text('doc', 'voucher.campaign') }}) as campaign_name,
         {{ json_text('doc', 'channel') }} as publication_channel,
         coalesce({{ json_text('doc', 'customer_id') }}, {{ json_text('doc', 'customer.id') }}) as customer_id,
         coalesce({{ json_text('doc', 'customer.source_id') }}, {{ json_text('context', 'customer.source_id') }}) as customer_source_id,
