@@ -86,3 +86,31 @@
         )
     end
 {%- endmacro %}
+
+{#- Spark has no 128-bit integer: a whole-number decimal as wide (38 digits) holds the same products. -#}
+{% macro spark__type_wide_integer() -%}decimal(38, 0){%- endmacro %}
+
+{#- exact_ratio (macros/economics.sql) with Spark's integer division, `div`, and the sign taken by a case (Spark's
+    sign() is a double). -#}
+{% macro spark__exact_ratio(numerator, denominator, scale) -%}
+    {%- set n = "cast(" ~ numerator ~ " as " ~ type_wide_integer() ~ ")" -%}
+    {%- set d = "cast(" ~ denominator ~ " as " ~ type_wide_integer() ~ ")" -%}
+    case when {{ d }} > 0 then
+        cast(
+            cast(case when {{ n }} < 0 then -1 else 1 end
+                * ((2 * {{ 10 ** scale }} * abs({{ n }}) + {{ d }}) div (2 * {{ d }})) as decimal(38, 0))
+            * {{ '0.' ~ '0' * (scale - 1) ~ '1' }} as decimal(18, {{ scale }}))
+    end
+{%- endmacro %}
+
+{#- DuckDB's date_diff for the date parts the models use, as whole numbers (bigint): days between two dates, and
+    month boundaries crossed (dbt-spark's days are an int, its months count from months_between). -#}
+{% macro spark__datediff(first_date, second_date, datepart) -%}
+    {%- if datepart == 'day' -%}
+    cast(datediff({{ second_date }}, {{ first_date }}) as bigint)
+    {%- elif datepart == 'month' -%}
+    cast((year({{ second_date }}) * 12 + month({{ second_date }})) - (year({{ first_date }}) * 12 + month({{ first_date }})) as bigint)
+    {%- else -%}
+    {{ exceptions.raise_compiler_error("datediff by " ~ datepart ~ " has no Spark form in this project yet") }}
+    {%- endif -%}
+{%- endmacro %}
