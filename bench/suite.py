@@ -103,9 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     webhooks_only = link_tree(landing, scratch / "landing-webhooks", only="voucherify/webhooks")
 
     ingest_section(args, runner, rows, webhooks_only, scratch)
-    built, base_raw = build_section(args, runner, rows, landing, base, increment_share, scratch)
+    built, base_raw, duckdb_full_seconds = build_section(args, runner, rows, landing, base, increment_share, scratch)
     if args.spark:
-        spark_section(args, runner, rows, base_raw, scratch)
+        spark_section(args, runner, rows, base_raw, scratch, duckdb_full_seconds)
     dashboards_section(args, runner, rows, built)
     if args.small_files:
         small_files_section(args, runner, rows, landing, scratch)
@@ -463,17 +463,17 @@ def build_section(
                 detail={"uncapped_peak_rss_mb": full_rss, "run": result},
             )
         )
-    return warehouse, base_raw
+    return warehouse, base_raw, full_seconds
 
 
-def spark_section(args, runner: StageRunner, rows: list[Row], base_raw: Path, scratch: Path) -> None:
+def spark_section(
+    args, runner: StageRunner, rows: list[Row], base_raw: Path, scratch: Path, duckdb_full_seconds: float
+) -> None:
     """The same warehouse (before its newest days) built in full on Spark from its Parquet raw layer: a local session
-    in this machine's cores, then a standalone cluster of a master and two 1-core workers on loopback."""
+    in this machine's cores, then a standalone cluster of a master and two 1-core workers on loopback; each against
+    DuckDB's full build of it."""
     if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("psutil") is None:
-        rows.append(
-            Row("spark", "full build seconds", None, "s", detail={"skipped": "pip install -e '.[spark,bench]'"})
-        )
-        return
+        raise SystemExit("--spark needs the spark and bench extras: pip install -e '.[spark,bench]' (make bench does)")
     for label, workers in (("local session", 0), ("standalone cluster, 2 workers", 2)):
         console.log(f"full dbt build on Spark, {label}…")
         warehouse = scratch / f"spark-{workers}.duckdb"
@@ -483,6 +483,7 @@ def spark_section(args, runner: StageRunner, rows: list[Row], base_raw: Path, sc
             "spark_build", sample_tree=True, warehouse=str(warehouse), state=str(state), workers=workers
         )
         rows.append(Row("spark", f"full build seconds, {label}", result["seconds"], "s", rss, detail=result))
+        rows.append(Row("spark", f"{label} / DuckDB full build", result["seconds"] / duckdb_full_seconds, "×"))
         shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(warehouse.with_name(warehouse.name + ".raw"), ignore_errors=True)
         warehouse.unlink()
