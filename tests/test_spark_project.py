@@ -75,8 +75,11 @@ def spark_builds(generated_landing, tmp_path_factory):
     raw_parquet = config.raw_folder(warehouse)
     timings = {}
 
-    load_landing(_landing_without_late_files(generated_landing, root / "partial"), warehouse, progress=False,
-                 raw_parquet=raw_parquet)  # fmt: skip
+    partial = _landing_without_late_files(generated_landing, root / "partial")
+    # Segment syncs its `tracks` table with the per-event tables: Voucherify's arrives with the held-back loads too
+    # (int_segment_events_deduped keeps the first copy ingested, and the bare tracks copy has no properties)
+    (partial / "segment" / "warehouse" / "voucherify" / "tracks.csv").unlink()
+    load_landing(partial, warehouse, progress=False, raw_parquet=raw_parquet)
     started = time.perf_counter()
     first = spark.build(warehouse, config, full_refresh=True)
     timings["full build"] = time.perf_counter() - started
