@@ -127,13 +127,21 @@ def dlt_baseline(landing: str, pipelines_dir: str, warehouse: str, max_events: i
 
 def build(warehouse: str, full_refresh: bool, memory_limit: str | None = None) -> dict:
     """One `dbt build` through the project's build entry point, as `loyalty run` does it; with `memory_limit`, under
-    that DuckDB memory cap (setting duckdb_memory_limit), spilling to <warehouse>.tmp beyond it."""
+    that DuckDB memory cap (setting duckdb_memory_limit), spilling to <warehouse>.tmp beyond it, and a build that
+    runs out of memory under the cap is reported (the nodes that failed), not raised."""
+    from loyalty.build import BuildFailed
     from loyalty.build import build as dbt_build
 
+    started = time.perf_counter()
     if memory_limit:
         os.environ["LOYALTY_DUCKDB_MEMORY_LIMIT"] = memory_limit
-    started = time.perf_counter()
-    result = dbt_build(Path(warehouse), full_refresh=full_refresh)
+        try:
+            result = dbt_build(Path(warehouse), full_refresh=full_refresh)
+        except BuildFailed as failure:
+            failed = [node.name for node in failure.result.failed]
+            return {"seconds": time.perf_counter() - started, "failed": failed, "error": str(failure)}
+    else:
+        result = dbt_build(Path(warehouse), full_refresh=full_refresh)
     slowest = sorted(result.nodes, key=lambda node: node.seconds, reverse=True)[:8]
     return {
         "seconds": time.perf_counter() - started,

@@ -457,9 +457,11 @@ def build_section(
             Row(
                 "dbt",
                 f"full build seconds, memory_limit {args.duckdb_memory_limit}",
-                result["seconds"],
+                None if "failed" in result else result["seconds"],
                 "s",
                 rss,
+                target="builds under the cap",
+                ok="failed" not in result,
                 detail={"uncapped_peak_rss_mb": full_rss, "run": result},
             )
         )
