@@ -6,9 +6,14 @@ JSON to the `result` path it is given (stdout belongs to the code under test).
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 # The Voucherify webhook envelope's top-level keys (v2024 and legacy v2018): the explicit column list that
@@ -120,12 +125,23 @@ def dlt_baseline(landing: str, pipelines_dir: str, warehouse: str, max_events: i
     return {"seconds": time.perf_counter() - started, "webhook_rows": len(events)}
 
 
-def build(warehouse: str, full_refresh: bool) -> dict:
-    """One `dbt build` through the project's build entry point, as `loyalty run` does it."""
+def build(warehouse: str, full_refresh: bool, memory_limit: str | None = None) -> dict:
+    """One `dbt build` through the project's build entry point, as `loyalty run` does it; with `memory_limit`, under
+    that DuckDB memory cap (setting duckdb_memory_limit), spilling to <warehouse>.tmp beyond it, and a build that
+    runs out of memory under the cap is reported (the nodes that failed), not raised."""
+    from loyalty.build import BuildFailed
     from loyalty.build import build as dbt_build
 
     started = time.perf_counter()
-    result = dbt_build(Path(warehouse), full_refresh=full_refresh)
+    if memory_limit:
+        os.environ["LOYALTY_DUCKDB_MEMORY_LIMIT"] = memory_limit
+        try:
+            result = dbt_build(Path(warehouse), full_refresh=full_refresh)
+        except BuildFailed as failure:
+            failed = [node.name for node in failure.result.failed]
+            return {"seconds": time.perf_counter() - started, "failed": failed, "error": str(failure)}
+    else:
+        result = dbt_build(Path(warehouse), full_refresh=full_refresh)
     slowest = sorted(result.nodes, key=lambda node: node.seconds, reverse=True)[:8]
     return {
         "seconds": time.perf_counter() - started,
@@ -133,6 +149,91 @@ def build(warehouse: str, full_refresh: bool) -> dict:
         "nodes_seconds": sum(node.seconds for node in result.nodes),
         "slowest": {node.name: node.seconds for node in slowest},  # where a build's time goes
     }
+
+
+def spark_build(warehouse: str, state: str, workers: int) -> dict:
+    """A full `dbt build` on Spark from the warehouse's Parquet raw layer (written first, untimed): a local session
+    (`local[*]`), or with `workers` > 0 a standalone cluster of a master and that many workers (1 core, 1 GB each)
+    started from pyspark's own jars on loopback and stopped afterwards."""
+    import duckdb
+
+    from ingest import parquet_layer
+    from loyalty.engines import spark
+
+    warehouse_path = Path(warehouse)
+    config = spark.SparkConfig(master="local[*]", state=Path(state))
+    with duckdb.connect(warehouse, read_only=True) as con:
+        parquet_layer.write_new_batches(con, config.raw_folder(warehouse_path))
+    with standalone_cluster(workers, Path(state) / "cluster") as master:
+        if master:
+            config = spark.SparkConfig(master=master, driver_memory="1g", state=Path(state))
+        started = time.perf_counter()
+        result = spark.build(warehouse_path, config, full_refresh=True)
+        seconds = time.perf_counter() - started
+    slowest = sorted(result.nodes, key=lambda node: node.seconds, reverse=True)[:8]
+    return {
+        "seconds": seconds,
+        "nodes": len(result.nodes),
+        "master": config.master,
+        "slowest": {node.name: node.seconds for node in slowest},
+    }
+
+
+@contextmanager
+def standalone_cluster(workers: int, folder: Path):
+    """A Spark standalone master and `workers` workers on loopback (`spark-class` from the pyspark wheel); yields the
+    master's URL (None without workers); every daemon is stopped by its process group afterwards."""
+    if not workers:
+        yield None
+        return
+    import pyspark
+
+    spark_home = Path(pyspark.__file__).resolve().parent
+    env = os.environ | {"SPARK_HOME": str(spark_home), "SPARK_LOCAL_IP": "127.0.0.1"}
+    folder.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    daemons = []
+
+    def start(name: str, *args: str) -> None:
+        with open(folder / f"{name}.log", "wb") as log:
+            daemons.append(
+                subprocess.Popen([str(spark_home / "bin" / "spark-class"), *args], cwd=folder, env=env, stdout=log,
+                                 stderr=log, start_new_session=True)
+            )  # fmt: skip
+
+    try:
+        start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+              "--webui-port", str(_free_port()))  # fmt: skip
+        _wait_for_port(port)
+        master = f"spark://127.0.0.1:{port}"
+        for n in range(1, workers + 1):
+            start(f"worker{n}", "org.apache.spark.deploy.worker.Worker", master, "--host", "127.0.0.1",
+                  "--cores", "1", "--memory", "1g", "--webui-port", str(_free_port()),
+                  "--work-dir", str(folder / f"worker{n}"))  # fmt: skip
+        time.sleep(5)  # the workers register with the master
+        yield master
+    finally:
+        for daemon in daemons:
+            if daemon.poll() is None:
+                os.killpg(daemon.pid, signal.SIGTERM)
+        for daemon in daemons:
+            daemon.wait(timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"the Spark master did not listen on {port} within {seconds} s")
 
 
 def dashboard_queries(warehouse: str, repeats: int) -> dict:
@@ -182,6 +283,7 @@ STAGES = {
     "read_json": read_json_baseline,
     "dlt": dlt_baseline,
     "build": build,
+    "spark_build": spark_build,
     "dashboard_queries": dashboard_queries,
 }
 

@@ -125,11 +125,16 @@ def build(
                 "--docs is built from the DuckDB engine: run `loyalty build --docs` without --engine spark"
             )
         spark.build(
-            settings.path("warehouse", warehouse), spark.SparkConfig.from_settings(settings), full_refresh=full_refresh
+            settings.path("warehouse", warehouse),
+            spark.SparkConfig.from_settings(settings),
+            project_dir=settings.path("dbt_project", dbt_project),
+            full_refresh=full_refresh,
         )
         return
     from loyalty.build import build as dbt_build
+    from loyalty.engines.duckdb import apply_build_limits
 
+    apply_build_limits(settings)
     dbt_build(
         settings.path("warehouse", warehouse),
         project_dir=settings.path("dbt_project", dbt_project),
@@ -156,8 +161,10 @@ def run(
 ) -> None:
     """Scheduled job: lock, ingest, build, then publish the new warehouse atomically for readers."""
     settings = load_settings(config)
+    from loyalty.engines.duckdb import apply_build_limits
     from loyalty.run import run as scheduled_run
 
+    apply_build_limits(settings)
     spark_config = None
     if _engine(settings, engine) == "spark":
         from loyalty.engines.spark import SparkConfig, require_spark
@@ -184,6 +191,7 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="Folder to write <mart>.parquet files into")],
     warehouse: WarehouseOpt = None,
     engine: EngineOpt = None,
+    dbt_project: DbtProjectOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Write every mart as OUT/<mart>.parquet (for BI tools), from the DuckDB warehouse or from its Spark build."""
@@ -192,7 +200,12 @@ def export(
     if _engine(settings, engine) == "spark":
         from loyalty.engines import spark
 
-        marts = spark.export_marts(warehouse_path, out, spark.SparkConfig.from_settings(settings))
+        marts = spark.export_marts(
+            warehouse_path,
+            out,
+            spark.SparkConfig.from_settings(settings),
+            project_dir=settings.path("dbt_project", dbt_project),
+        )
     else:
         from loyalty.engines.duckdb import export_marts
 
@@ -229,8 +242,10 @@ def demo(
 ) -> None:
     """Generate sample data if missing, run the pipeline, and serve the dashboards."""
     settings = load_settings(config)
+    from loyalty.engines.duckdb import apply_build_limits
     from loyalty.serve import demo as run_demo
 
+    apply_build_limits(settings)
     run_demo(
         settings.path("landing"),
         settings.path("warehouse"),

@@ -168,8 +168,8 @@ def _ingest_build_publish(
     with _stage(record, "build"):
         try:
             if spark:
-                result = spark_engine.build(next_path, spark, full_refresh=record.full_refresh)
-                spark_engine.load_marts_into(next_path, next_path, spark)
+                result = spark_engine.build(next_path, spark, project_dir=dbt_project, full_refresh=record.full_refresh)
+                spark_engine.load_marts_into(next_path, next_path, spark, project_dir=dbt_project)
             else:
                 result = build(next_path, project_dir=dbt_project, full_refresh=record.full_refresh)
         except LoyaltyError as failure:

@@ -55,6 +55,10 @@ KNOWN = {
     "spark_host": ("LOYALTY_SPARK_HOST", "127.0.0.1"),
     "spark_port": ("LOYALTY_SPARK_PORT", 10000),
     "spark_driver_memory": ("LOYALTY_SPARK_DRIVER_MEMORY", "2g"),
+    # The DuckDB build's memory cap (DuckDB's memory_limit: '4GB', '50%') and the folder it spills to beyond it;
+    # unset: the defaults in the dbt project's profiles.yml (docs/scale.md, "When one machine still serves").
+    "duckdb_memory_limit": ("LOYALTY_DUCKDB_MEMORY_LIMIT", None),
+    "duckdb_temp_directory": ("LOYALTY_DUCKDB_TEMP_DIRECTORY", None),
 }
 
 

@@ -1,6 +1,7 @@
 """The Spark engine on a real local Spark (dbt-spark's session method, pyspark's own jars, one session for the
-module): the cross-engine macros give DuckDB's results on Spark, DuckDB still spells them as the models do
-today, and the models that are portable already, built on Spark from the Parquet raw layer, equal DuckDB's.
+test run): the cross-engine macros give DuckDB's results on Spark (including the bucket overwrite that stands in
+for merge and delete on Parquet tables), DuckDB still spells them as the models did before the port, and marts
+hand over as Parquet files and DuckDB tables. The whole project on Spark: tests/test_spark_project.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -31,26 +31,11 @@ CROSS_DB_MODELS = [
     "casts_and_times",
     "ordered_aggregates",
     "syntax_differences",
+    "keys_and_rates",
+    "bucketed_inputs",
+    "bucketed_recompute",
 ]
-# Models of the project that build on Spark today with only the cross_db macros (no model edits): staging of
-# exports, API pulls, webhook deliveries and tier events, and the tier events deduplicated. The porting plan
-# in docs/scale.md lists what the others need.
-PORTABLE_NOW = {
-    "staging": [
-        "stg_voucherify__export_customers",
-        "stg_voucherify__export_loyalty_transactions",
-        "stg_voucherify__export_orders",
-        "stg_voucherify__export_points_expirations",
-        "stg_voucherify__export_publications",
-        "stg_voucherify__export_redemptions",
-        "stg_voucherify__export_vouchers",
-        "stg_voucherify__api_loyalty_transactions",
-        "stg_voucherify__api_redemptions",
-        "stg_voucherify__webhook_deliveries",
-        "stg_voucherify__webhook_tier_events",
-    ],
-    "intermediate": ["int_tier_events_deduped"],
-}
+BUCKET_COLUMN = "_spark_bucket"  # Spark's partition column of key-bucketed tables (macros/cross_db/incremental.sql)
 
 
 # One Spark state (metastore, tables) for every in-process Spark of the test run: Hive's metastore client stays
@@ -64,12 +49,19 @@ def spark_config() -> spark.SparkConfig:
     return spark.SparkConfig(master="local[2]", state=SPARK_STATE)
 
 
-def spark_table_to_parquet(relation: str, path: Path) -> Path:
-    """A table or view of the in-process Spark written to Parquet (timestamps as UTC instants), for DuckDB to read."""
+def spark_session():
     from pyspark.sql import SparkSession
 
-    session = SparkSession.builder.getOrCreate()  # the session dbt-spark started
-    session.table(relation).write.mode("overwrite").parquet(str(path))
+    return SparkSession.builder.getOrCreate()  # the session dbt-spark started
+
+
+def spark_table_to_parquet(relation: str, path: Path) -> Path:
+    """A table or view of the in-process Spark written to Parquet (timestamps as UTC instants; without the bucket
+    column, which DuckDB's tables do not have), for DuckDB to read."""
+    table = spark_session().table(relation)
+    if BUCKET_COLUMN in table.columns:
+        table = table.drop(BUCKET_COLUMN)
+    table.write.mode("overwrite").parquet(str(path))
     return path
 
 
@@ -99,7 +91,8 @@ def spark_rows(relation: str, tmp_path: Path) -> tuple[list[str], list[tuple]]:
 @pytest.fixture(scope="module")
 def cross_db_builds(spark_config, tmp_path_factory):
     """The test-only project (tests/dbt_cross_db) with the loyalty project's own macros, built on DuckDB and on
-    Spark; returns the DuckDB file and the project folder."""
+    Spark, twice: the second round (var `round: 2`) is an incremental run of bucketed_recompute. Returns the DuckDB
+    file and the project folder."""
     root = tmp_path_factory.mktemp("cross_db")
     project = root / "project"
     shutil.copytree(CROSS_DB_PROJECT, project)
@@ -109,13 +102,18 @@ def cross_db_builds(spark_config, tmp_path_factory):
         "loyalty:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
         f"      path: '{database}'\n      schema: loyalty\n      settings:\n        TimeZone: UTC\n"
     )
-    try:
-        duck = _invoke(["build", "--project-dir", str(project), "--profiles-dir", str(root), "--quiet"])
-    finally:
-        _close_connections()
-    assert duck.success, duck.exception
-    outcome = spark.run_dbt(["build"], spark_config.state_folder(database), spark_config, None, project)
-    assert outcome.success, outcome.exception or [r.message for r in outcome.result.results if r.message]
+    for round_args in ([], ["--vars", "{round: 2}"]):
+        try:
+            duck = _invoke(
+                ["build", *round_args, "--project-dir", str(project), "--profiles-dir", str(root), "--quiet"]
+            )
+        finally:
+            _close_connections()
+        assert duck.success, duck.exception
+        outcome = spark.run_dbt(
+            ["build", *round_args], spark_config.state_folder(database), spark_config, None, project
+        )
+        assert outcome.success, outcome.exception or [r.message for r in outcome.result.results if r.message]
     return database, project
 
 
@@ -124,8 +122,8 @@ def test_the_cross_engine_macros_give_duckdbs_results_on_spark(cross_db_builds, 
     database, _ = cross_db_builds
     with duckdb.connect(str(database), read_only=True) as con:
         con.execute("set TimeZone = 'UTC'")
-        duck_columns, duck_rows = rows(con, f"loyalty.{model}")
-    spark_columns, from_spark = spark_rows(f"loyalty.{model}", tmp_path)
+        duck_columns, duck_rows = rows(con, f"marts.{model}")
+    spark_columns, from_spark = spark_rows(f"marts.{model}", tmp_path)
     assert spark_columns == duck_columns
     assert len(duck_rows) >= 5
     assert_same_rows(from_spark, duck_rows, model)
@@ -136,22 +134,31 @@ def test_the_inputs_are_tricky_enough_to_tell_the_engines_apart(cross_db_builds)
     database, _ = cross_db_builds
     with duckdb.connect(str(database), read_only=True) as con:
         con.execute("set TimeZone = 'UTC'")
-        casts = dict(con.execute("select raw_text, as_bigint from loyalty.casts_and_times").fetchall())
+        casts = dict(con.execute("select raw_text, as_bigint from marts.casts_and_times").fetchall())
         assert (casts["2.5"], casts["-2.5"], casts["1e3"], casts["garbage"]) == (3, -3, 1000, None)
         instant = con.execute(
-            "select as_instant from loyalty.casts_and_times where raw_text = '2024-01-02T03:04Z'"
+            "select as_instant from marts.casts_and_times where raw_text = '2024-01-02T03:04Z'"
         ).fetchone()[0]
         assert instant.isoformat() == "2024-01-02T03:04:00+00:00"
         firsts = con.execute(
-            "select distinct entity, first_by_rank_then_day, latest_first, joined from loyalty.ordered_aggregates "
+            "select distinct entity, first_by_rank_then_day, latest_first, joined from marts.ordered_aggregates "
             "order by entity"
         ).fetchall()
         assert firsts[0] == ("a", "first", "second", "null-date|second|first")
         assert firsts[1][1] == "tie-b"  # null days sort last, then the tiebreak decides
-        value = con.execute("select json_value from loyalty.json_functions where doc_id = 1 and path = 'n'").fetchone()[
-            0
-        ]
+        value = con.execute("select json_value from marts.json_functions where doc_id = 1 and path = 'n'").fetchone()[0]
         assert value == '{"b":1,"c":[1,"x"]}'  # keys in the document's order, minified
+        keys = con.execute(
+            "select kind || n, time_key, at_epoch_ms, as_boolean, rate, first_element from marts.keys_and_rates"
+        ).fetchall()
+        by_id = {k[0]: k[1:] for k in keys}
+        assert by_id["instant2"][:2] == ("key:2024-01-02 03:04:05.5+00", 1704164645500)
+        assert by_id["instant5"][1] == 1704164645124  # .1235 ms rounds half away from zero
+        assert by_id["instant8"][1] == -315583199877  # before 1970 too
+        assert [by_id[f"word{n}"][2] for n in (1, 6, 14, 16, 19)] == [True, True, None, None, None]  # on, ' true', '2'
+        assert str(by_id["ratio1"][3]) == "0.0713"  # 57/800 = 0.07125, half up
+        assert by_id["ratio7"][3] is None  # denominator 0
+        assert [by_id[f"array{n}"][4] for n in (1, 2, 4, 9)] == ["Paris", None, '{"a":1}', None]
 
 
 def test_duckdb_spells_the_cross_engine_macros_exactly_as_the_models_do_today(cross_db_builds):
@@ -181,6 +188,17 @@ def test_duckdb_spells_the_cross_engine_macros_exactly_as_the_models_do_today(cr
         "value_at_max": "arg_max(status, updated_at)",
         "string_agg_ordered": "string_agg(sku, ', ' order by sku)",
         "quote": '"timestamp"',
+        "timestamp_text": "cast(_ingested_at as varchar)",
+        "epoch_ms": "epoch_ms(published_at)",
+        "safe_cast_boolean": "try_cast(x as boolean)",
+        "json_text_root_index": "json_extract_string(doc, '$[0]')",
+        "json_array_size": "coalesce(json_array_length(doc, '$.vouchers_id'), 0)",
+        "recomputed_rows": "select * from final",
+        "recompute_strategy": "delete+insert",
+        "recompute_strategy_default": "None",
+        "key_bucket_partition": "None",
+        "delete_rows_where": 'delete from "cross_db"."marts"."duckdb_spellings" where is_stack_parent',
+        "drop_emptied_buckets": "",
     }
 
 
@@ -202,25 +220,25 @@ def prepared_world(built_world, tmp_path: Path) -> Path:
     return warehouse
 
 
-def test_models_portable_today_built_on_spark_from_the_parquet_raw_layer_equal_duckdb(
-    built_world, spark_config, tmp_path
-):
-    warehouse = prepared_world(built_world, tmp_path)
-    config = replace(spark_config, raw_parquet=None)  # the default folder, <warehouse>.raw
-    models = [m for names in PORTABLE_NOW.values() for m in names]
-    result = spark.build(warehouse, config, select=" ".join(models))
-    assert {n.name for n in result.nodes if n.resource_type == "model"} == {f"model.{m}" for m in models}
+def test_an_incremental_recompute_holds_what_a_full_refresh_gives_on_both_engines(cross_db_builds, tmp_path):
+    """bucketed_recompute after its second, incremental round: changed keys recomputed, new keys added, deleted keys
+    gone, untouched keys kept. On Spark (bucket overwrite) the round took every path, or the test says which not."""
+    database, _ = cross_db_builds
+    expected = sorted((f"key_{n}", "changed" if n % 3 == 0 else "first") for n in range(1, 46) if n % 5)
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert rows(con, "marts.bucketed_recompute")[1] == expected
+    assert spark_rows("marts.bucketed_recompute", tmp_path)[1] == expected
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        con.execute("set TimeZone = 'UTC'")
-        for schema, names in PORTABLE_NOW.items():
-            for model in names:
-                duck_columns, duck_rows = rows(con, f"{schema}.{model}")
-                spark_columns, from_spark = spark_rows(f"{schema}.{model}", tmp_path)
-                assert spark_columns == duck_columns, model
-                assert_same_rows(from_spark, duck_rows, model)
-                if "__api_" not in model:  # the generator writes no API pulls
-                    assert duck_rows, model
+    buckets: dict[int, set[int]] = {}
+    for key, bucket in spark_session().sql("select k, bucket from checks.input_key_buckets").collect():
+        buckets.setdefault(bucket, set()).add(int(key.removeprefix("key_")))
+    deleted = {n for n in range(1, 41) if n % 5 == 0}
+    touched = {n for n in range(1, 46) if n % 3 == 0 or n > 40}
+    # a bucket of deleted keys only: no overwrite writes it, the post-hook drops its partition
+    assert any(keys <= deleted for keys in buckets.values())
+    # buckets rewritten for a deleted or a recomputed key that also hold untouched keys, read back from the table
+    assert any(keys & deleted and keys - deleted - touched for keys in buckets.values())
+    assert any(keys & touched and keys - deleted - touched for keys in buckets.values())
 
 
 def test_spark_marts_exported_as_files_and_loaded_into_duckdb_equal_the_duckdb_build(
@@ -239,7 +257,7 @@ def test_spark_marts_exported_as_files_and_loaded_into_duckdb_equal_the_duckdb_b
         for mart in CROSS_DB_MODELS:
             _, exported = rows(con, f"read_parquet('{out / mart}.parquet')")
             _, loaded = rows(con, f"marts.{mart}")
-            _, built = rows(con, f"duckdb_build.loyalty.{mart}")
+            _, built = rows(con, f"duckdb_build.marts.{mart}")
             assert_same_rows(exported, built, f"{mart}.parquet")
             assert_same_rows(loaded, built, f"marts.{mart}")
         types = dict(

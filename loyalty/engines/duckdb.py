@@ -1,4 +1,5 @@
-"""The DuckDB engine's marts, exported: every table of the warehouse's `marts` schema as `<out>/<mart>.parquet`."""
+"""The DuckDB engine: its memory cap for builds, and its marts exported (every table of the warehouse's `marts`
+schema as `<out>/<mart>.parquet`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,21 @@ from pathlib import Path
 import duckdb
 
 from loyalty.errors import LoyaltyError
+
+# The variables profiles.yml reads DuckDB's memory_limit and temp_directory from (its defaults apply when unset).
+BUILD_LIMIT_SETTINGS = {
+    "duckdb_memory_limit": "LOYALTY_DUCKDB_MEMORY_LIMIT",
+    "duckdb_temp_directory": "LOYALTY_DUCKDB_TEMP_DIRECTORY",
+}
+
+
+def apply_build_limits(settings) -> None:
+    """Hand the configured memory cap and spill folder of DuckDB builds (flag, environment or loyalty.toml) to
+    the dbt profile, which reads them from the environment of this process."""
+    for key, variable in BUILD_LIMIT_SETTINGS.items():
+        value = settings.path(key) if key.endswith("directory") else settings.get(key)
+        if value is not None and str(value) != "":
+            os.environ[variable] = str(value)
 
 
 def export_marts(warehouse: Path, out: Path) -> list[str]:

@@ -34,11 +34,14 @@ from ingest import parquet_layer
 from ingest.locks import LockHeld, exclusive_lock
 from loyalty.build import (
     _BUILD_LOCK,
+    PACKAGE_ENV,
     PROJECT_DIR,
     BuildFailed,
     BuildResult,
     _console,
+    _environment,
     _first_line,
+    _install_package,
     _invoke,
     _node_results,
     _raise_on_failure,
@@ -140,13 +143,21 @@ def _require_java() -> None:
 
 
 def build(
-    warehouse: Path, config: SparkConfig, *, full_refresh: bool = False, select: str | None = None
+    warehouse: Path,
+    config: SparkConfig,
+    *,
+    project_dir: Path | None = None,
+    full_refresh: bool = False,
+    select: str | None = None,
 ) -> BuildResult:
-    """`dbt build` on Spark from `warehouse`'s raw layer (models and data tests); raise LoyaltyError on failure."""
+    """`dbt build` of `project_dir` (default: the shipped project; or a `loyalty init` project, which uses it as a
+    package) on Spark from `warehouse`'s raw layer (models and data tests); raise BuildFailed on failure."""
     warehouse = Path(warehouse).resolve()
+    project_dir = _project(project_dir)
     require_spark(config)
     state = config.state_folder(warehouse)
     with _state_lock(state):
+        _install_package_for(project_dir, state)
         raw_vars, batches = _prepare_raw_layer(warehouse, config)
         if not full_refresh and _needs_full_refresh(state, batches):
             _console.print(
@@ -162,11 +173,11 @@ def build(
         else:
             args += ["--exclude-resource-type", "unit_test"]
         started = time.perf_counter()
-        sources = run_dbt(["run-operation", "create_raw_sources"], state, config, raw_vars)
+        sources = run_dbt(["run-operation", "create_raw_sources"], state, config, raw_vars, project_dir)
         if not sources.success:
             reason = _first_line(sources.exception) or f"see {state / 'logs' / 'dbt.log'}"
             raise LoyaltyError(f"declaring the Parquet raw layer on Spark failed: {reason}")
-        outcome = run_dbt(args, state, config, raw_vars)
+        outcome = run_dbt(args, state, config, raw_vars, project_dir)
         nodes = _node_results(outcome)
         result = BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
         try:
@@ -182,7 +193,7 @@ def build(
     return result
 
 
-def export_marts(warehouse: Path, out: Path, config: SparkConfig, *, project_dir: Path = PROJECT_DIR) -> list[str]:
+def export_marts(warehouse: Path, out: Path, config: SparkConfig, *, project_dir: Path | None = None) -> list[str]:
     """Write every mart of the Spark build of `warehouse` to `out/<mart>.parquet`; return the mart names."""
     folders = _export_from_spark(Path(warehouse).resolve(), config, project_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -194,7 +205,7 @@ def export_marts(warehouse: Path, out: Path, config: SparkConfig, *, project_dir
 
 
 def load_marts_into(
-    warehouse: Path, database: Path, config: SparkConfig, *, project_dir: Path = PROJECT_DIR
+    warehouse: Path, database: Path, config: SparkConfig, *, project_dir: Path | None = None
 ) -> list[str]:
     """Replace the `marts` tables of the DuckDB file `database` with the Spark build of `warehouse`, where the
     dashboards read them (`loyalty run --engine spark` builds `<warehouse>.next` and publishes it)."""
@@ -215,12 +226,14 @@ def load_marts_into(
     return list(folders)
 
 
-def _export_from_spark(warehouse: Path, config: SparkConfig, project_dir: Path) -> dict[str, Path]:
+def _export_from_spark(warehouse: Path, config: SparkConfig, project_dir: Path | None) -> dict[str, Path]:
     """Every mart written by Spark as a folder of Parquet files under <state>/export/; mart → folder."""
+    project_dir = _project(project_dir)
     require_spark(config)
     state = config.state_folder(warehouse)
     export = state / "export"
     with _state_lock(state):
+        _install_package_for(project_dir, state)
         shutil.rmtree(export, ignore_errors=True)
         operation = ["run-operation", "export_marts", "--args", json.dumps({"folder": str(export)})]
         outcome = run_dbt(operation, state, config, None, project_dir)
@@ -283,9 +296,24 @@ def _needs_full_refresh(state: Path, batches: set[str]) -> bool:
     return consumed.exists() and not set(json.loads(consumed.read_text())) <= batches
 
 
+def _project(project_dir: Path | None) -> Path:
+    """The dbt project to build: the shipped one, or a user's own (`loyalty init`), checked as for DuckDB."""
+    project_dir = Path(project_dir).expanduser().resolve() if project_dir else PROJECT_DIR
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise LoyaltyError(f"no dbt_project.yml in {project_dir}: create a project with `loyalty init {project_dir}`")
+    return project_dir
+
+
+def _install_package_for(project_dir: Path, state: Path) -> None:
+    """A user project links the shipped one as its dbt package (`dbt deps`), as the DuckDB engine does."""
+    with _BUILD_LOCK, _environment({PACKAGE_ENV: str(PROJECT_DIR)}):
+        _install_package(project_dir, state)
+
+
 def run_dbt(args: list[str], state: Path, config: SparkConfig, raw_vars: dict | None, project_dir: Path = PROJECT_DIR):
     """One in-process dbt invocation (`build`, `run-operation`, ...) of `project_dir` on Spark, with this warehouse's
-    profile, target folder, logs and raw layer; returns dbt's outcome."""
+    profile, target folder, logs and raw layer; returns dbt's outcome. A user project's packages.yml finds the
+    shipped project through LOYALTY_DBT_PACKAGE, set here as the DuckDB engine sets it."""
     profile = state / "profile"
     profile.mkdir(parents=True, exist_ok=True)
     (profile / "profiles.yml").write_text(json.dumps(_profile(state, config), indent=2))  # JSON is YAML
@@ -299,7 +327,7 @@ def run_dbt(args: list[str], state: Path, config: SparkConfig, raw_vars: dict | 
     ]  # fmt: skip
     if raw_vars is not None:
         args += ["--vars", json.dumps({"raw_parquet": raw_vars})]
-    with _BUILD_LOCK, _spark_session_for(state, config):
+    with _BUILD_LOCK, _environment({PACKAGE_ENV: str(PROJECT_DIR)}), _spark_session_for(state, config):
         return _invoke(args)
 
 

@@ -51,7 +51,8 @@
 {%- endmacro %}
 
 {#- Whole numbers 0, 1, …, up to 65,535 (as `n`): the days or months of the data's span. Portable: a cross join
-    of two-row tables (dbt's generate_series), no engine's own series function. -#}
+    of two-row tables (dbt's generate_series), no engine's own series function; a bigint on every engine (dbt-spark's
+    generate_series sums powers of 2 as doubles). -#}
 {% macro whole_numbers() -%}
-    select generated_number - 1 as n from ({{ dbt.generate_series(65536) }}) as series
+    select cast(generated_number - 1 as {{ dbt.type_bigint() }}) as n from ({{ dbt.generate_series(65536) }}) as series
 {%- endmacro %}

@@ -33,7 +33,7 @@
     the text, or the array's first element. -#}
 {% macro text_or_first_element(expr) -%}
     case
-        when ltrim({{ expr }}) like '[%' then nullif(trim(json_extract_string(try_cast({{ expr }} as json), '$[0]')), '')
+        when ltrim({{ expr }}) like '[%' then nullif(trim({{ json_text(dbt.safe_cast(expr, 'json'), '[0]') }}), '')
         else nullif(trim({{ expr }}), '')
     end
 {%- endmacro %}

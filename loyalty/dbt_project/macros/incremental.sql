@@ -11,7 +11,7 @@
 
 {% macro _high_water_mark(column) -%}
     {%- if execute -%}
-        {%- set result = run_query('select cast(max(' ~ column ~ ') as varchar) from ' ~ this) -%}
+        {%- set result = run_query('select cast(max(' ~ column ~ ') as ' ~ type_text() ~ ') from ' ~ this) -%}
         {{- return(result.columns[0].values()[0]) -}}
     {%- endif -%}
     {{- return(none) -}}

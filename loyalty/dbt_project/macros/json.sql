@@ -7,7 +7,7 @@
 {%- endmacro %}
 
 {% macro default__json_text(doc, path) -%}
-    json_extract_string({{ doc }}, '$.{{ path }}')
+    json_extract_string({{ doc }}, '{{ json_path(path) }}')
 {%- endmacro %}
 
 {#- The JSON value at `path` (an object, array or scalar), still as JSON. -#}
@@ -34,14 +34,14 @@
 {%- endmacro %}
 
 {% macro default__json_array_size(doc, path) -%}
-    coalesce(json_array_length({{ doc }}, '$.{{ path }}'), 0)
+    coalesce(json_array_length({{ doc }}, '{{ json_path(path) }}'), 0)
 {%- endmacro %}
 
 {#- A free-form field that may hold a string or an array of strings (order.metadata.location_id has been
     seen as both): the string, or the first element of the array. -#}
 {% macro json_text_or_first(doc, path) -%}
     coalesce(
-        case when json_type({{ doc }}, '$.{{ path }}') = 'ARRAY' then json_extract_string({{ doc }}, '$.{{ path }}[0]') end,
-        case when json_type({{ doc }}, '$.{{ path }}') <> 'ARRAY' then nullif(trim(json_extract_string({{ doc }}, '$.{{ path }}')), '') end
+        case when {{ json_type_of(doc, path) }} = 'ARRAY' then {{ json_text(doc, path ~ '[0]') }} end,
+        case when {{ json_type_of(doc, path) }} <> 'ARRAY' then nullif(trim({{ json_text(doc, path) }}), '') end
     )
 {%- endmacro %}

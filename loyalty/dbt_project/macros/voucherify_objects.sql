@@ -80,7 +80,7 @@
 {#- The Voucherify order id (ord_…) a free text names, e.g. the POS's return removal reason
     "Return products … from order: ord_…". -#}
 {% macro order_id_in_text(expr) -%}
-    nullif(regexp_extract({{ expr }}, 'ord_[A-Za-z0-9]+'), '')
+    nullif(regexp_extract({{ expr }}, 'ord_[A-Za-z0-9]+', 0), '')
 {%- endmacro %}
 
 {#- A loyalty-card or gift-card transaction (vtx_…); `context` is the object around it (a webhook's data)

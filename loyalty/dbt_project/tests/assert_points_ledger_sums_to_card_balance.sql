@@ -17,10 +17,10 @@ ledger as (
         points,
         balance_after,
         sum(points) over (
-            partition by voucher_id order by occurred_at, transaction_id
+            partition by voucher_id order by {{ nulls_last('occurred_at, transaction_id') }}
             rows between unbounded preceding and current row
         ) as running_points,
-        row_number() over (partition by voucher_id order by occurred_at, transaction_id) as position
+        row_number() over (partition by voucher_id order by {{ nulls_last('occurred_at, transaction_id') }}) as position
     from {{ ref('fct_loyalty_points') }}
     where balance_after is not null
 

@@ -4,10 +4,10 @@
     nulls sort as in DuckDB (last, unless a term says otherwise). -#}
 
 {#- Spark's first_not_null (macros/first_value.sql): the non-null values of the group with their sort keys,
-    sorted, the first one taken. -#}
+    sorted, the first one taken (try_element_at: null, not an error under ANSI mode, when every value is null). -#}
 {% macro spark__first_not_null(expr, order_by) -%}
     {%- set terms = _order_terms(order_by) -%}
-    element_at(array_sort(
+    try_element_at(array_sort(
         collect_list(named_struct('value', {{ expr }}
             {%- for term in terms %}, 'k{{ loop.index }}', {{ term.expr }}{% endfor %})) filter (where {{ expr }} is not null),
         (l, r) -> case

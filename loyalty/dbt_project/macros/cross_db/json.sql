@@ -104,3 +104,9 @@
         end
     end
 {%- endmacro %}
+
+{#- first_element_field (macros/event_cloud.sql) through json_text, whose array-index paths read a JSON null as null
+    like DuckDB; text that is not JSON gives null, as DuckDB's try_cast does. -#}
+{% macro spark__first_element_field(expr, field) -%}
+    case when ltrim({{ expr }}) like '[%' then {{ json_text(expr, '[0].' ~ field) }} end
+{%- endmacro %}

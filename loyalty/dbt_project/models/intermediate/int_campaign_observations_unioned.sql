@@ -50,7 +50,7 @@ final as (
 
     select * from unioned
     where campaign_id is not null or promotion_tier_id is not null
-    qualify row_number() over (partition by observation_key order by _ingested_at) = 1
+    qualify row_number() over (partition by observation_key order by {{ nulls_last('_ingested_at') }}) = 1
 
 )
 

@@ -18,7 +18,7 @@ webhook_customers as (
 export_customers as (
 
     select customer_id, customer_source_id, email, customer_name, created_at as seen_at, 2 as source_rank,
-        'export:' || customer_id || ':' || _file || ':' || cast(_line as varchar) as observation_key,
+        'export:' || customer_id || ':' || _file || ':' || cast(_line as {{ type_text() }}) as observation_key,
         _ingested_at
     from {{ ref('stg_voucherify__export_customers') }}
     where {{ ingested_since_watermark() }}
@@ -29,7 +29,7 @@ export_publications as (
 
     select customer_id, customer_source_id, null as email, null as customer_name, published_at as seen_at,
         3 as source_rank,
-        'export_publication:' || customer_id || ':' || _file || ':' || cast(_line as varchar) as observation_key,
+        'export_publication:' || customer_id || ':' || _file || ':' || cast(_line as {{ type_text() }}) as observation_key,
         _ingested_at
     from {{ ref('stg_voucherify__export_publications') }}
     where {{ ingested_since_watermark() }}
@@ -40,7 +40,7 @@ export_publications as (
 named_on_facts as (
 
     select customer_id, customer_source_id, null as email, null as customer_name, min(redeemed_at) as seen_at,
-        3 as source_rank, 'redemption:' || customer_id || ':' || customer_source_id || ':' || cast(_ingested_at as varchar) as observation_key,
+        3 as source_rank, 'redemption:' || customer_id || ':' || customer_source_id || ':' || {{ timestamp_text('_ingested_at') }} as observation_key,
         _ingested_at
     from {{ ref('int_redemption_observations_unioned') }}
     where customer_source_id is not null and {{ ingested_since_watermark() }}
@@ -49,7 +49,7 @@ named_on_facts as (
     union all
 
     select customer_id, customer_source_id, null, null, min(occurred_at), 3,
-        'transaction:' || customer_id || ':' || customer_source_id || ':' || cast(_ingested_at as varchar),
+        'transaction:' || customer_id || ':' || customer_source_id || ':' || {{ timestamp_text('_ingested_at') }},
         _ingested_at
     from {{ ref('int_loyalty_transaction_observations_unioned') }}
     where customer_source_id is not null and {{ ingested_since_watermark() }}
@@ -73,7 +73,7 @@ final as (
 
     select * from unioned
     where customer_id is not null
-    qualify row_number() over (partition by observation_key order by _ingested_at) = 1
+    qualify row_number() over (partition by observation_key order by {{ nulls_last('_ingested_at') }}) = 1
 
 )
 

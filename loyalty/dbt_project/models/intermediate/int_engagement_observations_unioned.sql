@@ -53,7 +53,7 @@ event_cloud as (
             {{ first_element_field(event_cloud_text('validation_inapplicable_redeemables'), 'id') }},
             {{ first_element_field(event_cloud_text('validation_skipped_redeemables'), 'id') }}) as voucher_code,
         {{ event_cloud_first(['order_id', 'redemption_order_id']) }} as order_id,
-        try_cast({{ event_cloud_text('balance_points') }} as {{ dbt.type_bigint() }}) as points,
+        {{ dbt.safe_cast(event_cloud_text('balance_points'), dbt.type_bigint()) }} as points,
         {{ event_cloud_text('earning_rule_id') }} as earning_rule_id,
         {{ event_cloud_text('event_id') }} as trigger_event_id,
         {{ event_cloud_text('reward_id') }} as reward_id,
@@ -90,7 +90,7 @@ keyed as (
         event_kind || ':' || case event_kind
             -- the same award seen through both channels: the rule, the card and the order (else the trigger)
             when 'points_rewarded' then coalesce(earning_rule_id, '') || ':' || coalesce(voucher_id, '') || ':'
-                || coalesce(order_id, trigger_event_id, cast(occurred_at as varchar))
+                || coalesce(order_id, trigger_event_id, {{ timestamp_text('occurred_at') }})
             when 'rewarded' then coalesce(redemption_id, '') || ':' || coalesce(reward_id, sighting_key)
             when 'reward_redemption' then coalesce(reward_redemption_id, sighting_key)
             else coalesce(validation_id, sighting_key)
@@ -103,5 +103,5 @@ keyed as (
 select * from keyed
 where {{ not_yet_loaded('sighting_key') }}
 -- a delivery seen twice (redelivered, or through another webhook): keep the first
-qualify row_number() over (partition by sighting_key order by _ingested_at) = 1
+qualify row_number() over (partition by sighting_key order by {{ nulls_last('_ingested_at') }}) = 1
 

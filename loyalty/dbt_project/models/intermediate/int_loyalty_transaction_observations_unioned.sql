@@ -24,7 +24,7 @@ api as (
         points, balance_after, order_id, earning_rule_id, earning_rule_name, reward_id, reward_name, occurred_at,
         'api' as observed_via,
         2 as observed_via_rank,
-        'api:' || transaction_id || ':' || _file || ':' || cast(_line as varchar) as observation_key,
+        'api:' || transaction_id || ':' || _file || ':' || cast(_line as {{ type_text() }}) as observation_key,
         _file, _line, _batch_id, _ingested_at
     from {{ ref('stg_voucherify__api_loyalty_transactions') }}
     where {{ ingested_since_watermark() }}
@@ -38,7 +38,7 @@ exports as (
         points, balance_after, order_id, earning_rule_id, earning_rule_name, reward_id, reward_name, occurred_at,
         'export' as observed_via,
         3 as observed_via_rank,
-        'export:' || transaction_id || ':' || _file || ':' || cast(_line as varchar) as observation_key,
+        'export:' || transaction_id || ':' || _file || ':' || cast(_line as {{ type_text() }}) as observation_key,
         _file, _line, _batch_id, _ingested_at
     from {{ ref('stg_voucherify__export_loyalty_transactions') }}
     where {{ ingested_since_watermark() }}
@@ -59,7 +59,7 @@ final as (
 
     select * from unioned
     where transaction_id is not null
-    qualify row_number() over (partition by observation_key order by _ingested_at, _file, _line) = 1
+    qualify row_number() over (partition by observation_key order by {{ nulls_last('_ingested_at, _file, _line') }}) = 1
 
 )
 

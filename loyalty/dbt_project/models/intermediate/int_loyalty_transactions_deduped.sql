@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', unique_key='transaction_id', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='transaction_id', on_schema_change='append_new_columns',
+          incremental_strategy=recompute_strategy(), partition_by=key_bucket_partition()) }}
 -- One row per loyalty transaction id across channels, gift-card credit movements left out, each type
 -- mapped onto one movement vocabulary (v1 vtx_ types and loyalty v2 types alike).
 -- Incremental: transactions sighted in the look-back window are recomputed from all their sightings.
@@ -48,7 +49,7 @@ final as (
         occurred_at,
         transaction_type,
         {{ loyalty_movement('transaction_type') }} as movement,
-        case when transaction_id like 'vtx\_%' escape '\' then 'v1' else 'v2' end as program_version,
+        case when {{ like_escaped('transaction_id', 'vtx\\_%') }} then 'v1' else 'v2' end as program_version,
         voucher_id,
         campaign_id,
         customer_id,
@@ -62,8 +63,8 @@ final as (
         reward_name,
         last_ingested_at
     from merged
-    where coalesce(transaction_type, '') not like 'CREDITS\_%' escape '\'
+    where not {{ like_escaped("coalesce(transaction_type, '')", 'CREDITS\\_%') }}
 
 )
 
-select * from final
+{{ recomputed_rows('final', 'transaction_id', touched='merged') }}

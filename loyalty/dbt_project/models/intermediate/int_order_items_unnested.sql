@@ -1,4 +1,12 @@
-{{ config(materialized='incremental', unique_key='order_id', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy=recompute_strategy('delete+insert'),
+    partition_by=key_bucket_partition(),
+    on_schema_change='append_new_columns',
+    post_hook="{{ drop_emptied_buckets('order_id in (select order_id from ' ~ ref('int_orders_located') ~ ' where '
+        ~ json_array_size('items', none) ~ ' = 0)') }}"
+) }}
 -- One row per order line of the latest known items of each order (webhook order snapshots carry items;
 -- exports do not). Quantities as sent, amounts in currency units.
 -- Incremental: an order changed since the last run has its lines replaced (delete+insert by order_id,
@@ -15,7 +23,7 @@ orders as (
 
 lines as (
 
-    select order_id, last_ingested_at, unnest(json_extract(items, '$[*]')) as item
+    select order_id, last_ingested_at, {{ unnest_list(json_value_list('items')) }} as item
     from orders
 
 ),
@@ -35,4 +43,4 @@ final as (
 
 )
 
-select * from final
+{{ recomputed_rows('final', 'order_id', touched='orders') }}

@@ -21,7 +21,7 @@ ranked as (
 
     select
         *,
-        row_number() over (partition by order_id order by received_at, message_id) as report_number
+        row_number() over (partition by order_id order by {{ nulls_last('received_at, message_id') }}) as report_number
     from pos_orders
     where order_id is not null
       and location_id is not null

@@ -26,7 +26,7 @@ exports as (
         metadata_location_id, metadata_location, origin_order_id, null as items, created_at, updated_at,
         null as delivered_at,
         2 as source_rank,
-        'export:' || order_id || ':' || _file || ':' || cast(_line as varchar) as snapshot_key,
+        'export:' || order_id || ':' || _file || ':' || cast(_line as {{ type_text() }}) as snapshot_key,
         _file, _line, _batch_id, _ingested_at
     from {{ ref('stg_voucherify__export_orders') }}
     where {{ ingested_since_watermark() }}
@@ -68,7 +68,7 @@ final as (
         _ingested_at
     from unioned
     where order_id is not null
-    qualify row_number() over (partition by snapshot_key order by _ingested_at, _file, _line) = 1
+    qualify row_number() over (partition by snapshot_key order by {{ nulls_last('_ingested_at, _file, _line') }}) = 1
 
 )
 

@@ -3,7 +3,8 @@
 -- from the latest event wins, then an order event over an export over an order copied inside another event.
 -- Fields a snapshot left out (location, customer, items) come from the other snapshots.
 -- Incremental: orders with a snapshot in the look-back window are recomputed from all their snapshots.
-{{ config(materialized='incremental', unique_key='order_id', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='order_id', on_schema_change='append_new_columns',
+          incremental_strategy=recompute_strategy(), partition_by=key_bucket_partition()) }}
 with
 
 snapshots as (
@@ -24,7 +25,7 @@ ranked as (
         *,
         row_number() over (
             partition by order_id
-            order by status_as_of desc nulls last, delivered_at desc nulls last, source_rank, _ingested_at, _file, _line
+            order by {{ nulls_last('status_as_of desc nulls last, delivered_at desc nulls last, source_rank, _ingested_at, _file, _line') }}
         ) as recency
     from snapshots
 
@@ -77,4 +78,4 @@ final as (
 
 )
 
-select * from final
+{{ recomputed_rows('final', 'order_id') }}

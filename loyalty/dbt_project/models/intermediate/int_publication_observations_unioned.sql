@@ -20,7 +20,7 @@ export_publications as (
 
     select null, null, voucher_code, campaign_name, published_at, customer_id, customer_source_id,
         publication_channel, null, null, null, 2,
-        'export:' || _file || ':' || cast(_line as varchar),
+        'export:' || _file || ':' || cast(_line as {{ type_text() }}),
         _ingested_at
     from {{ ref('stg_voucherify__export_publications') }}
     where {{ ingested_since_watermark() }}
@@ -67,7 +67,7 @@ final as (
 
     select * from unioned
     where publication_id is not null or observation_key like 'export:%'
-    qualify row_number() over (partition by observation_key order by _ingested_at) = 1
+    qualify row_number() over (partition by observation_key order by {{ nulls_last('_ingested_at') }}) = 1
 
 )
 

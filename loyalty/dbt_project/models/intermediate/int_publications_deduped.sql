@@ -22,7 +22,7 @@ vouchers_by_code as (
 
     select * from vouchers
     where voucher_code is not null
-    qualify row_number() over (partition by voucher_code order by voucher_id) = 1
+    qualify row_number() over (partition by voucher_code order by {{ nulls_last('voucher_id') }}) = 1
 
 ),
 
@@ -105,7 +105,7 @@ export_rows_matched as (
        and date_trunc('second', export_rows.published_at) = date_trunc('second', named_resolved.published_at)
        and (export_rows.resolved_source_id = named_resolved.customer_source_id
             or export_rows.customer_id = named_resolved.customer_id)
-    qualify row_number() over (partition by export_rows.observation_key order by named_resolved.publication_id) = 1
+    qualify row_number() over (partition by export_rows.observation_key order by {{ nulls_last('named_resolved.publication_id') }}) = 1
 
 ),
 
@@ -126,7 +126,7 @@ export_only as (
 
     select
         'export:' || voucher_code || ':' || coalesce(resolved_source_id, customer_id, '') || ':'
-            || coalesce(cast(epoch_ms(published_at) as varchar), '') as publication_id,
+            || coalesce(cast({{ epoch_ms('published_at') }} as {{ type_text() }}), '') as publication_id,
         any_value(voucher_code) as voucher_code,
         {{ first_not_null('campaign_name', '_ingested_at, observation_key') }} as campaign_name,
         any_value(published_at) as published_at,

@@ -30,7 +30,7 @@ api as (
         redemption_location_id, channel_type, related_object_type, related_rollbacks_count, related_rollback_at,
         'api' as observed_via,
         2 as observed_via_rank,
-        'api:' || redemption_id || ':' || _file || ':' || cast(_line as varchar) as observation_key,
+        'api:' || redemption_id || ':' || _file || ':' || cast(_line as {{ type_text() }}) as observation_key,
         _file, _line, _batch_id, _ingested_at
     from {{ ref('stg_voucherify__api_redemptions') }}
     where {{ ingested_since_watermark() }}
@@ -47,7 +47,7 @@ exports as (
         null as related_rollback_at,
         'export' as observed_via,
         3 as observed_via_rank,
-        'export:' || redemption_id || ':' || _file || ':' || cast(_line as varchar) as observation_key,
+        'export:' || redemption_id || ':' || _file || ':' || cast(_line as {{ type_text() }}) as observation_key,
         _file, _line, _batch_id, _ingested_at
     from {{ ref('stg_voucherify__export_redemptions') }}
     where {{ ingested_since_watermark() }}
@@ -182,7 +182,7 @@ final as (
     from unioned
     where redemption_id is not null
     -- a delivery seen twice (same event, same webhook) or a file re-read in the look-back window: keep the first
-    qualify row_number() over (partition by observation_key order by _ingested_at, _file, _line) = 1
+    qualify row_number() over (partition by observation_key order by {{ nulls_last('_ingested_at, _file, _line') }}) = 1
 
 )
 

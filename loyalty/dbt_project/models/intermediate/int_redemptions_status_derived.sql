@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', unique_key='redemption_id', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='redemption_id', on_schema_change='append_new_columns',
+          incremental_strategy=recompute_strategy(), partition_by=key_bucket_partition()) }}
 -- One row per redemption id: every channel's sightings merged, rollback objects dropped, stack parents
 -- flagged (fct_redemptions leaves them out), the status the source left null derived, and the discount the
 -- redeemable applied (macros/voucherify_objects.sql applied_discount; 0 for failures).
@@ -151,4 +152,4 @@ final as (
 
 )
 
-select * from final
+{{ recomputed_rows('final', 'redemption_id') }}

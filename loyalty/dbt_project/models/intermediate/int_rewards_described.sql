@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', unique_key='reward_id', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='reward_id', on_schema_change='append_new_columns',
+          incremental_strategy=recompute_strategy(), partition_by=key_bucket_partition()) }}
 -- One row per reward (rew_…) a redemption or reward event described, from webhooks, API pulls and Voucherify's
 -- Segment Event Cloud (both generations): its name, type and, for pay with points (COIN), the exchange ratio.
 -- Each attribute is the latest one described (by the describing event's time, then its key), so a reward whose
@@ -60,4 +61,4 @@ final as (
 
 )
 
-select * from final
+{{ recomputed_rows('final', 'reward_id') }}

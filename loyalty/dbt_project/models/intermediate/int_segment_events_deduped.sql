@@ -19,7 +19,7 @@ ranked as (
         *,
         row_number() over (
             partition by message_id
-            order by _ingested_at, received_at, case when table_name = 'tracks' then 1 else 0 end, _file, _line
+            order by {{ nulls_last("_ingested_at, received_at, case when table_name = 'tracks' then 1 else 0 end, _file, _line") }}
         ) as copy_number
     from events
 

@@ -17,7 +17,7 @@ identifies as (
         nullif(trim({{ json_text('properties', 'phone') }}), '') as phone,
         nullif(trim(coalesce({{ json_text('properties', 'address_postal_code') }},
             {{ json_text('properties', 'postal_code') }})), '') as postal_code,
-        try_cast({{ json_text('properties', 'metadata_registered_customer') }} as boolean) as registered_customer
+        {{ dbt.safe_cast(json_text('properties', 'metadata_registered_customer'), 'boolean') }} as registered_customer
     from {{ ref('int_segment_events_identified') }}
     where message_type in ('identify', 'user')
       and customer_source_id is not null

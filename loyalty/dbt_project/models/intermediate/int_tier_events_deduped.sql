@@ -32,7 +32,7 @@ final as (
         _batch_id,
         _ingested_at
     from tier_events
-    qualify row_number() over (partition by event_id order by _ingested_at, _file, _line) = 1
+    qualify row_number() over (partition by event_id order by {{ nulls_last('_ingested_at, _file, _line') }}) = 1
 
 )
 

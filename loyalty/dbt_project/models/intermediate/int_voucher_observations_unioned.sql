@@ -17,7 +17,7 @@ export_vouchers as (
 
     select voucher_id, voucher_code, voucher_type, campaign_name, campaign_id, holder_customer_id,
         holder_customer_source_id, 2, null,
-        'export:' || voucher_id || ':' || _file || ':' || cast(_line as varchar),
+        'export:' || voucher_id || ':' || _file || ':' || cast(_line as {{ type_text() }}),
         _ingested_at
     from {{ ref('stg_voucherify__export_vouchers') }}
     where {{ ingested_since_watermark() }}
@@ -36,7 +36,7 @@ final as (
 
     select * from unioned
     where voucher_id is not null
-    qualify row_number() over (partition by observation_key order by _ingested_at, voucher_code, holder_customer_id) = 1
+    qualify row_number() over (partition by observation_key order by {{ nulls_last('_ingested_at, voucher_code, holder_customer_id') }}) = 1
 
 )
 

@@ -24,3 +24,14 @@ select 1 as compiled
 -- value_at_max|{{ value_at_max('status', 'updated_at') }}
 -- string_agg_ordered|{{ string_agg_ordered('sku', ', ', 'sku') }}
 -- quote|{{ adapter.quote('timestamp') }}
+-- timestamp_text|{{ timestamp_text('_ingested_at') }}
+-- epoch_ms|{{ epoch_ms('published_at') }}
+-- safe_cast_boolean|{{ dbt.safe_cast('x', 'boolean') }}
+-- json_text_root_index|{{ json_text('doc', '[0]') }}
+-- json_array_size|{{ json_array_size('doc', 'vouchers_id') }}
+-- recomputed_rows|{{ recomputed_rows('final', 'order_id', touched='orders') }}
+-- recompute_strategy|{{ recompute_strategy('delete+insert') }}
+-- recompute_strategy_default|{{ recompute_strategy() }}
+-- key_bucket_partition|{{ key_bucket_partition() }}
+-- delete_rows_where|{{ delete_rows_where('is_stack_parent') }}
+-- drop_emptied_buckets|{{ drop_emptied_buckets('is_stack_parent') }}

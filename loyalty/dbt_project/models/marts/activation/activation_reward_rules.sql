@@ -25,16 +25,26 @@ rules as (
     {%- endfor %}
     {%- if not rules %}
     select
-        cast(null as integer) as rule_position, cast(null as varchar) as rule_name, cast(null as varchar) as description,
-        cast(null as varchar) as condition, cast(null as varchar) as campaign,
+        cast(null as integer) as rule_position, cast(null as {{ type_text() }}) as rule_name,
+        cast(null as {{ type_text() }}) as description, cast(null as {{ type_text() }}) as condition,
+        cast(null as {{ type_text() }}) as campaign,
         cast(null as {{ dbt.type_bigint() }}) as publication_limit, cast(null as boolean) as join_once
     where false
     {%- endif %}
+
+),
+
+-- a join, not a correlated count: Spark's optimizer fails on a correlated subquery over this union
+qualifying as (
+
+    select rule_name, count(*) as qualifying_members from qualifiers group by rule_name
 
 )
 
 select
     rules.*,
-    (select count(*) from qualifiers where qualifiers.rule_name = rules.rule_name) as qualifying_members
+    coalesce(qualifying.qualifying_members, 0) as qualifying_members
 from rules
+left join qualifying
+    on rules.rule_name = qualifying.rule_name
 order by rule_position

@@ -7,7 +7,7 @@ latest_export as (
 
     select * from {{ ref('stg_voucherify__export_customers') }}
     where customer_source_id is not null
-    qualify row_number() over (partition by customer_source_id order by _ingested_at desc, _file desc, _line desc) = 1
+    qualify row_number() over (partition by customer_source_id order by {{ nulls_last('_ingested_at desc, _file desc, _line desc') }}) = 1
 
 ),
 

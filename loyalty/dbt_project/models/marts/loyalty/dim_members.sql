@@ -180,14 +180,18 @@ paid_lines as (
 -- every identifier of a product (SKU, product id, lower-cased name) → all identifiers seen with it on a line
 product_aliases as (
 
-    select distinct aliases.alias, identifiers.identifier
+    select distinct alias, identifier
     from (
-        select distinct lower(product_id) as product_id, lower(product_source_id) as sku, lower(product_name) as name
-        from {{ ref('int_order_items_unnested') }}
-    ) as products
-    cross join lateral (select unnest([products.product_id, products.sku, products.name]) as alias) as aliases
-    cross join lateral (select unnest([products.product_id, products.sku, products.name]) as identifier) as identifiers
-    where aliases.alias is not null and identifiers.identifier is not null
+        select alias, {{ unnest_list(list_of(['product_id', 'sku', 'name'])) }} as identifier
+        from (
+            select product_id, sku, name, {{ unnest_list(list_of(['product_id', 'sku', 'name'])) }} as alias
+            from (
+                select distinct lower(product_id) as product_id, lower(product_source_id) as sku, lower(product_name) as name
+                from {{ ref('int_order_items_unnested') }}
+            ) as products
+        ) as aliases
+    ) as pairs
+    where alias is not null and identifier is not null
 
 ),
 

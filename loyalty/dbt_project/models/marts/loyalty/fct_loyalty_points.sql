@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', unique_key='transaction_id', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='transaction_id', on_schema_change='append_new_columns',
+          incremental_strategy=recompute_strategy(), partition_by=key_bucket_partition()) }}
 -- The points ledger: one row per loyalty transaction id (gift-card credits excluded), signed points.
 -- Incremental: transactions that changed since the last build, or whose order did, are rebuilt.
 with
@@ -70,4 +71,4 @@ final as (
 
 )
 
-select * from final
+{{ recomputed_rows('final', 'transaction_id') }}

@@ -20,7 +20,7 @@ freshest_file as (
 
     select _file
     from buckets
-    order by _ingested_at desc, _file desc
+    order by {{ nulls_last('_ingested_at desc, _file desc') }}
     limit 1
 
 ),

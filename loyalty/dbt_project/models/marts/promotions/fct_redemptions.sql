@@ -2,7 +2,10 @@
     materialized='incremental',
     unique_key='redemption_id',
     on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where redemption_id in (select redemption_id from {{ ref('int_redemptions_status_derived') }} where is_stack_parent)"
+    incremental_strategy=recompute_strategy(),
+    partition_by=key_bucket_partition(),
+    post_hook="{{ delete_rows_where('redemption_id in (select redemption_id from '
+        ~ ref('int_redemptions_status_derived') ~ ' where is_stack_parent)') }}"
 ) }}
 -- One row per redemption of a single redeemable (r_/rf_ ids): stack parents and rollbacks are not rows.
 -- The campaign's name comes from anything that names its campaign or promotion tier when the redemption
@@ -89,4 +92,5 @@ final as (
 
 )
 
-select * from final
+{%- set stack_parents %}select redemption_id from {{ ref('int_redemptions_status_derived') }} where is_stack_parent{% endset %}
+{{ recomputed_rows('final', 'redemption_id', removed=stack_parents) }}

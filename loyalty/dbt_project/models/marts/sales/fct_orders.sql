@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', unique_key='order_id', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='order_id', on_schema_change='append_new_columns',
+          incremental_strategy=recompute_strategy(), partition_by=key_bucket_partition()) }}
 -- One row per order id with its latest status, whether that makes it paid (is_paid: THE definition of a paid
 -- order every mart, dashboard and test uses), location, the order it replaces after a POS return,
 -- membership (ever, and at the time of the order) and the points it earned net of what was taken back for it.
@@ -102,4 +103,4 @@ final as (
 
 )
 
-select * from final
+{{ recomputed_rows('final', 'order_id') }}

@@ -18,7 +18,7 @@ renamed as (
         event_text,
         nullif(trim(user_id), '') as user_id,
         nullif(trim(anonymous_id), '') as anonymous_id,
-        "timestamp" as occurred_at,
+        {{ adapter.quote('timestamp') }} as occurred_at,
         received_at,
         properties,
         origin,

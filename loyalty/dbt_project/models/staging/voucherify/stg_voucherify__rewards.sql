@@ -7,7 +7,7 @@ with
 -- Not materialized: an incremental reader's `_ingested_at` filter must reach the raw table. Only the events that can
 -- carry a reward are parsed (redemptions and their rollbacks, in either envelope; customer.rewarded; reward
 -- redemptions): the event type is a column, so this filter costs nothing.
-deliveries as not materialized (
+deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
     where event_type like 'redemption.%'
@@ -31,7 +31,7 @@ described as (
     select
         {{ json_value('payload', 'reward') }},
         created_at,
-        'api:' || _file || ':' || cast(_line as varchar),
+        'api:' || _file || ':' || cast(_line as {{ type_text() }}),
         _ingested_at
     from {{ source('voucherify', 'voucherify_api_objects') }}
     where endpoint = 'redemptions'

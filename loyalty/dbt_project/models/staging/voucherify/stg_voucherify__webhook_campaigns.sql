@@ -6,7 +6,7 @@ with
 -- `_ingested_at` filter from reaching the raw table, so every run would parse every delivery again.
 -- Only the events that can name a campaign no voucher names: campaign and promotion-tier events, redemptions
 -- (promotion tiers) and publications; loyalty events repeat the program's name, which its cards carry anyway.
-deliveries as not materialized (
+deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
     where event_type like 'campaign.%'
@@ -18,7 +18,7 @@ deliveries as not materialized (
 
 campaign_objects as (
 
-    select deliveries.*, {{ json_value('data', 'campaign') }} as doc, cast(null as varchar) as promotion_tier_id
+    select deliveries.*, {{ json_value('data', 'campaign') }} as doc, cast(null as {{ type_text() }}) as promotion_tier_id
     from deliveries where envelope = 'v2024'
     union all
     select deliveries.*, {{ json_value('data', 'promotion_tier.campaign') }}, {{ json_text('data', 'promotion_tier.id') }}
@@ -30,7 +30,7 @@ campaign_objects as (
     union all
     select deliveries.*,
         case when data_object_type = 'campaign' then data_object else {{ json_value('data_object', 'campaign') }} end,
-        cast(null as varchar)
+        cast(null as {{ type_text() }})
     from deliveries where envelope = 'v2018'
     union all
     select deliveries.*, {{ json_value('data_object', 'promotion_tier.campaign') }},

@@ -4,7 +4,7 @@ with
 
 -- Not materialized: several branches read it, and a materialized CTE would stop an incremental model's
 -- `_ingested_at` filter from reaching the raw table, so every run would parse every delivery again.
-deliveries as not materialized (
+deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
 

@@ -5,7 +5,7 @@ with
 
 -- Not materialized: several branches read it, and a materialized CTE would stop an incremental model's
 -- `_ingested_at` filter from reaching the raw table, so every run would parse every delivery again.
-deliveries as not materialized (
+deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
 
@@ -22,7 +22,7 @@ transaction_objects as (
     select deliveries.*, data_object as doc, data_object as context
     from deliveries
     where envelope = 'v2018'
-      and (data_object_type like '%transaction' or {{ json_text('data_object', 'id') }} like 'vtx\_%' escape '\')
+      and (data_object_type like '%transaction' or {{ like_escaped(json_text('data_object', 'id'), 'vtx\\_%') }})
 
 ),
 

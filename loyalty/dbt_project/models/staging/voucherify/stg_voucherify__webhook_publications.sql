@@ -6,7 +6,7 @@ with
 
 -- Not materialized: several branches read it, and a materialized CTE would stop an incremental model's
 -- `_ingested_at` filter from reaching the raw table, so every run would parse every delivery again.
-deliveries as not materialized (
+deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
 
@@ -26,16 +26,18 @@ publication_objects as (
 
 ),
 
+{%- set voucher_ids %}
+            case
+                when {{ json_array_size('doc', 'vouchers_id') }} > 0 then {{ json_text_list('doc', 'vouchers_id') }}
+                else {{ list_of(['coalesce(' ~ json_text('doc', 'voucher.id') ~ ', ' ~ json_text('context', 'voucher.id') ~ ')']) }}
+            end
+{%- endset %}
+
 with_voucher_ids as (
 
     select
         publication_objects.*,
-        unnest(
-            case
-                when {{ json_array_size('doc', 'vouchers_id') }} > 0 then {{ json_text_list('doc', 'vouchers_id') }}
-                else [coalesce({{ json_text('doc', 'voucher.id') }}, {{ json_text('context', 'voucher.id') }})]
-            end
-        ) as voucher_id
+        {{ unnest_list(voucher_ids) }} as voucher_id
     from publication_objects
     where {{ json_text('doc', 'id') }} is not null
 

@@ -6,7 +6,7 @@ with
 
 -- Not materialized: several branches read it, and a materialized CTE would stop an incremental model's
 -- `_ingested_at` filter from reaching the raw table, so every run would parse every delivery again.
-deliveries as not materialized (
+deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
     where event_type like 'redemption.%'
@@ -28,7 +28,7 @@ redemption_objects as (
 
     union all
 
-    select deliveries.*, data_object as doc, cast(null as json) as context
+    select deliveries.*, data_object as doc, cast(null as {{ type_json() }}) as context
     from deliveries
     where envelope = 'v2018'
 

@@ -4,7 +4,7 @@ with
 
 -- Not materialized: several branches read it, and a materialized CTE would stop an incremental model's
 -- `_ingested_at` filter from reaching the raw table, so every run would parse every delivery again.
-deliveries as not materialized (
+deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
 
@@ -14,7 +14,7 @@ voucher_objects as (
 
     select deliveries.*, {{ json_value('data', 'voucher') }} as doc from deliveries where envelope = 'v2024'
     union all
-    select deliveries.*, unnest(json_extract(data, '$.vouchers[*]')) as doc from deliveries
+    select deliveries.*, {{ unnest_list(json_value_list('data', 'vouchers')) }} as doc from deliveries
     where envelope = 'v2024' and {{ json_array_size('data', 'vouchers') }} > 0
     union all
     select deliveries.*, {{ json_value('data', 'redemption.voucher') }} as doc from deliveries where envelope = 'v2024'
