@@ -4,8 +4,9 @@ with
 
 ledger as (
 
-    select day, sum(sum(points)) over (order by day asc nulls last rows between unbounded preceding and current row)
-        as running_points
+    select
+        day, sum(sum(points)) over (order by day asc nulls last rows between unbounded preceding and current row)
+            as running_points
     from (select {{ utc_day('occurred_at') }} as day, points from {{ ref('fct_loyalty_points') }}) as rows_by_day
     group by day
 
@@ -16,4 +17,4 @@ from {{ ref('agg_program_daily') }} as program
 left join ledger
     on program.day = ledger.day
 where program.liability_amount <> round(program.outstanding_points * program.point_value, 2)
-   or (ledger.day is not null and ledger.running_points <> program.outstanding_points)
+    or (ledger.day is not null and ledger.running_points <> program.outstanding_points)

@@ -12,7 +12,7 @@ by_rule as (
 
     select coalesce(sum(points), 0) as points
     from (select earning_rule_id, sum(points) as points from {{ ref('fct_loyalty_points') }} group by earning_rule_id)
-        as rules
+            as rules
 
 ),
 

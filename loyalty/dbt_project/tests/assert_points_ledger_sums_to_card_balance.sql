@@ -31,7 +31,7 @@ complete_cards as (
     select voucher_id
     from ledger
     where position = 1
-      and balance_after = points
+        and balance_after = points
 
 )
 

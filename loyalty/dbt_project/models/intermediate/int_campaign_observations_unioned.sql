@@ -6,8 +6,14 @@ with
 
 webhook_campaigns as (
 
-    select campaign_id, promotion_tier_id, campaign_name, event_created_at as seen_at,
-        'webhook:' || coalesce(campaign_id, '') || ':' || coalesce(promotion_tier_id, '') || ':' || event_id as observation_key,
+    select
+        campaign_id, promotion_tier_id, campaign_name, event_created_at as seen_at,
+        'webhook:'
+        || coalesce(campaign_id, '')
+        || ':'
+        || coalesce(promotion_tier_id, '')
+        || ':'
+        || event_id as observation_key,
         _ingested_at
     from {{ ref('stg_voucherify__webhook_campaigns') }}
     where {{ ingested_since_watermark() }}
@@ -16,23 +22,25 @@ webhook_campaigns as (
 
 voucher_campaigns as (
 
-    select campaign_id, null as promotion_tier_id, campaign_name, seen_at,
+    select
+        campaign_id, null as promotion_tier_id, campaign_name, seen_at,
         'voucher:' || observation_key as observation_key,
         _ingested_at
     from {{ ref('int_voucher_observations_unioned') }}
     where campaign_id is not null and campaign_name is not null
-      and {{ ingested_since_watermark() }}
+        and {{ ingested_since_watermark() }}
 
 ),
 
 redemption_campaigns as (
 
-    select campaign_id, promotion_tier_id, campaign_name, redeemed_at as seen_at,
+    select
+        campaign_id, promotion_tier_id, campaign_name, redeemed_at as seen_at,
         'redemption:' || observation_key as observation_key,
         _ingested_at
     from {{ ref('int_redemption_observations_unioned') }}
     where campaign_name is not null and (campaign_id is not null or promotion_tier_id is not null)
-      and {{ ingested_since_watermark() }}
+        and {{ ingested_since_watermark() }}
 
 ),
 

@@ -24,7 +24,8 @@ campaign_names as (
 
     select
         campaign_id,
-        {{ first_not_null('campaign_name', 'seen_at desc nulls last, _ingested_at desc, observation_key') }} as campaign_name
+        {{ first_not_null('campaign_name', 'seen_at desc nulls last, _ingested_at desc, observation_key') }}
+            as campaign_name
     from observations
     where campaign_id is not null
     group by campaign_id
@@ -40,7 +41,7 @@ by_campaign as (
     from campaign_names
     inner join observations
         on campaign_names.campaign_id = observations.campaign_id
-       and campaign_names.campaign_name = observations.campaign_name
+            and campaign_names.campaign_name = observations.campaign_name
     group by 1, 2
 
 ),
@@ -50,7 +51,10 @@ tier_names as (
     select
         observations.promotion_tier_id,
         coalesce(
-            {{ first_not_null('observations.campaign_name', 'observations.seen_at desc nulls last, observations._ingested_at desc, observations.observation_key') }},
+            {{ first_not_null(
+                'observations.campaign_name',
+                'observations.seen_at desc nulls last, observations._ingested_at desc, observations.observation_key'
+            ) }},
             max(by_campaign.campaign_name)
         ) as campaign_name,
         max(by_campaign.last_ingested_at) as campaign_named_at
@@ -70,8 +74,10 @@ by_tier as (
         'promotion_tier:' || tier_names.promotion_tier_id as name_key,
         tier_names.campaign_name,
         -- when the tier's name first arrived: with the tier itself, or through its campaign's id
-        least(min(case when observations.campaign_name = tier_names.campaign_name then observations._ingested_at end),
-            max(tier_names.campaign_named_at)) as last_ingested_at
+        least(
+            min(case when observations.campaign_name = tier_names.campaign_name then observations._ingested_at end),
+            max(tier_names.campaign_named_at)
+        ) as last_ingested_at
     from tier_names
     inner join observations
         on tier_names.promotion_tier_id = observations.promotion_tier_id

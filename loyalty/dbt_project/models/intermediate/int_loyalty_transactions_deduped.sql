@@ -10,9 +10,9 @@ observations as (
     select * from {{ ref('int_loyalty_transaction_observations_unioned') }}
     {% if is_incremental() %}
     where transaction_id in (
-        select transaction_id from {{ ref('int_loyalty_transaction_observations_unioned') }}
-        where {{ ingested_since_watermark('_ingested_at', 'last_ingested_at') }}
-    )
+            select transaction_id from {{ ref('int_loyalty_transaction_observations_unioned') }}
+            where {{ ingested_since_watermark('_ingested_at', 'last_ingested_at') }}
+        )
     {% endif %}
 
 ),

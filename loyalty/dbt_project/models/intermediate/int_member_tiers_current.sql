@@ -19,7 +19,9 @@ ranked as (
 
     select
         *,
-        row_number() over (partition by customer_source_id order by {{ nulls_last('occurred_at desc, event_id desc') }}) as recency
+        row_number()
+            over (partition by customer_source_id order by {{ nulls_last('occurred_at desc, event_id desc') }})
+            as recency
     from tier_events
     where customer_source_id is not null
 

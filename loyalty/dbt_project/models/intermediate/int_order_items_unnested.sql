@@ -17,7 +17,7 @@ orders as (
 
     select order_id, items, last_ingested_at from {{ ref('int_orders_located') }}
     where items is not null
-      and {{ ingested_since_watermark('last_ingested_at', 'last_ingested_at') }}
+        and {{ ingested_since_watermark('last_ingested_at', 'last_ingested_at') }}
 
 ),
 
@@ -33,9 +33,15 @@ final as (
     select
         order_id,
         coalesce({{ json_text('item', 'product_id') }}, {{ json_text('item', 'product.id') }}) as product_id,
-        coalesce({{ json_text('item', 'source_id') }}, {{ json_text('item', 'sku_id') }}, {{ json_text('item', 'product.source_id') }}) as product_source_id,
+        coalesce(
+            {{ json_text('item', 'source_id') }},
+            {{ json_text('item', 'sku_id') }},
+            {{ json_text('item', 'product.source_id') }}
+        ) as product_source_id,
         -- lines may name the product only by id and product.name (no SKU): traits match on any of the three
-        nullif(trim(coalesce({{ json_text('item', 'product.name') }}, {{ json_text('item', 'sku.sku') }})), '') as product_name,
+        nullif(
+            trim(coalesce({{ json_text('item', 'product.name') }}, {{ json_text('item', 'sku.sku') }})), ''
+        ) as product_name,
         {{ dbt.safe_cast(json_text('item', 'quantity'), 'bigint') }} as quantity,
         {{ cents_to_amount(json_text('item', 'amount')) }} as amount,
         last_ingested_at

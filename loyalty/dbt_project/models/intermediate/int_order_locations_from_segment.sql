@@ -24,7 +24,7 @@ ranked as (
         row_number() over (partition by order_id order by {{ nulls_last('received_at, message_id') }}) as report_number
     from pos_orders
     where order_id is not null
-      and location_id is not null
+        and location_id is not null
 
 ),
 

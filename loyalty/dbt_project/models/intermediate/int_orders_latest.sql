@@ -12,9 +12,9 @@ snapshots as (
     select * from {{ ref('int_order_snapshots_unioned') }}
     {% if is_incremental() %}
     where order_id in (
-        select order_id from {{ ref('int_order_snapshots_unioned') }}
-        where {{ ingested_since_watermark('_ingested_at', 'last_ingested_at') }}
-    )
+            select order_id from {{ ref('int_order_snapshots_unioned') }}
+            where {{ ingested_since_watermark('_ingested_at', 'last_ingested_at') }}
+        )
     {% endif %}
 
 ),
@@ -25,7 +25,10 @@ ranked as (
         *,
         row_number() over (
             partition by order_id
-            order by {{ nulls_last('status_as_of desc nulls last, delivered_at desc nulls last, source_rank, _ingested_at, _file, _line') }}
+            order by
+                {{ nulls_last(
+                    'status_as_of desc nulls last, delivered_at desc nulls last, source_rank, _ingested_at, _file, _line'
+                ) }}
         ) as recency
     from snapshots
 

@@ -19,7 +19,8 @@ own_locations as (
 
     select
         orders.*,
-        coalesce(orders.metadata_location_id, orders.metadata_location, segment_locations.location_id) as own_location_id,
+        coalesce(orders.metadata_location_id, orders.metadata_location, segment_locations.location_id)
+            as own_location_id,
         case
             when orders.metadata_location_id is not null then 'order.metadata.location_id'
             when orders.metadata_location is not null then 'order.metadata.location'
@@ -44,8 +45,10 @@ final as (
         orders.discount_amount,
         orders.total_amount,
         coalesce(orders.own_location_id, origins.own_location_id) as location_id,
-        coalesce(orders.own_location_source,
-            case when origins.own_location_id is not null then 'origin_order' end) as location_source,
+        coalesce(
+            orders.own_location_source,
+            case when origins.own_location_id is not null then 'origin_order' end
+        ) as location_source,
         orders.origin_order_id,
         orders.items,
         -- when anything this row is made of last arrived (drives the incremental marts)

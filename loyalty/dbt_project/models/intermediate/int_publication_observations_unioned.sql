@@ -7,9 +7,17 @@ with
 
 webhook_publications as (
 
-    select publication_id, voucher_id, null as voucher_code, campaign_name, published_at, customer_id,
+    select
+        publication_id, voucher_id, null as voucher_code, campaign_name, published_at, customer_id,
         customer_source_id, publication_channel, result, failure_code, failure_message, 1 as source_rank,
-        'webhook:' || publication_id || ':' || coalesce(voucher_id, '') || ':' || event_id || ':' || coalesce(webhook_source_id, '') as observation_key,
+        'webhook:'
+        || publication_id
+        || ':'
+        || coalesce(voucher_id, '')
+        || ':'
+        || event_id
+        || ':'
+        || coalesce(webhook_source_id, '') as observation_key,
         _ingested_at
     from {{ ref('stg_voucherify__webhook_publications') }}
     where {{ ingested_since_watermark() }}
@@ -18,7 +26,8 @@ webhook_publications as (
 
 export_publications as (
 
-    select null, null, voucher_code, campaign_name, published_at, customer_id, customer_source_id,
+    select
+        null, null, voucher_code, campaign_name, published_at, customer_id, customer_source_id,
         publication_channel, null, null, null, 2,
         'export:' || _file || ':' || cast(_line as {{ type_text() }}),
         _ingested_at
@@ -31,15 +40,19 @@ event_cloud_publications as (
 
     select
         {{ event_cloud_text('publication_id', 'publication') }},
-        coalesce({{ event_cloud_text('publication_voucher_id', 'publication') }},
+        coalesce(
+            {{ event_cloud_text('publication_voucher_id', 'publication') }},
             {{ text_or_first_element(event_cloud_text('publication_vouchers_id', 'publication')) }},
-            {{ event_cloud_text('voucher_id') }}),
+            {{ event_cloud_text('voucher_id') }}
+        ),
         {{ event_cloud_first(['publication_voucher_code', 'voucher_code'], 'publication') }},
         {{ event_cloud_first(['publication_voucher_campaign', 'voucher_campaign', 'campaign_name'], 'publication') }},
         {{ to_utc_timestamp(event_cloud_text('publication_created_at', 'publication')) }},
         {{ event_cloud_first(['publication_customer_id', 'customer_id'], 'publication') }},
-        coalesce({{ event_cloud_first(['publication_customer_source_id', 'customer_source_id'], 'publication') }},
-            customer_source_id),
+        coalesce(
+            {{ event_cloud_first(['publication_customer_source_id', 'customer_source_id'], 'publication') }},
+            customer_source_id
+        ),
         {{ event_cloud_text('publication_channel', 'publication') }},
         upper({{ event_cloud_text('publication_result', 'publication') }}),
         {{ event_cloud_text('publication_failure_code', 'publication') }},
@@ -49,7 +62,7 @@ event_cloud_publications as (
         _ingested_at
     from {{ ref('int_segment_events_identified') }}
     where event_slug in {{ sql_list(cloud.publication_succeeded + cloud.publication_failed) }}
-      and {{ ingested_since_watermark() }}
+        and {{ ingested_since_watermark() }}
 
 ),
 

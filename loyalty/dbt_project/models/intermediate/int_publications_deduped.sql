@@ -75,7 +75,7 @@ named_resolved as (
         on named.voucher_id = vouchers.voucher_id
     left join vouchers_by_code
         on named.voucher_id is null
-       and named.voucher_code = vouchers_by_code.voucher_code
+            and named.voucher_code = vouchers_by_code.voucher_code
     left join customers
         on named.customer_id = customers.customer_id
 
@@ -90,7 +90,7 @@ export_rows as (
     left join customers
         on unioned.customer_id = customers.customer_id
     where unioned.publication_id is null
-      and unioned.voucher_code is not null
+        and unioned.voucher_code is not null
 
 ),
 
@@ -102,10 +102,14 @@ export_rows_matched as (
     from export_rows
     left join named_resolved
         on export_rows.voucher_code = named_resolved.voucher_code
-       and date_trunc('second', export_rows.published_at) = date_trunc('second', named_resolved.published_at)
-       and (export_rows.resolved_source_id = named_resolved.customer_source_id
-            or export_rows.customer_id = named_resolved.customer_id)
-    qualify row_number() over (partition by export_rows.observation_key order by {{ nulls_last('named_resolved.publication_id') }}) = 1
+            and date_trunc('second', export_rows.published_at) = date_trunc('second', named_resolved.published_at)
+            and (
+                export_rows.resolved_source_id = named_resolved.customer_source_id
+                or export_rows.customer_id = named_resolved.customer_id
+            )
+    qualify row_number()
+            over (partition by export_rows.observation_key order by {{ nulls_last('named_resolved.publication_id') }})
+        = 1
 
 ),
 
@@ -126,7 +130,7 @@ export_only as (
 
     select
         'export:' || voucher_code || ':' || coalesce(resolved_source_id, customer_id, '') || ':'
-            || coalesce(cast({{ epoch_ms('published_at') }} as {{ type_text() }}), '') as publication_id,
+        || coalesce(cast({{ epoch_ms('published_at') }} as {{ type_text() }}), '') as publication_id,
         any_value(voucher_code) as voucher_code,
         {{ first_not_null('campaign_name', '_ingested_at, observation_key') }} as campaign_name,
         any_value(published_at) as published_at,

@@ -62,7 +62,7 @@ event_cloud as (
 
     select * from {{ ref('int_segment_events_identified') }}
     where {{ ingested_since_watermark() }}
-      and event_slug in {{ sql_list(redemption_events + rollback_events) }}
+        and event_slug in {{ sql_list(redemption_events + rollback_events) }}
 
 ),
 
@@ -75,27 +75,44 @@ event_cloud_redemptions as (
         'redemption' as object_type,
         {{ event_cloud_text('redemption_redemption', 'redemption') }} as parent_redemption_id,
         {{ to_utc_timestamp(event_cloud_text('redemption_date', 'redemption')) }} as redeemed_at,
-        upper(coalesce({{ event_cloud_text('redemption_result', 'redemption') }},
+        upper(coalesce(
+            {{ event_cloud_text('redemption_result', 'redemption') }},
             case when event_slug in {{ sql_list(cloud.redemption_failed) }} then 'FAILURE'
-                 when event_slug in {{ sql_list(cloud.redemption_succeeded) }} then 'SUCCESS' end)) as result,
+                when event_slug in {{ sql_list(cloud.redemption_succeeded) }} then 'SUCCESS'
+            end
+        )) as result,
         case when event_slug in {{ sql_list(cloud.rollback_succeeded) }} then 'ROLLED_BACK'
-             else {{ event_cloud_text('redemption_status', 'redemption') }} end as status_as_sent,
+            else {{ event_cloud_text('redemption_status', 'redemption') }}
+        end as status_as_sent,
         {{ event_cloud_text('redemption_failure_code', 'redemption') }} as failure_code,
         {{ event_cloud_text('redemption_failure_message', 'redemption') }} as failure_message,
         {{ event_cloud_first(['redemption_customer_id', 'customer_id'], 'redemption') }} as customer_id,
-        coalesce({{ event_cloud_first(['redemption_customer_source_id', 'customer_source_id'], 'redemption') }},
-            customer_source_id) as customer_source_id,
-        {{ event_cloud_first(['redemption_voucher_campaign', 'voucher_campaign', 'redemption_promotion_tier_campaign_name',
-            'promotion_tier_campaign_name', 'campaign_name'], 'redemption') }} as campaign_name,
-        {{ event_cloud_first(['redemption_voucher_campaign_id', 'voucher_campaign_id', 'redemption_promotion_tier_campaign_id',
-            'promotion_tier_campaign_id', 'promotion_tier_campaign_id', 'campaign_id'], 'redemption') }} as campaign_id,
-        {{ event_cloud_first(['redemption_promotion_tier_id', 'promotion_tier_id'], 'redemption') }} as promotion_tier_id,
+        coalesce(
+            {{ event_cloud_first(['redemption_customer_source_id', 'customer_source_id'], 'redemption') }},
+            customer_source_id
+        ) as customer_source_id,
+        {{ event_cloud_first([
+            'redemption_voucher_campaign', 'voucher_campaign', 'redemption_promotion_tier_campaign_name',
+            'promotion_tier_campaign_name', 'campaign_name'
+        ], 'redemption') }}
+            as campaign_name,
+        {{ event_cloud_first([
+            'redemption_voucher_campaign_id', 'voucher_campaign_id', 'redemption_promotion_tier_campaign_id',
+            'promotion_tier_campaign_id', 'promotion_tier_campaign_id', 'campaign_id'
+        ], 'redemption') }}
+            as campaign_id,
+        {{ event_cloud_first(['redemption_promotion_tier_id', 'promotion_tier_id'], 'redemption') }}
+            as promotion_tier_id,
         {{ event_cloud_first(['redemption_voucher_code', 'voucher_code'], 'redemption') }} as voucher_code,
         {{ event_cloud_first(['redemption_order_id', 'order_id'], 'redemption') }} as order_id,
         {{ event_cloud_applied_discount() }} as applied_discount_amount,
         coalesce(
-            {{ text_or_first_element(event_cloud_first(['redemption_order_metadata_location_id', 'order_metadata_location_id'], 'redemption')) }},
-            {{ text_or_first_element(event_cloud_first(['redemption_order_metadata_location', 'order_metadata_location'], 'redemption')) }}
+            {{ text_or_first_element(event_cloud_first(
+                ['redemption_order_metadata_location_id', 'order_metadata_location_id'], 'redemption'
+            )) }},
+            {{ text_or_first_element(event_cloud_first(
+                ['redemption_order_metadata_location', 'order_metadata_location'], 'redemption'
+            )) }}
         ) as order_location_id,
         coalesce(
             {{ text_or_first_element(event_cloud_text('redemption_metadata_location_id', 'redemption')) }},
@@ -117,10 +134,15 @@ event_cloud_redemptions as (
     select
         {{ event_cloud_text('redemption_rollback_id') }},
         'redemption_rollback',
-        coalesce({{ event_cloud_text('redemption_rollback_redemption') }}, {{ event_cloud_text('redemption_id', 'redemption') }}),
+        coalesce(
+            {{ event_cloud_text('redemption_rollback_redemption') }},
+            {{ event_cloud_text('redemption_id', 'redemption') }}
+        ),
         {{ to_utc_timestamp(event_cloud_text('redemption_rollback_date')) }},
-        upper(coalesce({{ event_cloud_text('redemption_rollback_result') }},
-            case when event_slug in {{ sql_list(cloud.rollback_succeeded) }} then 'SUCCESS' else 'FAILURE' end)),
+        upper(coalesce(
+            {{ event_cloud_text('redemption_rollback_result') }},
+            case when event_slug in {{ sql_list(cloud.rollback_succeeded) }} then 'SUCCESS' else 'FAILURE' end
+        )),
         {{ event_cloud_text('redemption_rollback_status') }},
         {{ event_cloud_text('redemption_rollback_failure_code') }},
         {{ event_cloud_text('redemption_rollback_failure_message') }},
@@ -149,8 +171,10 @@ final as (
 
     select
         redemption_id,
-        coalesce(object_type,
-            case when redemption_id like 'rr%' then 'redemption_rollback' else 'redemption' end) as object_type,
+        coalesce(
+            object_type,
+            case when redemption_id like 'rr%' then 'redemption_rollback' else 'redemption' end
+        ) as object_type,
         parent_redemption_id,
         redeemed_at,
         result,

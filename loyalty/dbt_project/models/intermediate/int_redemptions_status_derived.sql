@@ -30,7 +30,7 @@ observations as (
     select * from {{ ref('int_redemption_observations_unioned') }}
     {% if is_incremental() %}
     where redemption_id in (select redemption_id from touched)
-       or parent_redemption_id in (select redemption_id from touched)
+        or parent_redemption_id in (select redemption_id from touched)
     {% endif %}
 
 ),
@@ -39,7 +39,7 @@ redemption_sightings as (
 
     select * from observations
     where object_type = 'redemption'
-      and redemption_id not like 'rr%'
+        and redemption_id not like 'rr%'
 
 ),
 
@@ -47,7 +47,7 @@ rollback_sightings as (
 
     select * from observations
     where object_type = 'redemption_rollback'
-       or redemption_id like 'rr%'
+        or redemption_id like 'rr%'
 
 ),
 
@@ -70,8 +70,8 @@ succeeded_rollbacks as (
         max(_ingested_at) as last_ingested_at
     from rollback_sightings
     where coalesce(result, 'SUCCESS') = 'SUCCESS'
-      and coalesce(status_as_sent, 'SUCCEEDED') = 'SUCCEEDED'
-      and parent_redemption_id is not null
+        and coalesce(status_as_sent, 'SUCCEEDED') = 'SUCCEEDED'
+        and parent_redemption_id is not null
     group by parent_redemption_id
 
 ),
@@ -117,8 +117,8 @@ final as (
         merged.result,
         case
             when merged.was_sent_rolled_back = 1
-              or succeeded_rollbacks.redemption_id is not null
-              or merged.related_rollbacks_count > 0 then 'ROLLED_BACK'
+                or succeeded_rollbacks.redemption_id is not null
+                or merged.related_rollbacks_count > 0 then 'ROLLED_BACK'
             when merged.first_status_as_sent is not null then merged.first_status_as_sent
             when merged.result = 'FAILURE' then 'FAILED'
             else 'SUCCEEDED'
@@ -140,8 +140,12 @@ final as (
             as {{ type_money() }}
         ) as discount_amount,
         coalesce(succeeded_rollbacks.rolled_back_at, merged.related_rollback_at) as rolled_back_at,
-        (named_parents.redemption_id is not null
-            or coalesce(merged.related_object_type = 'redemption' and coalesce(merged.result, 'SUCCESS') = 'SUCCESS', false))
+        (
+            named_parents.redemption_id is not null
+            or coalesce(
+                merged.related_object_type = 'redemption' and coalesce(merged.result, 'SUCCESS') = 'SUCCESS', false
+            )
+        )
             as is_stack_parent,
         greatest(merged.last_ingested_at, succeeded_rollbacks.last_ingested_at) as last_ingested_at
     from merged

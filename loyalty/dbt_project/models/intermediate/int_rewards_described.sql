@@ -29,13 +29,14 @@ sightings as (
     from {{ ref('int_segment_events_identified') }}
     where event_slug in {{ sql_list(cloud.redemption_succeeded + cloud.rollback_succeeded + cloud.rewarded
                                     + cloud.reward_redemption_created + cloud.reward_redemption_completed) }}
-      and {{ ingested_since_watermark('_ingested_at', 'last_ingested_at') }}
+        and {{ ingested_since_watermark('_ingested_at', 'last_ingested_at') }}
 
     {% if is_incremental() %}
     union all
 
     -- what each reward already says, as one more sighting
-    select reward_id, reward_name, reward_type, exchange_ratio, points_ratio, last_seen_at, last_sighting_key,
+    select
+        reward_id, reward_name, reward_type, exchange_ratio, points_ratio, last_seen_at, last_sighting_key,
         last_ingested_at
     from {{ this }}
     {% endif %}

@@ -9,7 +9,7 @@ events as (
 
     select * from {{ ref('stg_segment__events') }}
     where {{ ingested_since_watermark() }}
-       or {{ within_lookback('received_at') }}
+        or {{ within_lookback('received_at') }}
 
 ),
 
@@ -19,7 +19,10 @@ ranked as (
         *,
         row_number() over (
             partition by message_id
-            order by {{ nulls_last("_ingested_at, received_at, case when table_name = 'tracks' then 1 else 0 end, _file, _line") }}
+            order by
+                {{ nulls_last(
+                    "_ingested_at, received_at, case when table_name = 'tracks' then 1 else 0 end, _file, _line"
+                ) }}
         ) as copy_number
     from events
 

@@ -16,10 +16,12 @@ links as (
         occurred_at,
         received_at,
         message_id,
-        row_number() over (partition by anonymous_id order by {{ nulls_last('occurred_at, received_at, message_id') }}) as link_number
+        row_number()
+            over (partition by anonymous_id order by {{ nulls_last('occurred_at, received_at, message_id') }})
+            as link_number
     from events
     where anonymous_id is not null
-      and user_id is not null
+        and user_id is not null
 
 ),
 

@@ -15,12 +15,14 @@ identifies as (
         nullif(trim({{ json_text('properties', 'last_name') }}), '') as last_name,
         nullif(trim({{ json_text('properties', 'email') }}), '') as email,
         nullif(trim({{ json_text('properties', 'phone') }}), '') as phone,
-        nullif(trim(coalesce({{ json_text('properties', 'address_postal_code') }},
-            {{ json_text('properties', 'postal_code') }})), '') as postal_code,
+        nullif(trim(coalesce(
+            {{ json_text('properties', 'address_postal_code') }},
+            {{ json_text('properties', 'postal_code') }}
+        )), '') as postal_code,
         {{ dbt.safe_cast(json_text('properties', 'metadata_registered_customer'), 'boolean') }} as registered_customer
     from {{ ref('int_segment_events_identified') }}
     where message_type in ('identify', 'user')
-      and customer_source_id is not null
+        and customer_source_id is not null
 
 ),
 

@@ -9,8 +9,8 @@ tier_events as (
 
     select * from {{ ref('stg_voucherify__webhook_tier_events') }}
     where event_id is not null
-      and {{ ingested_since_watermark() }}
-      and {{ not_yet_loaded('event_id') }}
+        and {{ ingested_since_watermark() }}
+        and {{ not_yet_loaded('event_id') }}
 
 ),
 

@@ -4,7 +4,8 @@ with
 
 webhook_vouchers as (
 
-    select voucher_id, voucher_code, voucher_type, campaign_name, campaign_id, holder_customer_id,
+    select
+        voucher_id, voucher_code, voucher_type, campaign_name, campaign_id, holder_customer_id,
         null as holder_customer_source_id, 1 as source_rank, event_created_at as seen_at,
         'webhook:' || voucher_id || ':' || event_id || ':' || coalesce(event_type, '') as observation_key,
         _ingested_at
@@ -15,7 +16,8 @@ webhook_vouchers as (
 
 export_vouchers as (
 
-    select voucher_id, voucher_code, voucher_type, campaign_name, campaign_id, holder_customer_id,
+    select
+        voucher_id, voucher_code, voucher_type, campaign_name, campaign_id, holder_customer_id,
         holder_customer_source_id, 2, null,
         'export:' || voucher_id || ':' || _file || ':' || cast(_line as {{ type_text() }}),
         _ingested_at
@@ -36,7 +38,11 @@ final as (
 
     select * from unioned
     where voucher_id is not null
-    qualify row_number() over (partition by observation_key order by {{ nulls_last('_ingested_at, voucher_code, holder_customer_id') }}) = 1
+    qualify row_number()
+            over (
+                partition by observation_key order by {{ nulls_last('_ingested_at, voucher_code, holder_customer_id') }}
+            )
+        = 1
 
 )
 

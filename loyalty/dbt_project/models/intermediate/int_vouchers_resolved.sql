@@ -22,7 +22,8 @@ merged as (
         {{ first_not_null('campaign_name', 'source_rank, seen_at, observation_key') }} as campaign_name,
         {{ first_not_null('campaign_id', 'source_rank, seen_at, observation_key') }} as campaign_id,
         {{ first_not_null('holder_customer_id', 'source_rank, seen_at, observation_key') }} as holder_customer_id,
-        {{ first_not_null('holder_customer_source_id', 'source_rank, seen_at, observation_key') }} as holder_customer_source_id,
+        {{ first_not_null('holder_customer_source_id', 'source_rank, seen_at, observation_key') }}
+            as holder_customer_source_id,
         max(_ingested_at) as last_ingested_at
     from sightings
     where voucher_id is not null

@@ -2,8 +2,6 @@
 -- voucherify` sends as the customer's metadata in Voucherify.
 {%- set traits = member_traits() %}
 select
-    customer_source_id
-    {%- for trait in traits %},
-    {{ trait.name }}
-    {%- endfor %}
+    customer_source_id{% for trait in traits %},
+    {{ trait.name }}{% endfor %}
 from {{ ref('dim_members') }}

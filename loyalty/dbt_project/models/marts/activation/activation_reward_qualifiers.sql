@@ -28,7 +28,11 @@ union all
 {%- endfor %}
 {%- if not rules %}
 select
-    cast(null as {{ type_text() }}) as rule_name, cast(null as {{ type_text() }}) as campaign, customer_source_id, email, current_tier,
+    cast(null as {{ type_text() }}) as rule_name,
+    cast(null as {{ type_text() }}) as campaign,
+    customer_source_id,
+    email,
+    current_tier,
     orders_count, lifetime_order_amount, distinct_locations_visited, last_order_at
 from members
 where false

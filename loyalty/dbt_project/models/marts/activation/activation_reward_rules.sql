@@ -17,7 +17,8 @@ rules as (
         '{{ (rule.get('description') or '') | replace("'", "''") }}' as description,
         '{{ rule.condition | replace("'", "''") }}' as condition,
         '{{ rule.campaign | replace("'", "''") }}' as campaign,
-        cast({{ rule.get('limit') if rule.get('limit') is not none else 'null' }} as {{ dbt.type_bigint() }}) as publication_limit,
+        cast({{ rule.get('limit') if rule.get('limit') is not none else 'null' }} as {{ dbt.type_bigint() }})
+            as publication_limit,
         {{ 'true' if rule.get('join_once') else 'false' }} as join_once
     {%- if not loop.last %}
     union all

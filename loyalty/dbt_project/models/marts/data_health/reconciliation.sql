@@ -7,7 +7,11 @@ latest_export as (
 
     select * from {{ ref('stg_voucherify__export_customers') }}
     where customer_source_id is not null
-    qualify row_number() over (partition by customer_source_id order by {{ nulls_last('_ingested_at desc, _file desc, _line desc') }}) = 1
+    qualify row_number()
+            over (
+                partition by customer_source_id order by {{ nulls_last('_ingested_at desc, _file desc, _line desc') }}
+            )
+        = 1
 
 ),
 
@@ -17,7 +21,8 @@ redemptions as (
         customer_source_id,
         cast(sum(case when status = 'SUCCEEDED' then 1 else 0 end) as {{ dbt.type_bigint() }}) as redemptions_succeeded,
         cast(sum(case when status = 'FAILED' then 1 else 0 end) as {{ dbt.type_bigint() }}) as redemptions_failed,
-        cast(sum(case when status = 'ROLLED_BACK' then 1 else 0 end) as {{ dbt.type_bigint() }}) as redemptions_rolled_back
+        cast(sum(case when status = 'ROLLED_BACK' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as redemptions_rolled_back
     from {{ ref('fct_redemptions') }}
     group by customer_source_id
 
@@ -40,7 +45,9 @@ points as (
 
 ),
 
-{%- set metrics = ['redemptions_succeeded', 'redemptions_failed', 'redemptions_rolled_back', 'orders_total_amount', 'loyalty_points'] %}
+{%- set metrics = [
+    'redemptions_succeeded', 'redemptions_failed', 'redemptions_rolled_back', 'orders_total_amount', 'loyalty_points'
+] %}
 
 compared as (
 
@@ -51,8 +58,10 @@ compared as (
         cast(coalesce({{ {'redemptions_succeeded': 'redemptions', 'redemptions_failed': 'redemptions',
                           'redemptions_rolled_back': 'redemptions', 'orders_total_amount': 'orders',
                           'loyalty_points': 'points'}[metric] }}.{{ metric }}, 0) as {{ type_money() }}) as warehouse_value,
-        cast(latest_export.{{ 'redemptions_total_' ~ metric[12:] if metric.startswith('redemptions_') else metric }}
-            as {{ type_money() }}) as voucherify_value
+        cast(
+            latest_export.{{ 'redemptions_total_' ~ metric[12:] if metric.startswith('redemptions_') else metric }}
+            as {{ type_money() }}
+        ) as voucherify_value
     from latest_export
     left join redemptions on latest_export.customer_source_id = redemptions.customer_source_id
     left join orders on latest_export.customer_source_id = orders.customer_source_id

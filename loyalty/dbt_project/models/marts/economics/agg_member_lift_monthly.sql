@@ -19,12 +19,12 @@ orders as (
 
 {%- set groups = {'member': 'is_member_at_order', 'nonmember': 'not is_member_at_order'} %}
 {%- set measures %}
-        {%- for group, condition in groups.items() %}
+{%- for group, condition in groups.items() %}
         cast(sum(case when {{ condition }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as {{ group }}_paid_orders,
         cast(coalesce(sum(case when {{ condition }} then total_amount end), 0) as {{ type_money() }}) as {{ group }}_revenue,
         count(distinct case when {{ condition }} then customer_source_id end) as {{ group }}_customers
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
+{%- if not loop.last %},{% endif %}
+{%- endfor %}
 {%- endset %}
 
 per_location as (
@@ -63,9 +63,12 @@ final as (
         nonmember_paid_orders,
         nonmember_revenue,
         nonmember_customers,
-        cast({{ exact_ratio(amount_in_cents('member_revenue'), '100 * member_paid_orders', 2) }} as {{ type_money() }}) as aov_member,
-        cast({{ exact_ratio(amount_in_cents('nonmember_revenue'), '100 * nonmember_paid_orders', 2) }} as {{ type_money() }})
-            as aov_nonmember,
+        cast({{ exact_ratio(amount_in_cents('member_revenue'), '100 * member_paid_orders', 2) }} as {{ type_money() }})
+            as aov_member,
+        cast(
+            {{ exact_ratio(amount_in_cents('nonmember_revenue'), '100 * nonmember_paid_orders', 2) }}
+            as {{ type_money() }}
+        ) as aov_nonmember,
         -- aov_member / aov_nonmember - 1 of the exact averages: (member cents × others' orders − others' cents ×
         -- member orders) / (others' cents × member orders)
         case when member_paid_orders > 0 then {{ exact_ratio(

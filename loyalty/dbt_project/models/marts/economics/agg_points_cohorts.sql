@@ -58,8 +58,8 @@ spent as (
     from debits
     inner join credits
         on debits.card = credits.card
-       and debits.starts_at < credits.ends_at
-       and debits.ends_at > credits.starts_at
+            and debits.starts_at < credits.ends_at
+            and debits.ends_at > credits.starts_at
 
 ),
 
@@ -107,14 +107,15 @@ final as (
         cohorts.points_removed,
         cohorts.points_earned - cohorts.points_burned - cohorts.points_expired - cohorts.points_removed
             as outstanding_points,
-        (cast({{ dbt.dateadd('month', 1, 'cohorts.earn_month') }} as date) <= data_days.last_day
+        (
+            cast({{ dbt.dateadd('month', 1, 'cohorts.earn_month') }} as date) <= data_days.last_day
             and cohorts.points_earned = cohorts.points_burned + cohorts.points_expired + cohorts.points_removed)
             as is_matured,
         {{ exact_rate('cohorts.points_burned', 'cohorts.points_earned') }} as redemption_rate,
         case
             when cast({{ dbt.dateadd('month', 1, 'cohorts.earn_month') }} as date) <= data_days.last_day
-             and cohorts.points_earned = cohorts.points_burned + cohorts.points_expired + cohorts.points_removed
-            then {{ exact_rate('cohorts.points_expired', 'cohorts.points_earned') }}
+                and cohorts.points_earned = cohorts.points_burned + cohorts.points_expired + cohorts.points_removed
+                then {{ exact_rate('cohorts.points_expired', 'cohorts.points_earned') }}
         end as breakage_rate
     from cohorts
     cross join {{ ref('int_data_days') }} as data_days

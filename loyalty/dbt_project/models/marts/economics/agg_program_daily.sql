@@ -154,7 +154,7 @@ running as (
         day,
         -- members who joined before the data's first day count from it
         cast(sum(joined) {{ to_date }} as {{ dbt.type_bigint() }})
-            + (select count(*) from members, data_days where members.joined_day < data_days.first_day) as members,
+        + (select count(*) from members, data_days where members.joined_day < data_days.first_day) as members,
         cast(sum(active_change) {{ to_date }} as {{ dbt.type_bigint() }}) as active_members,
         cast(points_earned as {{ dbt.type_bigint() }}) as points_earned,
         cast(points_burned as {{ dbt.type_bigint() }}) as points_burned,

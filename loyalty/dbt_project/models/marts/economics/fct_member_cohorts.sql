@@ -44,7 +44,9 @@ member_orders as (
 
     select
         members.join_month,
-        {{ dbt.datediff('members.join_month', 'cast(' ~ dbt.date_trunc('month', 'orders.ordered_at') ~ ' as date)', 'month') }}
+        {{ dbt.datediff(
+            'members.join_month', 'cast(' ~ dbt.date_trunc('month', 'orders.ordered_at') ~ ' as date)', 'month'
+        ) }}
             as months_since_joining,
         orders.customer_source_id,
         orders.total_amount
@@ -87,7 +89,7 @@ final as (
         on months.join_month = cohorts.join_month
     left join activity
         on months.join_month = activity.join_month
-       and months.months_since_joining = activity.months_since_joining
+            and months.months_since_joining = activity.months_since_joining
 
 )
 

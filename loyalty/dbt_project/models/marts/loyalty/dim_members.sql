@@ -37,9 +37,12 @@ ledger as (
     select
         customer_source_id,
         cast(sum(points) as {{ dbt.type_bigint() }}) as points_balance,
-        cast(sum(case when movement = 'earned' then points else 0 end) as {{ dbt.type_bigint() }}) as lifetime_points_earned,
-        cast(-sum(case when movement = 'burned' then points else 0 end) as {{ dbt.type_bigint() }}) as lifetime_points_burned,
-        cast(-sum(case when movement = 'expired' then points else 0 end) as {{ dbt.type_bigint() }}) as lifetime_points_expired,
+        cast(sum(case when movement = 'earned' then points else 0 end) as {{ dbt.type_bigint() }})
+            as lifetime_points_earned,
+        cast(-sum(case when movement = 'burned' then points else 0 end) as {{ dbt.type_bigint() }})
+            as lifetime_points_burned,
+        cast(-sum(case when movement = 'expired' then points else 0 end) as {{ dbt.type_bigint() }})
+            as lifetime_points_expired,
         max(occurred_at) as last_ledger_at
     from {{ ref('fct_loyalty_points') }}
     group by customer_source_id
@@ -133,8 +136,8 @@ around_joining as (
     from joining
     inner join orders
         on joining.customer_source_id = orders.customer_source_id
-       and orders.is_paid
-       and {{ utc_day('orders.ordered_at') }} >= joining.before_from_day
+            and orders.is_paid
+            and {{ utc_day('orders.ordered_at') }} >= joining.before_from_day
     group by joining.customer_source_id, joining.before_from_day, joining.joined_day, joining.last_day
     having sum(case when {{ utc_day('orders.ordered_at') }} < joining.joined_day then 1 else 0 end) > 0
 
@@ -186,7 +189,8 @@ product_aliases as (
         from (
             select product_id, sku, name, {{ unnest_list(list_of(['product_id', 'sku', 'name'])) }} as alias
             from (
-                select distinct lower(product_id) as product_id, lower(product_source_id) as sku, lower(product_name) as name
+                select distinct
+                    lower(product_id) as product_id, lower(product_source_id) as sku, lower(product_name) as name
                 from {{ ref('int_order_items_unnested') }}
             ) as products
         ) as aliases
@@ -215,15 +219,20 @@ member_metrics as (
         coalesce(paid_orders.distinct_locations_visited, 0) as distinct_locations_visited,
         paid_orders.first_order_at,
         paid_orders.last_order_at,
-        greatest(ledger.last_ledger_at, redemptions.last_redemption_at, any_orders.last_any_order_at) as last_activity_at,
+        greatest(ledger.last_ledger_at, redemptions.last_redemption_at, any_orders.last_any_order_at)
+            as last_activity_at,
         members.joined_at,
         first_burns.first_redemption_at,
         {{ dbt.datediff(utc_day('members.joined_at'), utc_day('first_burns.first_redemption_at'), 'day') }}
             as days_to_first_redemption,
-        cast({{ exact_ratio(amount_in_cents('around_joining.amount_before'), '100 * around_joining.orders_before', 2) }}
-            as {{ type_money() }}) as avg_basket_before_joining,
-        cast({{ exact_ratio(amount_in_cents('around_joining.amount_after'), '100 * around_joining.orders_after', 2) }}
-            as {{ type_money() }}) as avg_basket_after_joining,
+        cast(
+            {{ exact_ratio(amount_in_cents('around_joining.amount_before'), '100 * around_joining.orders_before', 2) }}
+            as {{ type_money() }}
+        ) as avg_basket_before_joining,
+        cast(
+            {{ exact_ratio(amount_in_cents('around_joining.amount_after'), '100 * around_joining.orders_after', 2) }}
+            as {{ type_money() }}
+        ) as avg_basket_after_joining,
         {{ exact_rate('30 * around_joining.orders_before', 'around_joining.days_before') }}
             as orders_per_30_days_before_joining,
         {{ exact_rate('30 * around_joining.orders_after', 'around_joining.days_after') }}
@@ -251,6 +260,8 @@ member_metrics as (
 
 final as (
 
+    -- sqlfluff indents the loop's branches differently in each rendering it tries.
+    -- noqa: disable=LT02
     select
         member_metrics.*
         {%- for trait in traits %},
@@ -259,16 +270,19 @@ final as (
         coalesce((
             select cast(count(distinct lines.order_id) as {{ dbt.type_bigint() }}) from paid_lines as lines
             where lines.customer_source_id = member_metrics.customer_source_id
-              and (lower(lines.product_source_id) in (select identifier from product_aliases where alias = {{ alias }})
-                   or lower(lines.product_id) in (select identifier from product_aliases where alias = {{ alias }})
-                   or lower(lines.product_name) in (select identifier from product_aliases where alias = {{ alias }})
-                   or lower(coalesce(lines.product_source_id, lines.product_id, lines.product_name)) = {{ alias }})
+                and (
+                    lower(lines.product_source_id) in (select identifier from product_aliases where alias = {{ alias }})
+                    or lower(lines.product_id) in (select identifier from product_aliases where alias = {{ alias }})
+                    or lower(lines.product_name) in (select identifier from product_aliases where alias = {{ alias }})
+                    or lower(coalesce(lines.product_source_id, lines.product_id, lines.product_name)) = {{ alias }}
+                )
         ), 0) as {{ trait.name }}
         {%- else %}
         {{ trait.sql }} as {{ trait.name }}
         {%- endif %}
-        {%- endfor %}
+    {%- endfor %}
     from member_metrics
+    -- noqa: enable=LT02
 
 )
 

@@ -27,7 +27,8 @@ final as (
         {{ first_not_null('earning_rule_id', first_seen) }} as earning_rule_id,
         {{ first_not_null('reward_name', first_seen) }} as reward_name,
         -- a reward redemption moves CREATED → PENDING → COMPLETED: its latest state
-        {{ first_not_null('reward_redemption_state', 'occurred_at desc, source_rank, sighting_key') }} as reward_redemption_state,
+        {{ first_not_null('reward_redemption_state', 'occurred_at desc, source_rank, sighting_key') }}
+            as reward_redemption_state,
         {{ first_not_null('validation_id', first_seen) }} as validation_id,
         max(_ingested_at) as last_ingested_at
     from keyed

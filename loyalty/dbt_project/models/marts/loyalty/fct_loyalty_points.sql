@@ -18,7 +18,7 @@ transactions as (
     select * from {{ ref('int_loyalty_transactions_deduped') }}
     {% if is_incremental() %}
     where {{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
-       or order_id in (select order_id from changed_orders)
+        or order_id in (select order_id from changed_orders)
     {% endif %}
 
 ),

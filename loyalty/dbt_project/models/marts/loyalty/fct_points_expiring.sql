@@ -32,7 +32,7 @@ active_buckets as (
     inner join freshest_file
         on buckets._file = freshest_file._file
     where coalesce(buckets.status, 'ACTIVE') = 'ACTIVE'
-      and buckets.points > 0
+        and buckets.points > 0
 
 ),
 

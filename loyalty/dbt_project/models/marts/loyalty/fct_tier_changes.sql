@@ -43,7 +43,8 @@ final as (
             when 'prolonged' then tier_name
             -- An upgrade or downgrade names its origin; without it, the tier the previous event left them in.
             else coalesce(tier_from_name, lag(case when change_type <> 'left' then tier_name end) over (
-                partition by customer_source_id order by {{ nulls_last('changed_at, tier_event_id') }}))
+                    partition by customer_source_id order by {{ nulls_last('changed_at, tier_event_id') }}
+                ))
         end as tier_from,
         case when change_type = 'left' then null else tier_name end as tier_to,
         campaign_id

@@ -1,16 +1,16 @@
 -- Per campaign and UTC day: publications, redemptions by status, discount given, revenue of the paid
 -- orders behind succeeded redemptions, and the publication → redemption conversion of that day's
--- publications (succeeded ones: a failed publication handed out nothing). Redemptions whose campaign Voucherify could not resolve (some failures) have no campaign,
--- and publications without a readable date have no day: those are counted in fct_redemptions /
--- fct_publications only.
+-- publications (succeeded ones: a failed publication handed out nothing). Redemptions whose campaign
+-- Voucherify could not resolve (some failures) have no campaign, and publications without a readable
+-- date have no day: those are counted in fct_redemptions / fct_publications only.
 with
 
 publications as (
 
     select * from {{ ref('fct_publications') }}
     where campaign_name is not null
-      and published_at is not null
-      and status = 'SUCCEEDED'  -- a failed publication handed out nothing
+        and published_at is not null
+        and status = 'SUCCEEDED'  -- a failed publication handed out nothing
 
 ),
 
@@ -33,7 +33,7 @@ converted_vouchers as (
     select voucher_code, min(redeemed_at) as first_redeemed_at
     from redemptions
     where status in ('SUCCEEDED', 'ROLLED_BACK')
-      and voucher_code is not null
+        and voucher_code is not null
     group by voucher_code
 
 ),
@@ -44,7 +44,11 @@ daily_publications as (
         publications.campaign_name,
         {{ utc_day('publications.published_at') }} as day,
         count(*) as publications,
-        cast(sum(case when converted_vouchers.first_redeemed_at >= publications.published_at then 1 else 0 end) as {{ dbt.type_bigint() }})
+        cast(
+            sum(
+                case when converted_vouchers.first_redeemed_at >= publications.published_at then 1 else 0 end
+            ) as {{ dbt.type_bigint() }}
+        )
             as converted_publications
     from publications
     left join converted_vouchers
@@ -60,7 +64,8 @@ daily_redemptions as (
         {{ utc_day('redeemed_at') }} as day,
         cast(sum(case when status = 'SUCCEEDED' then 1 else 0 end) as {{ dbt.type_bigint() }}) as redemptions_succeeded,
         cast(sum(case when status = 'FAILED' then 1 else 0 end) as {{ dbt.type_bigint() }}) as redemptions_failed,
-        cast(sum(case when status = 'ROLLED_BACK' then 1 else 0 end) as {{ dbt.type_bigint() }}) as redemptions_rolled_back,
+        cast(sum(case when status = 'ROLLED_BACK' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as redemptions_rolled_back,
         sum(case when status = 'SUCCEEDED' then discount_amount else 0 end) as discount_given
     from redemptions
     group by 1, 2

@@ -35,10 +35,12 @@ redemptions as (
     select * from {{ ref('int_redemptions_status_derived') }}
     where is_stack_parent is not true  -- null: a row built before the flag existed, when parents were already left out
     {% if is_incremental() %}
-      and ({{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
-           or order_id in (select order_id from changed_orders)
-           or 'campaign:' || campaign_id in (select name_key from changed_names)
-           or 'promotion_tier:' || promotion_tier_id in (select name_key from changed_names))
+    and (
+        {{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
+        or order_id in (select order_id from changed_orders)
+        or 'campaign:' || campaign_id in (select name_key from changed_names)
+        or 'promotion_tier:' || promotion_tier_id in (select name_key from changed_names)
+    )
     {% endif %}
 
 ),
@@ -78,8 +80,10 @@ final as (
         redemptions.channel_type,
         redemptions.discount_amount,
         redemptions.rolled_back_at,
-        greatest(redemptions.last_ingested_at, orders.last_ingested_at, by_campaign.last_ingested_at,
-            by_tier.last_ingested_at) as _source_loaded_at
+        greatest(
+            redemptions.last_ingested_at, orders.last_ingested_at, by_campaign.last_ingested_at,
+            by_tier.last_ingested_at
+        ) as _source_loaded_at
     from redemptions
     left join customers
         on redemptions.customer_id = customers.customer_id

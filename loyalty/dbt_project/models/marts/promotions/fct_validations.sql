@@ -38,12 +38,12 @@ first_redemptions as (
     from validations
     inner join redemptions
         on validations.customer_source_id = redemptions.customer_source_id
-       and validations.voucher_code = redemptions.voucher_code
-       and redemptions.redeemed_at >= validations.occurred_at
+            and validations.voucher_code = redemptions.voucher_code
+            and redemptions.redeemed_at >= validations.occurred_at
     qualify row_number() over (
-        partition by validations.event_key
-        order by redemptions.redeemed_at asc nulls last, redemptions.redemption_id asc nulls last
-    ) = 1
+            partition by validations.event_key
+            order by redemptions.redeemed_at asc nulls last, redemptions.redemption_id asc nulls last
+        ) = 1
 
 ),
 

@@ -17,7 +17,7 @@ touched_orders as (
 
     select order_id from {{ ref('int_loyalty_transactions_deduped') }}
     where order_id is not null
-      and {{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
+        and {{ ingested_since_watermark('last_ingested_at', '_source_loaded_at') }}
 
     union
 
@@ -94,7 +94,8 @@ final as (
         members.customer_source_id is not null as is_member,
         coalesce(members.joined_at <= resolved.created_at, false) as is_member_at_order,
         coalesce(points_earned.points_earned, 0) as points_earned,
-        greatest(resolved.last_ingested_at, members.last_ingested_at, points_earned.last_ingested_at) as _source_loaded_at
+        greatest(resolved.last_ingested_at, members.last_ingested_at, points_earned.last_ingested_at)
+            as _source_loaded_at
     from resolved
     left join members
         on resolved.resolved_customer_source_id = members.customer_source_id

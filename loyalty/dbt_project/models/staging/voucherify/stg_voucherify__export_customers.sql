@@ -16,9 +16,11 @@ renamed as (
         nullif({{ json_text('record', 'name') }}, '') as customer_name,
         nullif({{ json_text('record', 'email') }}, '') as email,
         {{ to_utc_timestamp(json_text('record', 'created_at')) }} as created_at,
-        {{ dbt.safe_cast(json_text('record', 'redemptions_total_succeeded'), 'bigint') }} as redemptions_total_succeeded,
+        {{ dbt.safe_cast(json_text('record', 'redemptions_total_succeeded'), 'bigint') }}
+            as redemptions_total_succeeded,
         {{ dbt.safe_cast(json_text('record', 'redemptions_total_failed'), 'bigint') }} as redemptions_total_failed,
-        {{ dbt.safe_cast(json_text('record', 'redemptions_total_rolled_back'), 'bigint') }} as redemptions_total_rolled_back,
+        {{ dbt.safe_cast(json_text('record', 'redemptions_total_rolled_back'), 'bigint') }}
+            as redemptions_total_rolled_back,
         {{ cents_to_amount(json_text('record', 'orders_total_amount')) }} as orders_total_amount,
         {{ dbt.safe_cast(json_text('record', 'orders_total_count'), 'bigint') }} as orders_total_count,
         {{ dbt.safe_cast(json_text('record', 'loyalty_points'), 'bigint') }} as loyalty_points,

@@ -19,8 +19,10 @@ renamed as (
         nullif({{ json_text('record', 'campaign_id') }}, '') as campaign_id,
         {{ dbt.safe_cast(json_text('record', 'amount'), 'bigint') }} as points,
         {{ dbt.safe_cast(json_text('record', 'balance'), 'bigint') }} as balance_after,
-        coalesce({{ json_text(details, 'order.id') }},
-            {{ order_id_in_text(json_text('record', 'reason')) }}) as order_id,
+        coalesce(
+            {{ json_text(details, 'order.id') }},
+            {{ order_id_in_text(json_text('record', 'reason')) }}
+        ) as order_id,
         {{ json_text(details, 'earning_rule.id') }} as earning_rule_id,
         {{ json_text(details, 'earning_rule.source.banner') }} as earning_rule_name,
         {{ json_text(details, 'reward.id') }} as reward_id,

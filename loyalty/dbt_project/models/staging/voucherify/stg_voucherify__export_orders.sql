@@ -24,8 +24,10 @@ renamed as (
         nullif(trim({{ json_text('record', '"metadata.location_id"') }}), '') as metadata_location_id,
         nullif(trim({{ json_text('record', '"metadata.location"') }}), '') as metadata_location,
         -- headers are lower-cased by ingest: metadata.originOrderId arrives as metadata.originorderid
-        nullif(trim(coalesce({{ json_text('record', '"metadata.originorderid"') }},
-            {{ json_text('record', '"metadata.origin_order_id"') }})), '') as origin_order_id,
+        nullif(trim(coalesce(
+            {{ json_text('record', '"metadata.originorderid"') }},
+            {{ json_text('record', '"metadata.origin_order_id"') }}
+        )), '') as origin_order_id,
         {{ to_utc_timestamp(json_text('record', 'created_at')) }} as created_at,
         {{ to_utc_timestamp(json_text('record', 'updated_at')) }} as updated_at,
         _file,

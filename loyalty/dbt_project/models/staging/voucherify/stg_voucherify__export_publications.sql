@@ -13,7 +13,8 @@ source as (
 renamed as (
 
     select
-        nullif(coalesce({{ json_text('record', 'voucher_code') }}, {{ json_text('record', 'code') }}), '') as voucher_code,
+        nullif(coalesce({{ json_text('record', 'voucher_code') }}, {{ json_text('record', 'code') }}), '')
+            as voucher_code,
         nullif({{ json_text('record', 'customer_id') }}, '') as customer_id,
         nullif({{ json_text('record', 'customer_source_id') }}, '') as customer_source_id,
         {{ to_utc_timestamp(json_text('record', 'date')) }} as published_at,

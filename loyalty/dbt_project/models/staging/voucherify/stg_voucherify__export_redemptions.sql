@@ -21,7 +21,9 @@ renamed as (
         coalesce(
             {{ text_or_first_element(json_text('record', '"metadata.location_id"')) }},
             {{ text_or_first_element(json_text('record', '"metadata.location"')) }},
-            {{ redemption_metadata_location(dbt.safe_cast("nullif(" ~ json_text('record', 'metadata') ~ ", '')", 'json')) }}
+            {{ redemption_metadata_location(
+                dbt.safe_cast("nullif(" ~ json_text('record', 'metadata') ~ ", '')", 'json')
+            ) }}
         ) as redemption_location_id,
         nullif({{ json_text('record', 'customer_id') }}, '') as customer_id,
         nullif({{ json_text('record', 'customer_source_id') }}, '') as customer_source_id,

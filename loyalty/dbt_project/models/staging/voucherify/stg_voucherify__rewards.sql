@@ -11,16 +11,18 @@ deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
     where event_type like 'redemption.%'
-       or event_type like 'customer.redemption.%'
-       or event_type like 'customer.reward%'
+        or event_type like 'customer.redemption.%'
+        or event_type like 'customer.reward%'
 
 ),
 
 described as (
 
     select
-        coalesce({{ json_value('data', 'redemption.reward') }}, {{ json_value('data_object', 'reward') }},
-            {{ json_value('data', 'reward') }}) as reward,
+        coalesce(
+            {{ json_value('data', 'redemption.reward') }}, {{ json_value('data_object', 'reward') }},
+            {{ json_value('data', 'reward') }}
+        ) as reward,
         event_created_at as seen_at,
         'webhook:' || coalesce(event_id, delivery_id) || ':' || coalesce(webhook_source_id, '') as sighting_key,
         _ingested_at

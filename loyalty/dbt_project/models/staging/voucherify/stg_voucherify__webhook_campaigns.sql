@@ -10,30 +10,35 @@ deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
     where event_type like 'campaign.%'
-       or event_type like '%redemption%'
-       or event_type like '%publication%'
-       or event_type = 'voucher.published'
+        or event_type like '%redemption%'
+        or event_type like '%publication%'
+        or event_type = 'voucher.published'
 
 ),
 
 campaign_objects as (
 
-    select deliveries.*, {{ json_value('data', 'campaign') }} as doc, cast(null as {{ type_text() }}) as promotion_tier_id
+    select
+        deliveries.*, {{ json_value('data', 'campaign') }} as doc, cast(null as {{ type_text() }}) as promotion_tier_id
     from deliveries where envelope = 'v2024'
     union all
-    select deliveries.*, {{ json_value('data', 'promotion_tier.campaign') }}, {{ json_text('data', 'promotion_tier.id') }}
+    select
+        deliveries.*, {{ json_value('data', 'promotion_tier.campaign') }}, {{ json_text('data', 'promotion_tier.id') }}
     from deliveries where envelope = 'v2024'
     union all
-    select deliveries.*, {{ json_value('data', 'redemption.promotion_tier.campaign') }},
+    select
+        deliveries.*, {{ json_value('data', 'redemption.promotion_tier.campaign') }},
         {{ json_text('data', 'redemption.promotion_tier.id') }}
     from deliveries where envelope = 'v2024'
     union all
-    select deliveries.*,
+    select
+        deliveries.*,
         case when data_object_type = 'campaign' then data_object else {{ json_value('data_object', 'campaign') }} end,
         cast(null as {{ type_text() }})
     from deliveries where envelope = 'v2018'
     union all
-    select deliveries.*, {{ json_value('data_object', 'promotion_tier.campaign') }},
+    select
+        deliveries.*, {{ json_value('data_object', 'promotion_tier.campaign') }},
         {{ json_text('data_object', 'promotion_tier.id') }}
     from deliveries where envelope = 'v2018'
 

@@ -18,10 +18,15 @@ customer_objects as (
     union all
     select deliveries.*, {{ json_value('data', 'redemption.customer') }} as doc from deliveries where envelope = 'v2024'
     union all
-    select deliveries.*, {{ json_value('data', 'publication.customer') }} as doc from deliveries where envelope = 'v2024'
+    select deliveries.*, {{ json_value('data', 'publication.customer') }} as doc
+    from deliveries
+    where envelope = 'v2024'
     union all
-    select deliveries.*,
-        case when data_object_type = 'customer' then data_object else {{ json_value('data_object', 'customer') }} end as doc
+    select
+        deliveries.*,
+        case
+            when data_object_type = 'customer' then data_object else {{ json_value('data_object', 'customer') }}
+        end as doc
     from deliveries where envelope = 'v2018'
 
 ),

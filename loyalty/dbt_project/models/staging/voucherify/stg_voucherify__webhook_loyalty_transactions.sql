@@ -22,7 +22,7 @@ transaction_objects as (
     select deliveries.*, data_object as doc, data_object as context
     from deliveries
     where envelope = 'v2018'
-      and (data_object_type like '%transaction' or {{ like_escaped(json_text('data_object', 'id'), 'vtx\\_%') }})
+        and (data_object_type like '%transaction' or {{ like_escaped(json_text('data_object', 'id'), 'vtx\\_%') }})
 
 ),
 

@@ -18,7 +18,8 @@ order_objects as (
 
     union all
 
-    select deliveries.*,
+    select
+        deliveries.*,
         case when data_object_type = 'order' then data_object else {{ json_value('data_object', 'order') }} end as doc
     from deliveries
     where envelope = 'v2018'

@@ -52,10 +52,13 @@ renamed as (
         upper({{ json_text('doc', 'result') }}) as result,
         {{ json_text('doc', 'failure_code') }} as failure_code,
         {{ json_text('doc', 'failure_message') }} as failure_message,
-        coalesce({{ json_text('context', 'campaign.name') }}, {{ json_text('doc', 'voucher.campaign') }}) as campaign_name,
+        coalesce({{ json_text('context', 'campaign.name') }}, {{ json_text('doc', 'voucher.campaign') }})
+            as campaign_name,
         {{ json_text('doc', 'channel') }} as publication_channel,
         coalesce({{ json_text('doc', 'customer_id') }}, {{ json_text('doc', 'customer.id') }}) as customer_id,
-        coalesce({{ json_text('doc', 'customer.source_id') }}, {{ json_text('context', 'customer.source_id') }}) as customer_source_id,
+        coalesce(
+            {{ json_text('doc', 'customer.source_id') }}, {{ json_text('context', 'customer.source_id') }}
+        ) as customer_source_id,
         event_id,
         webhook_source_id,
         event_type,

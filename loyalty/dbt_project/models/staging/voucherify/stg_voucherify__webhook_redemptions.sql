@@ -10,7 +10,7 @@ deliveries {{ as_not_materialized() }} (
 
     select * from {{ ref('stg_voucherify__webhook_deliveries') }}
     where event_type like 'redemption.%'
-       or event_type like 'customer.redemption.%'
+        or event_type like 'customer.redemption.%'
 
 ),
 

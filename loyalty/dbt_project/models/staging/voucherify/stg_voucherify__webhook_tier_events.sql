@@ -15,9 +15,15 @@ renamed as (
         replace(event_type, 'customer.loyalty.tier.', '') as tier_change,
         {{ json_text('data', 'customer.id') }} as customer_id,
         {{ json_text('data', 'customer.source_id') }} as customer_source_id,
-        coalesce({{ json_text('data', 'campaign.id') }}, {{ json_text('data', 'loyalty_tier.campaign_id') }}, {{ json_text('data', 'loyalty_tier_to.campaign_id') }}) as campaign_id,
+        coalesce(
+            {{ json_text('data', 'campaign.id') }},
+            {{ json_text('data', 'loyalty_tier.campaign_id') }},
+            {{ json_text('data', 'loyalty_tier_to.campaign_id') }}
+        ) as campaign_id,
         coalesce({{ json_text('data', 'loyalty_tier_to.id') }}, {{ json_text('data', 'loyalty_tier.id') }}) as tier_id,
-        coalesce({{ json_text('data', 'loyalty_tier_to.name') }}, {{ json_text('data', 'loyalty_tier.name') }}) as tier_name,
+        coalesce(
+            {{ json_text('data', 'loyalty_tier_to.name') }}, {{ json_text('data', 'loyalty_tier.name') }}
+        ) as tier_name,
         -- Only upgrades and downgrades name the tier they came from.
         {{ json_text('data', 'loyalty_tier_from.name') }} as tier_from_name,
         coalesce({{ to_utc_timestamp(json_text('data', 'created_at')) }}, event_created_at) as occurred_at,

@@ -21,8 +21,11 @@ voucher_objects as (
     union all
     select deliveries.*, {{ json_value('data', 'publication.voucher') }} as doc from deliveries where envelope = 'v2024'
     union all
-    select deliveries.*,
-        case when data_object_type = 'voucher' then data_object else {{ json_value('data_object', 'voucher') }} end as doc
+    select
+        deliveries.*,
+        case
+            when data_object_type = 'voucher' then data_object else {{ json_value('data_object', 'voucher') }}
+        end as doc
     from deliveries where envelope = 'v2018'
 
 ),
