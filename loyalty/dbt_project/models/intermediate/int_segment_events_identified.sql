@@ -30,6 +30,7 @@ final as (
         events.occurred_at,
         events.received_at,
         events.properties,
+        {{ event_cloud_properties('events.properties') }} as event_cloud_properties,
         events.source_schema,
         events._ingested_at
     from events
