@@ -1,13 +1,28 @@
-"""Helpers to compare marts with rows computed elsewhere (the generator's ground truth), exactly."""
+"""Helpers to build a corpus into a warehouse and compare marts with rows computed elsewhere (the generator's
+ground truth, hand-worked figures), exactly."""
 
 from __future__ import annotations
 
 import csv
+import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+
+from ingest import load_landing
+from loyalty.build import build
+
+
+def build_corpus(corpus: Path, root: Path) -> Path:
+    """A copy of the landing folder `corpus` under `root`, ingested and built; the warehouse path."""
+    shutil.copytree(corpus, root / "landing")
+    warehouse = root / "warehouse.duckdb"
+    load_landing(root / "landing", warehouse, progress=False)
+    result = build(warehouse)
+    assert not [node.name for node in result.failed]
+    return warehouse
 
 
 def canonical(value) -> str:

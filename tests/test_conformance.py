@@ -8,28 +8,20 @@ those files; each test names the issue-11 defect it covers.
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from ingest import load_landing
-from loyalty.build import build
+from tests.mart_compare import build_corpus
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "conformance" / "landing"
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("conformance")
-    shutil.copytree(CORPUS, root / "landing")
-    warehouse = root / "warehouse.duckdb"
-    load_landing(root / "landing", warehouse, progress=False)
-    result = build(warehouse)
-    assert not [n.name for n in result.nodes if n.status in ("error", "fail")]
-    return warehouse
+    return build_corpus(CORPUS, tmp_path_factory.mktemp("conformance"))
 
 
 def rows(warehouse: Path, sql: str) -> list[tuple]:
