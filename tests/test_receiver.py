@@ -321,22 +321,7 @@ def test_a_failed_write_is_refused_and_leaves_no_torn_line(tmp_path, samples):
     """A real write failure (file size limit, like a full disk) answers 503 and the files stay clean."""
     landing = tmp_path / "landing"
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
-    env |= {"LOYALTY_WEBHOOK_SECRET": SECRET, "LOYALTY_LANDING": str(landing)}
-
-    def limit_file_size() -> None:
-        import resource
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
-        resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))
-
-    process = subprocess.Popen(
-        [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=limit_file_size,
-    )
+    process = receiver_with_file_size_limit(landing, port, 10_000)
     client = httpx.Client(timeout=5)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -415,22 +400,7 @@ def test_failed_writes_leave_no_empty_files(tmp_path, samples):
     """Every write fails (a file size limit below one delivery, as on a full disk): no file is left behind."""
     landing = tmp_path / "landing"
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
-    env |= {"LOYALTY_WEBHOOK_SECRET": SECRET, "LOYALTY_LANDING": str(landing)}
-
-    def limit_file_size() -> None:
-        import resource
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
-        resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
-
-    process = subprocess.Popen(
-        [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=limit_file_size,
-    )
+    process = receiver_with_file_size_limit(landing, port, 100)
     client = httpx.Client(timeout=5)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -450,6 +420,27 @@ def test_failed_writes_leave_no_empty_files(tmp_path, samples):
         process.wait(10)
     assert statuses == [503, 503, 503]
     assert [p for p in (landing / RECEIVED_DIR).rglob("*") if p.is_file()] == []
+
+
+def receiver_with_file_size_limit(landing: Path, port: int, limit_bytes: int) -> subprocess.Popen:
+    """`loyalty receive` in a process whose files cannot grow past `limit_bytes`: real write failures, as on a
+    full disk."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOYALTY_")}
+    env |= {"LOYALTY_WEBHOOK_SECRET": SECRET, "LOYALTY_LANDING": str(landing)}
+
+    def limit_file_size() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "loyalty.cli", "receive", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=limit_file_size,
+    )
 
 
 def wait_until_listening(client: httpx.Client, url: str) -> None:
