@@ -51,7 +51,7 @@ test-fast: $(STAMP) $(SPARK_STAMP) java
 
 # The issues' sizes: a 10M-event warehouse (~4M webhook deliveries), 50,000 small files, a 5 GB landing, and the
 # same warehouse built on Spark (a local session and a standalone cluster of two workers).
-# About 40 minutes on 2 cores the first time (17 of them generating the world, which is then cached), plus Spark's.
+# About 65 minutes on 2 cores the first time (26 of them generating the world, which is then cached), plus Spark's.
 BENCH_ARGS ?= --scale 4.2 --repeat 1 --small-files 50000 --large-landing-gb 5 --spark
 
 bench: $(STAMP) $(SPARK_STAMP) java
