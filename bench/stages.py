@@ -135,13 +135,13 @@ def build(warehouse: str, full_refresh: bool, memory_limit: str | None = None) -
     started = time.perf_counter()
     if memory_limit:
         os.environ["LOYALTY_DUCKDB_MEMORY_LIMIT"] = memory_limit
-        try:
-            result = dbt_build(Path(warehouse), full_refresh=full_refresh)
-        except BuildFailed as failure:
-            failed = [node.name for node in failure.result.failed]
-            return {"seconds": time.perf_counter() - started, "failed": failed, "error": str(failure)}
-    else:
+    try:
         result = dbt_build(Path(warehouse), full_refresh=full_refresh)
+    except BuildFailed as failure:
+        if not memory_limit:
+            raise
+        failed = [node.name for node in failure.result.failed]
+        return {"seconds": time.perf_counter() - started, "failed": failed, "error": str(failure)}
     slowest = sorted(result.nodes, key=lambda node: node.seconds, reverse=True)[:8]
     return {
         "seconds": time.perf_counter() - started,
