@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,6 +121,32 @@ def wait_until_rendered(page, title: str) -> None:
     page.wait_for_timeout(1500)  # let plotly draw
 
 
+def downloaded_text(page, button) -> str:
+    """The file a Streamlit download button serves, fetched by clicking it as a user does.
+
+    A click on a visible, enabled button has started no download (1 run in ~90 here, once in CI; the cause is
+    not found), so a second click follows, as a user's would, with a warning; if that one starts none either,
+    the test fails with the /media responses the page saw.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    expect(button).to_be_visible(timeout=30_000)
+    expect(button).to_be_enabled()
+    media: list[str] = []
+    page.on("response", lambda r: media.append(f"{r.status} {r.url}") if "/media/" in r.url else None)
+    for attempt in (1, 2):
+        try:
+            with page.expect_download(timeout=15_000) as download:
+                button.click()
+            return download.value.path().read_text()
+        except PlaywrightTimeout as error:
+            warnings.warn(
+                f"click {attempt} on {button} started no download: {error.message.splitlines()[0]}", stacklevel=2
+            )
+    pytest.fail(f"two clicks on {button} started no download; /media responses seen: {media}")
+
+
 def test_every_page_opens_in_chromium_without_an_error(server, chromium):
     from playwright.sync_api import sync_playwright
 
@@ -171,9 +198,7 @@ def test_the_activation_section_shows_a_push_and_offers_each_rules_members_as_cs
             page.get_by_text("Activation: pushes to Voucherify").wait_for(timeout=30_000)
             page.get_by_text("Members qualifying for silver_tier_gift").click()
             button = page.get_by_role("button", name="Download Qualifying members silver_tier_gift (CSV)")
-            with page.expect_download() as download:
-                button.click()
-            rows = download.value.path().read_text().splitlines()
+            rows = downloaded_text(page, button).splitlines()
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "data_health_activation.png"), full_page=True)
             assert not page.locator('[data-testid="stException"]').all_inner_texts()
@@ -199,9 +224,7 @@ def test_an_rfm_segments_members_download_as_csv(server, chromium, built_world):
             page.goto(f"{server}/members")
             wait_until_rendered(page, "Members")
             button = page.get_by_role("button", name="Download RFM segment Champions (CSV)")
-            with page.expect_download() as download:
-                button.click()
-            rows = list(csv.DictReader(download.value.path().read_text().splitlines()))
+            rows = list(csv.DictReader(downloaded_text(page, button).splitlines()))
             assert not page.locator('[data-testid="stException"]').all_inner_texts()
         finally:
             browser.close()
