@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.raw_schema import RAW_SCHEMA
 from loyalty.errors import LoyaltyError
 
 CONFIG_FILE_ENV = "LOYALTY_CONFIG"
@@ -62,6 +63,23 @@ KNOWN = {
 }
 
 
+# The warehouse's schemas: ingest's raw, the dbt project's staging, intermediate and marts, and the runs' ops.
+WAREHOUSE_SCHEMAS = (RAW_SCHEMA, "staging", "intermediate", "marts", "ops")
+
+
+def check_warehouse_name(path: Path) -> Path:
+    """DuckDB names a database after its file, up to the first dot; a database named like one of the warehouse's
+    schemas makes every `schema.table` in ingest and the models ambiguous, so such a name is refused up front."""
+    database = path.name.split(".", 1)[0]
+    if database.lower() in WAREHOUSE_SCHEMAS:
+        raise LoyaltyError(
+            f"warehouse {path}: DuckDB would name its database {database!r}, like the warehouse's schema "
+            f"{database.lower()!r} ({', '.join(WAREHOUSE_SCHEMAS)}), and every query would be ambiguous; "
+            f"choose another file name, e.g. {path.with_name('warehouse.duckdb')}"
+        )
+    return path
+
+
 @dataclass
 class Settings:
     """Resolved settings; `get` applies the precedence for any known key."""
@@ -80,7 +98,7 @@ class Settings:
         path = Path(value).expanduser()
         if from_file and self.config_path is not None and not path.is_absolute():
             path = self.config_path.parent / path
-        return path
+        return check_warehouse_name(path) if key == "warehouse" else path
 
     def _lookup(self, key: str, flag_value: Any) -> tuple[Any, bool]:
         """(value, whether it came from the settings file)."""

@@ -114,3 +114,55 @@ class TestSettingsPrecedence:
         monkeypatch.setenv("LOYALTY_PORT", "eighty")
         with pytest.raises(LoyaltyError, match="whole number"):
             load_settings().get("port")
+
+
+# File names whose DuckDB database name (up to the first dot) may or may not clash with a warehouse schema.
+CANDIDATE_WAREHOUSE_NAMES = [
+    "raw.duckdb",
+    "Marts.db",
+    "ops",
+    "staging.duckdb.next",
+    "intermediate.duckdb",
+    "warehouse.duckdb",
+    "raw_2026.duckdb",
+    "my.raw.duckdb",
+    "main.duckdb",
+]
+
+
+def ambiguous_in_duckdb(path: Path) -> bool:
+    """Independently of the rule: does a DuckDB file of this name, holding the warehouse's schemas, fail to
+    resolve `schema.table`?"""
+    import duckdb
+
+    schemas = ("raw", "staging", "intermediate", "marts", "ops")
+    with duckdb.connect(str(path)) as con:
+        try:
+            for schema in schemas:
+                con.execute(f"create schema {schema}; create table {schema}.t (x int)")
+            con.execute(" union all ".join(f"select x from {schema}.t" for schema in schemas)).fetchall()
+        except duckdb.BinderException:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("name", CANDIDATE_WAREHOUSE_NAMES)
+def test_a_warehouse_name_duckdb_would_find_ambiguous_is_refused_and_no_other(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    refused = True
+    try:
+        load_settings().path("warehouse", tmp_path / name)
+    except LoyaltyError as error:
+        assert "choose another file name" in str(error)
+    else:
+        refused = False
+    assert refused == ambiguous_in_duckdb(tmp_path / name)
+
+
+def test_run_into_a_warehouse_named_like_a_schema_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "landing").mkdir()
+    result = loyalty("run", "--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "raw.duckdb"))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "like the warehouse's schema 'raw'" in lines[0], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["landing"]
