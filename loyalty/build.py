@@ -7,6 +7,9 @@ open it straight away.
 The project is the one shipped inside the package, or a user's own (`loyalty init`) that uses it as a
 local dbt package. dbt's target/ and logs/ go beside the warehouse (`state_dir_for`), never into the
 project: an installed package is read-only, and partial parsing carries over from one build to the next.
+
+The Spark engine (loyalty/engines/spark.py) invokes dbt through the same public helpers: the lock, the
+environment, the package link, the invocation, its node results and failure, and the console.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ PACKAGE_ENV = "LOYALTY_DBT_PACKAGE"  # a user project's packages.yml reads the s
 # Node statuses that fail a build (dbt's RunStatus / TestStatus values).
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 # dbtRunner and the DuckDB adapter keep process-wide state: one build at a time per process.
-_BUILD_LOCK = threading.Lock()
-_console = Console(stderr=True, highlight=False, soft_wrap=True)
+BUILD_LOCK = threading.Lock()
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def state_dir_for(warehouse: Path) -> Path:
@@ -100,25 +103,25 @@ def build(
 
     started = time.perf_counter()
     nodes: list[NodeResult] = []
-    with _BUILD_LOCK, _environment({WAREHOUSE_ENV: str(warehouse), PACKAGE_ENV: str(PROJECT_DIR)}):
+    with BUILD_LOCK, dbt_environment({WAREHOUSE_ENV: str(warehouse), PACKAGE_ENV: str(PROJECT_DIR)}):
         try:
-            _install_package(project_dir, state)
-            outcome = _invoke(args)
-            nodes = _node_results(outcome)
-            _raise_on_failure(outcome, nodes, state)
+            install_package(project_dir, state)
+            outcome = invoke_dbt(args)
+            nodes = node_results(outcome)
+            raise_on_failure(outcome, nodes, state)
             if docs:
-                docs_outcome = _invoke(["docs", "generate", *common])
+                docs_outcome = invoke_dbt(["docs", "generate", *common])
                 if not docs_outcome.success:
-                    raise LoyaltyError(f"dbt docs generate failed: {_first_line(docs_outcome.exception)}")
+                    raise LoyaltyError(f"dbt docs generate failed: {first_line(docs_outcome.exception)}")
         except LoyaltyError as exc:
             result = BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
             raise BuildFailed(str(exc), result) from exc
         finally:
-            _close_connections()
+            close_connections()
     result = BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
     tests = sum(1 for n in nodes if n.resource_type == "test")
     models = sum(1 for n in nodes if n.resource_type == "model")
-    _console.print(f"  dbt build: {models} models, {tests} tests passed in {result.seconds:.1f} s", soft_wrap=True)
+    console.print(f"  dbt build: {models} models, {tests} tests passed in {result.seconds:.1f} s", soft_wrap=True)
     return result
 
 
@@ -137,7 +140,7 @@ def _common_args(project_dir: Path, state: Path) -> list[str]:
     ]
 
 
-def _install_package(project_dir: Path, state: Path) -> None:
+def install_package(project_dir: Path, state: Path) -> None:
     """A user project (`loyalty init`) uses the shipped project as a local dbt package: `dbt deps` links it
     into dbt_packages/ when it is not linked yet, or was linked from another install (an upgrade, a new venv)."""
     if project_dir == PROJECT_DIR or not (project_dir / "packages.yml").is_file():
@@ -145,18 +148,18 @@ def _install_package(project_dir: Path, state: Path) -> None:
     linked = project_dir / "dbt_packages" / PACKAGE_NAME
     if linked.is_symlink() and linked.resolve() == PROJECT_DIR:
         return
-    outcome = _invoke(["deps", "--project-dir", str(project_dir), "--log-path", str(state / "logs"), "--quiet"])
+    outcome = invoke_dbt(["deps", "--project-dir", str(project_dir), "--log-path", str(state / "logs"), "--quiet"])
     if not outcome.success:
-        raise LoyaltyError(f"dbt deps failed in {project_dir}: {_first_line(outcome.exception)}")
+        raise LoyaltyError(f"dbt deps failed in {project_dir}: {first_line(outcome.exception)}")
 
 
-def _invoke(args: list[str]):
+def invoke_dbt(args: list[str]):
     from dbt.cli.main import dbtRunner
 
     try:
         return dbtRunner(callbacks=[_print_progress]).invoke(args)
     except Exception as exc:  # dbt raises for unusable invocations (bad flags, broken project files)
-        raise LoyaltyError(f"dbt could not run: {_first_line(exc)}") from exc
+        raise LoyaltyError(f"dbt could not run: {first_line(exc)}") from exc
 
 
 def _print_progress(event) -> None:
@@ -168,10 +171,10 @@ def _print_progress(event) -> None:
     if status in ("skipped", "no-op") or (node.resource_type != "model" and status in ("pass", "success")):
         return
     style = "green" if status in ("success", "pass") else ("yellow" if status in ("warn", "skipped") else "red")
-    _console.print(f"  [{style}]{status:>7}[/{style}] {node.resource_type:<9} {node.node_name}", soft_wrap=True)
+    console.print(f"  [{style}]{status:>7}[/{style}] {node.resource_type:<9} {node.node_name}", soft_wrap=True)
 
 
-def _node_results(outcome) -> list[NodeResult]:
+def node_results(outcome) -> list[NodeResult]:
     run_results = getattr(outcome.result, "results", None) or []
     nodes = []
     for r in run_results:
@@ -192,7 +195,7 @@ def _node_results(outcome) -> list[NodeResult]:
     return nodes
 
 
-def _raise_on_failure(outcome, nodes: list[NodeResult], state: Path) -> None:
+def raise_on_failure(outcome, nodes: list[NodeResult], state: Path) -> None:
     log = state / "logs" / "dbt.log"
     failed = [n for n in nodes if n.status in FAILED_STATUSES]
     if failed:
@@ -202,17 +205,17 @@ def _raise_on_failure(outcome, nodes: list[NodeResult], state: Path) -> None:
     if isinstance(outcome.exception, (KeyboardInterrupt, SystemExit)):
         raise outcome.exception  # a stop requested during the build (loyalty.signals), not a build failure
     if not outcome.success:
-        raise LoyaltyError(f"dbt build failed: {_first_line(outcome.exception) or f'see {log}'}")
+        raise LoyaltyError(f"dbt build failed: {first_line(outcome.exception) or f'see {log}'}")
 
 
-def _first_line(exc) -> str:
+def first_line(exc) -> str:
     text = str(exc or "").strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " ".join(lines[:2])[:300]
 
 
 @contextmanager
-def _environment(values: dict[str, str]):
+def dbt_environment(values: dict[str, str]):
     """Environment variables dbt's profiles.yml and packages.yml read, restored afterwards."""
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
@@ -226,7 +229,7 @@ def _environment(values: dict[str, str]):
                 os.environ[name] = value
 
 
-def _close_connections() -> None:
+def close_connections() -> None:
     """dbt-duckdb keeps its database open in a class-level environment; close it so the file is free."""
     try:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager

@@ -140,7 +140,7 @@ def test_dbt_unit_tests_pass(sample_warehouse, monkeypatch):
     `dbt build` runs unit tests only together with their models)."""
     from dbt.cli.main import dbtRunner
 
-    from loyalty.build import PROJECT_DIR, _close_connections
+    from loyalty.build import PROJECT_DIR, close_connections
 
     monkeypatch.setenv("LOYALTY_WAREHOUSE", str(sample_warehouse))
     try:
@@ -157,7 +157,7 @@ def test_dbt_unit_tests_pass(sample_warehouse, monkeypatch):
             ]
         )
     finally:
-        _close_connections()
+        close_connections()
     results = outcome.result.results
     assert len(results) >= 6
     assert all(str(getattr(r.status, "value", r.status)) == "pass" for r in results), [

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from ingest.parquet_layer import committed_batches
-from loyalty.build import PROJECT_DIR, _close_connections, _invoke
+from loyalty.build import PROJECT_DIR, close_connections, invoke_dbt
 from loyalty.engines import spark
 from loyalty.errors import LoyaltyError
 
@@ -104,11 +104,11 @@ def cross_db_builds(spark_config, tmp_path_factory):
     )
     for round_args in ([], ["--vars", "{round: 2}"]):
         try:
-            duck = _invoke(
+            duck = invoke_dbt(
                 ["build", *round_args, "--project-dir", str(project), "--profiles-dir", str(root), "--quiet"]
             )
         finally:
-            _close_connections()
+            close_connections()
         assert duck.success, duck.exception
         outcome = spark.run_dbt(
             ["build", *round_args], spark_config.state_folder(database), spark_config, None, project

@@ -33,18 +33,18 @@ import duckdb
 from ingest import parquet_layer
 from ingest.locks import LockHeld, exclusive_lock
 from loyalty.build import (
-    _BUILD_LOCK,
+    BUILD_LOCK,
     PACKAGE_ENV,
     PROJECT_DIR,
     BuildFailed,
     BuildResult,
-    _console,
-    _environment,
-    _first_line,
-    _install_package,
-    _invoke,
-    _node_results,
-    _raise_on_failure,
+    console,
+    dbt_environment,
+    first_line,
+    install_package,
+    invoke_dbt,
+    node_results,
+    raise_on_failure,
 )
 from loyalty.engines.duckdb import write_parquet
 from loyalty.errors import LoyaltyError
@@ -160,7 +160,7 @@ def build(
         _install_package_for(project_dir, state)
         raw_vars, batches = _prepare_raw_layer(warehouse, config)
         if not full_refresh and _needs_full_refresh(state, batches):
-            _console.print(
+            console.print(
                 "  spark: the built tables have seen ingest batches this warehouse does not have "
                 "(a run that was never published): rebuilding them in full"
             )
@@ -175,19 +175,19 @@ def build(
         started = time.perf_counter()
         sources = run_dbt(["run-operation", "create_raw_sources"], state, config, raw_vars, project_dir)
         if not sources.success:
-            reason = _first_line(sources.exception) or f"see {state / 'logs' / 'dbt.log'}"
+            reason = first_line(sources.exception) or f"see {state / 'logs' / 'dbt.log'}"
             raise LoyaltyError(f"declaring the Parquet raw layer on Spark failed: {reason}")
         outcome = run_dbt(args, state, config, raw_vars, project_dir)
-        nodes = _node_results(outcome)
+        nodes = node_results(outcome)
         result = BuildResult(warehouse=warehouse, seconds=time.perf_counter() - started, nodes=nodes)
         try:
-            _raise_on_failure(outcome, nodes, state)
+            raise_on_failure(outcome, nodes, state)
         except LoyaltyError as exc:
             raise BuildFailed(str(exc), result) from exc
         (state / "consumed.json").write_text(json.dumps(sorted(batches)))
     tests = sum(1 for n in nodes if n.resource_type == "test")
     models = sum(1 for n in nodes if n.resource_type == "model")
-    _console.print(
+    console.print(
         f"  dbt build on spark ({_where(config)}): {models} models, {tests} tests passed in {result.seconds:.1f} s"
     )
     return result
@@ -238,7 +238,7 @@ def _export_from_spark(warehouse: Path, config: SparkConfig, project_dir: Path |
         operation = ["run-operation", "export_marts", "--args", json.dumps({"folder": str(export)})]
         outcome = run_dbt(operation, state, config, None, project_dir)
         if not outcome.success:
-            reason = _first_line(outcome.exception) or f"see {state / 'logs' / 'dbt.log'}"
+            reason = first_line(outcome.exception) or f"see {state / 'logs' / 'dbt.log'}"
             raise LoyaltyError(f"exporting the marts of the Spark build of {warehouse} failed: {reason}")
     folders = {p.name: p for p in sorted(export.iterdir()) if p.is_dir()} if export.is_dir() else {}
     if not folders:
@@ -259,7 +259,7 @@ def _prepare_raw_layer(warehouse: Path, config: SparkConfig) -> tuple[dict, set[
     try:
         written = parquet_layer.write_new_batches(con, folder)
         if written:
-            _console.print(f"  spark: wrote {len(written)} ingest batch(es) to the Parquet raw layer {folder}")
+            console.print(f"  spark: wrote {len(written)} ingest batch(es) to the Parquet raw layer {folder}")
         parquet_layer.write_manifest_snapshot(con, state / "manifest")
         file_columns = parquet_layer.batch_tables(con)
         tables = {}
@@ -306,8 +306,8 @@ def _project(project_dir: Path | None) -> Path:
 
 def _install_package_for(project_dir: Path, state: Path) -> None:
     """A user project links the shipped one as its dbt package (`dbt deps`), as the DuckDB engine does."""
-    with _BUILD_LOCK, _environment({PACKAGE_ENV: str(PROJECT_DIR)}):
-        _install_package(project_dir, state)
+    with BUILD_LOCK, dbt_environment({PACKAGE_ENV: str(PROJECT_DIR)}):
+        install_package(project_dir, state)
 
 
 def run_dbt(args: list[str], state: Path, config: SparkConfig, raw_vars: dict | None, project_dir: Path = PROJECT_DIR):
@@ -327,8 +327,8 @@ def run_dbt(args: list[str], state: Path, config: SparkConfig, raw_vars: dict | 
     ]  # fmt: skip
     if raw_vars is not None:
         args += ["--vars", json.dumps({"raw_parquet": raw_vars})]
-    with _BUILD_LOCK, _environment({PACKAGE_ENV: str(PROJECT_DIR)}), _spark_session_for(state, config):
-        return _invoke(args)
+    with BUILD_LOCK, dbt_environment({PACKAGE_ENV: str(PROJECT_DIR)}), _spark_session_for(state, config):
+        return invoke_dbt(args)
 
 
 # Runtime settings for every method: UTC days, timestamps in Parquet as UTC instants DuckDB reads as
