@@ -124,9 +124,10 @@ def wait_until_rendered(page, title: str) -> None:
 def downloaded_text(page, button) -> str:
     """The file a Streamlit download button serves, fetched by clicking it as a user does.
 
-    A click on a visible, enabled button has started no download (1 run in ~90 here, once in CI; the cause is
-    not found), so a second click follows, as a user's would, with a warning; if that one starts none either,
-    the test fails with the /media responses the page saw.
+    The button must first be visible and enabled. Before this helper a click started no download in 1 run of
+    105 here and once in CI (cause not found; none of the 41 runs since needed a second click), so a second click
+    follows, as a user's would, with a warning; if that one starts none either, the test fails with the /media
+    responses the page saw.
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
