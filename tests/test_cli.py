@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loyalty.errors import LoyaltyError
-from loyalty.settings import load_settings
+from loyalty.settings import WAREHOUSE_SCHEMAS, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = [
@@ -130,17 +130,26 @@ CANDIDATE_WAREHOUSE_NAMES = [
 ]
 
 
+def test_the_warehouse_schemas_the_name_check_knows_are_those_a_built_warehouse_has(built_world):
+    import duckdb
+
+    with duckdb.connect(str(built_world.warehouse), read_only=True) as con:
+        built = con.execute(
+            "select schema_name from information_schema.schemata where catalog_name = current_database()"
+        ).fetchall()
+    assert {name for (name,) in built} - {"main"} == set(WAREHOUSE_SCHEMAS)
+
+
 def ambiguous_in_duckdb(path: Path) -> bool:
     """Independently of the rule: does a DuckDB file of this name, holding the warehouse's schemas, fail to
     resolve `schema.table`?"""
     import duckdb
 
-    schemas = ("raw", "staging", "intermediate", "marts", "ops")
     with duckdb.connect(str(path)) as con:
         try:
-            for schema in schemas:
+            for schema in WAREHOUSE_SCHEMAS:
                 con.execute(f"create schema {schema}; create table {schema}.t (x int)")
-            con.execute(" union all ".join(f"select x from {schema}.t" for schema in schemas)).fetchall()
+            con.execute(" union all ".join(f"select x from {schema}.t" for schema in WAREHOUSE_SCHEMAS)).fetchall()
         except duckdb.BinderException:
             return True
     return False
